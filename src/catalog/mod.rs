@@ -1,0 +1,1 @@
+//! The app catalog: profiles under `profiles/`, embedded in the binary.

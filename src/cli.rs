@@ -1,0 +1,220 @@
+//! The command-line interface, declared once with clap's derive API.
+//!
+//! Shared by `main`, the completion and man-page generators, and their freshness tests, so
+//! the committed `completions/` can never drift from what the binary accepts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// From a few machines running Kubernetes to a GitOps-managed homelab.
+#[derive(Debug, Parser)]
+#[command(name = "homelab", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand accepts.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// The homelab repository (where homelab.yaml lives).
+    #[arg(long, global = true, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// More output: -v for details, -vv for debugging.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Disable colors (also: the NO_COLOR environment variable).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create homelab.yaml (wizard or --config) and render, commit, push and bootstrap the repository.
+    Init(InitArgs),
+    /// Re-render the repository from homelab.yaml, keeping your own edits.
+    Render(RenderArgs),
+    /// Add an app from the catalog.
+    AddApp(AddAppArgs),
+    /// Remove an installed app.
+    RemoveApp(RemoveAppArgs),
+    /// List the app catalog and what is installed.
+    Apps,
+    /// Check the whole homelab and say how to fix what is wrong.
+    Doctor(DoctorArgs),
+    /// Apply the Flux bootstrap into the cluster, so Flux takes over from git.
+    Bootstrap(BootstrapArgs),
+    /// Commit and push the repository to git.url.
+    Push(PushArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct InitArgs {
+    /// Read the answers from this homelab.yaml-shaped file instead of asking.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Never prompt; fail if an answer is missing (needs --config).
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// Do not push after committing.
+    #[arg(long)]
+    pub no_push: bool,
+    /// Do not apply the Flux bootstrap into the cluster.
+    #[arg(long)]
+    pub no_bootstrap: bool,
+    #[command(flatten)]
+    pub flux: FluxManifestArgs,
+    #[command(flatten)]
+    pub push: PushArgs,
+    #[command(flatten)]
+    pub bootstrap: BootstrapOptions,
+}
+
+/// Where the Flux install manifest comes from.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FluxManifestArgs {
+    /// Use this Flux install.yaml instead of downloading the release's (works offline).
+    #[arg(long, value_name = "FILE", env = "HOMELAB_FLUX_MANIFESTS")]
+    pub flux_manifests: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RenderArgs {
+    /// Print the changes that would be made and write nothing.
+    #[arg(long)]
+    pub diff: bool,
+    /// Overwrite your edits to generated files (after showing them).
+    #[arg(long, conflicts_with = "merge")]
+    pub force: bool,
+    /// Leave conflict markers in files whose edits conflict with the new rendering.
+    #[arg(long)]
+    pub merge: bool,
+    #[command(flatten)]
+    pub flux: FluxManifestArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct AddAppArgs {
+    /// The app's name in the catalog (see `homelab apps`).
+    pub name: String,
+    /// Answer a profile question: --set key=value (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Serve the app at this host instead of <app>.<domain>.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Install into this namespace instead of the profile's default.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Never prompt: every question takes its default or --set value.
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// Do not push after committing.
+    #[arg(long)]
+    pub no_push: bool,
+    /// Do not create the app's Secrets in the cluster.
+    #[arg(long)]
+    pub no_apply: bool,
+    #[command(flatten)]
+    pub push: PushArgs,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RemoveAppArgs {
+    /// The installed app to remove.
+    pub name: String,
+    /// Never prompt.
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// Do not push after committing.
+    #[arg(long)]
+    pub no_push: bool,
+    #[command(flatten)]
+    pub push: PushArgs,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DoctorArgs {
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+/// How to reach the cluster, like kubectl.
+#[derive(Debug, Args, Clone, Default)]
+pub struct KubeArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub options: BootstrapOptions,
+}
+
+/// Options of the bootstrap step, shared by `bootstrap` and `init`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct BootstrapOptions {
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    /// How long to wait for Flux to become ready (e.g. 10m, 90s).
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub timeout: String,
+    /// Apply and return without waiting for readiness.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Server-side dry run: print what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Replace the existing Flux git credentials (deploy key) with new ones.
+    #[arg(long)]
+    pub rotate_keys: bool,
+    /// Use this SSH private key as Flux's deploy key instead of generating one.
+    #[arg(long, value_name = "FILE")]
+    pub deploy_key: Option<PathBuf>,
+    /// Do not wait for confirmation that the deploy key was added.
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+/// How to authenticate to the git remote.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PushArgs {
+    /// SSH private key to push with (also: HOMELAB_SSH_KEY).
+    #[arg(long, value_name = "FILE", env = "HOMELAB_SSH_KEY")]
+    pub ssh_key: Option<PathBuf>,
+    /// An extra known_hosts file to verify the SSH host key against.
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Trust and record an SSH host key seen for the first time.
+    #[arg(long)]
+    pub accept_new_host_key: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to print completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

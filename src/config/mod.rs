@@ -1,0 +1,6 @@
+//! `homelab.yaml`: the single source of truth of a homelab, its model, loading and validation.
+
+mod model;
+pub mod validate;
+
+pub use model::*;

@@ -1,0 +1,294 @@
+//! The serde model of `homelab.yaml`. Field names are the file's contract: users and tests
+//! depend on them, and the README's configuration reference documents each one.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The file name of the configuration, at the repository root.
+pub const CONFIG_FILE: &str = "homelab.yaml";
+
+/// The configuration format versions this binary understands.
+pub const SUPPORTED_VERSIONS: &[u32] = &[1];
+
+/// The whole of `homelab.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub version: u32,
+    pub cluster: Cluster,
+    pub nodes: Vec<Node>,
+    pub network: Network,
+    #[serde(default)]
+    pub ingress: Ingress,
+    pub certificates: Certificates,
+    pub storage: Storage,
+    #[serde(default)]
+    pub git: Git,
+    #[serde(default)]
+    pub flux: Flux,
+    #[serde(default)]
+    pub apps: Vec<App>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// DNS-1123 label; the Flux path is `clusters/<name>`.
+    pub name: String,
+    /// Apps are served at `<app>.<domain>`.
+    pub domain: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeRole {
+    ControlPlane,
+    #[default]
+    Worker,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    pub name: String,
+    pub address: String,
+    #[serde(default)]
+    pub role: NodeRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    pub node_cidr: String,
+    /// MetalLB addresses: ranges `a-b` and/or CIDRs.
+    pub loadbalancer_pool: Vec<String>,
+    /// The fixed LoadBalancer IP of the ingress controller.
+    pub ingress_address: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum IngressController {
+    #[default]
+    Traefik,
+    EnvoyGateway,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Ingress {
+    #[serde(default)]
+    pub controller: IngressController,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AcmeServer {
+    #[default]
+    Production,
+    Staging,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Challenge {
+    #[default]
+    Dns01,
+    Http01,
+    Selfsigned,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsProvider {
+    #[default]
+    Cloudflare,
+    Route53,
+    Digitalocean,
+    Clouddns,
+    Azuredns,
+    Rfc2136,
+}
+
+impl DnsProvider {
+    pub const ALL: [DnsProvider; 6] = [
+        DnsProvider::Cloudflare,
+        DnsProvider::Route53,
+        DnsProvider::Digitalocean,
+        DnsProvider::Clouddns,
+        DnsProvider::Azuredns,
+        DnsProvider::Rfc2136,
+    ];
+
+    /// The name used in `homelab.yaml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsProvider::Cloudflare => "cloudflare",
+            DnsProvider::Route53 => "route53",
+            DnsProvider::Digitalocean => "digitalocean",
+            DnsProvider::Clouddns => "clouddns",
+            DnsProvider::Azuredns => "azuredns",
+            DnsProvider::Rfc2136 => "rfc2136",
+        }
+    }
+
+    /// The non-secret `dns_settings` keys this provider requires.
+    pub fn required_settings(self) -> &'static [&'static str] {
+        match self {
+            DnsProvider::Cloudflare | DnsProvider::Digitalocean => &[],
+            DnsProvider::Route53 => &["region"],
+            DnsProvider::Clouddns => &["project"],
+            DnsProvider::Azuredns => {
+                &["client_id", "tenant_id", "subscription_id", "resource_group", "hosted_zone_name"]
+            }
+            DnsProvider::Rfc2136 => &["nameserver", "tsig_key_name"],
+        }
+    }
+
+    /// The `dns_settings` keys this provider accepts (required and optional).
+    pub fn allowed_settings(self) -> &'static [&'static str] {
+        match self {
+            DnsProvider::Cloudflare => &["email"],
+            DnsProvider::Digitalocean => &[],
+            DnsProvider::Route53 => &["region", "hosted_zone_id", "access_key_id", "role"],
+            DnsProvider::Clouddns => &["project"],
+            DnsProvider::Azuredns => &[
+                "client_id",
+                "tenant_id",
+                "subscription_id",
+                "resource_group",
+                "hosted_zone_name",
+                "environment",
+            ],
+            DnsProvider::Rfc2136 => &["nameserver", "tsig_key_name", "tsig_algorithm"],
+        }
+    }
+
+    /// The Secret (in the cert-manager namespace) holding the provider's credentials, and
+    /// the keys inside it. Templates reference it by name; `bootstrap` creates it.
+    pub fn secret(self) -> (&'static str, &'static [&'static str]) {
+        match self {
+            DnsProvider::Cloudflare => ("cloudflare-api-token", &["api-token"]),
+            DnsProvider::Route53 => ("route53-credentials", &["secret-access-key"]),
+            DnsProvider::Digitalocean => ("digitalocean-token", &["access-token"]),
+            DnsProvider::Clouddns => ("clouddns-service-account", &["key.json"]),
+            DnsProvider::Azuredns => ("azuredns-client-secret", &["client-secret"]),
+            DnsProvider::Rfc2136 => ("rfc2136-tsig-secret", &["tsig-secret"]),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificates {
+    pub email: String,
+    #[serde(default)]
+    pub acme_server: AcmeServer,
+    #[serde(default)]
+    pub challenge: Challenge,
+    #[serde(default)]
+    pub dns_provider: DnsProvider,
+    /// The provider's non-secret settings, e.g. route53: {region, hosted_zone_id}.
+    #[serde(default)]
+    pub dns_settings: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Provisioner {
+    #[default]
+    CsiDriverNfs,
+    NfsSubdirExternalProvisioner,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    #[serde(default)]
+    pub provisioner: Provisioner,
+    pub nfs_server: String,
+    pub nfs_path: String,
+    #[serde(default = "default_storage_class")]
+    pub storage_class: String,
+    #[serde(default = "default_true")]
+    pub default_class: bool,
+}
+
+fn default_storage_class() -> String {
+    "nfs".to_owned()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Git {
+    /// May be empty: local repository only.
+    #[serde(default)]
+    pub url: String,
+    #[serde(default = "default_branch")]
+    pub branch: String,
+}
+
+impl Default for Git {
+    fn default() -> Self {
+        Self { url: String::new(), branch: default_branch() }
+    }
+}
+
+fn default_branch() -> String {
+    "main".to_owned()
+}
+
+/// Flux components that `flux install` knows; the first four are the defaults.
+pub const FLUX_COMPONENTS: &[&str] = &[
+    "source-controller",
+    "kustomize-controller",
+    "helm-controller",
+    "notification-controller",
+    "image-reflector-controller",
+    "image-automation-controller",
+    "source-watcher",
+];
+
+/// The Flux version rendered by default.
+pub const DEFAULT_FLUX_VERSION: &str = "v2.9.4";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flux {
+    #[serde(default = "default_flux_version")]
+    pub version: String,
+    #[serde(default = "default_components")]
+    pub components: Vec<String>,
+}
+
+impl Default for Flux {
+    fn default() -> Self {
+        Self { version: default_flux_version(), components: default_components() }
+    }
+}
+
+fn default_flux_version() -> String {
+    DEFAULT_FLUX_VERSION.to_owned()
+}
+
+fn default_components() -> Vec<String> {
+    FLUX_COMPONENTS[..4].iter().map(|c| (*c).to_owned()).collect()
+}
+
+/// An installed app, recorded by `homelab add-app` with its non-secret answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    /// The catalog profile's name.
+    pub name: String,
+    pub namespace: String,
+    pub host: String,
+    /// Answers to the profile's questions (never secrets).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, String>,
+}

@@ -1,0 +1,1 @@
+//! `homelab doctor`'s checks: findings with a severity, a message and a hint.

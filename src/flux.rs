@@ -1,0 +1,1 @@
+//! The Flux install manifest: fetch once, cache, filter to the configured components.

@@ -1,0 +1,1 @@
+//! The homelab repository in git: open or init, commit, and push with libgit2.

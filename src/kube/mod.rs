@@ -1,0 +1,1 @@
+//! Talking to the cluster: kubeconfig, server-side apply, waiting for readiness.

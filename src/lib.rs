@@ -1,0 +1,18 @@
+//! homelab: render, push, bootstrap and check a GitOps-managed (Flux) homelab.
+//!
+//! Data flows one way: `config` (homelab.yaml) → `render` (templates, catalog) → files on
+//! disk → `git` (commit, push) and `kube` (apply, wait) → `doctor` (findings).
+//! `commands` wires these together per subcommand; `ui` is the only module that talks to
+//! the terminal.
+
+pub mod catalog;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod doctor;
+pub mod error;
+pub mod flux;
+pub mod git;
+pub mod kube;
+pub mod render;
+pub mod ui;

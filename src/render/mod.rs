@@ -1,0 +1,1 @@
+//! Rendering the Flux repository from `homelab.yaml` and the embedded templates.

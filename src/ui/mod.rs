@@ -1,0 +1,3 @@
+//! Everything that talks to the terminal: styles, progress, prompts.
+
+pub mod style;
