@@ -25,12 +25,20 @@ pub struct Error {
 impl Error {
     /// A usage or configuration error (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { kind: Kind::Usage, message: message.into(), hint: None }
+        Self {
+            kind: Kind::Usage,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// An operation or check that failed (exit 1).
     pub fn failed(message: impl Into<String>) -> Self {
-        Self { kind: Kind::Failed, message: message.into(), hint: None }
+        Self {
+            kind: Kind::Failed,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// Attach a `hint:` line saying how to fix it.
@@ -60,7 +68,11 @@ impl std::error::Error for Error {}
 impl From<anyhow::Error> for Error {
     fn from(err: anyhow::Error) -> Self {
         if let Some(e) = err.downcast_ref::<Error>() {
-            return Self { kind: e.kind, message: e.message.clone(), hint: e.hint.clone() };
+            return Self {
+                kind: e.kind,
+                message: e.message.clone(),
+                hint: e.hint.clone(),
+            };
         }
         Self::failed(format!("{err:#}"))
     }

@@ -1,1 +1,53 @@
-//! The homelab repository in git: open or init, commit, and push with libgit2.
+//! The homelab repository in git, through libgit2 (no `git` binary needed at run time):
+//! open or create it, and commit the tool's changes.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use git2::{IndexAddOption, Repository, RepositoryInitOptions, Signature};
+
+/// Open the repository at `dir`, or create it with `branch` as its initial branch.
+pub fn open_or_init(dir: &Path, branch: &str) -> Result<Repository> {
+    match Repository::open(dir) {
+        Ok(repo) => Ok(repo),
+        Err(_) => {
+            let mut opts = RepositoryInitOptions::new();
+            opts.initial_head(branch);
+            Repository::init_opts(dir, &opts)
+                .with_context(|| format!("cannot create a git repository in {}", dir.display()))
+        }
+    }
+}
+
+/// The signature for the tool's commits: the user's git identity when configured, so the
+/// history shows who ran the tool, else a neutral one.
+fn signature(repo: &Repository) -> Result<Signature<'static>> {
+    match repo.signature() {
+        Ok(sig) => Ok(sig.to_owned()),
+        Err(_) => Ok(Signature::now("homelab", "homelab@localhost")?),
+    }
+}
+
+/// Stage every change under the work tree (additions, edits and deletions) and commit it.
+/// Returns `None`, and commits nothing, when the tree is unchanged since HEAD.
+pub fn commit_all(repo: &Repository, message: &str) -> Result<Option<git2::Oid>> {
+    let mut index = repo.index()?;
+    index.add_all(["*"].iter(), IndexAddOption::DEFAULT, None)?;
+    index.update_all(["*"].iter(), None)?;
+    index.write()?;
+    let tree_id = index.write_tree()?;
+    let parent = match repo.head() {
+        Ok(head) => Some(head.peel_to_commit()?),
+        Err(_) => None,
+    };
+    if let Some(parent) = &parent
+        && parent.tree_id() == tree_id
+    {
+        return Ok(None);
+    }
+    let tree = repo.find_tree(tree_id)?;
+    let sig = signature(repo)?;
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    let oid = repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)?;
+    Ok(Some(oid))
+}

@@ -20,7 +20,10 @@ pub struct Context {
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<Status> {
     crate::ui::style::init(cli.global.no_color);
-    let ctx = Context { dir: cli.global.dir.clone(), verbose: cli.global.verbose };
+    let ctx = Context {
+        dir: cli.global.dir.clone(),
+        verbose: cli.global.verbose,
+    };
     match cli.command {
         Command::Completions(args) => completions::run(&args),
         Command::Init(_)

@@ -139,9 +139,13 @@ impl DnsProvider {
             DnsProvider::Cloudflare | DnsProvider::Digitalocean => &[],
             DnsProvider::Route53 => &["region"],
             DnsProvider::Clouddns => &["project"],
-            DnsProvider::Azuredns => {
-                &["client_id", "tenant_id", "subscription_id", "resource_group", "hosted_zone_name"]
-            }
+            DnsProvider::Azuredns => &[
+                "client_id",
+                "tenant_id",
+                "subscription_id",
+                "resource_group",
+                "hosted_zone_name",
+            ],
             DnsProvider::Rfc2136 => &["nameserver", "tsig_key_name"],
         }
     }
@@ -235,7 +239,10 @@ pub struct Git {
 
 impl Default for Git {
     fn default() -> Self {
-        Self { url: String::new(), branch: default_branch() }
+        Self {
+            url: String::new(),
+            branch: default_branch(),
+        }
     }
 }
 
@@ -268,7 +275,10 @@ pub struct Flux {
 
 impl Default for Flux {
     fn default() -> Self {
-        Self { version: default_flux_version(), components: default_components() }
+        Self {
+            version: default_flux_version(),
+            components: default_components(),
+        }
     }
 }
 
@@ -277,7 +287,10 @@ fn default_flux_version() -> String {
 }
 
 fn default_components() -> Vec<String> {
-    FLUX_COMPONENTS[..4].iter().map(|c| (*c).to_owned()).collect()
+    FLUX_COMPONENTS[..4]
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect()
 }
 
 /// An installed app, recorded by `homelab add-app` with its non-secret answers.

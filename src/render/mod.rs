@@ -1,1 +1,3 @@
 //! Rendering the Flux repository from `homelab.yaml` and the embedded templates.
+
+pub mod templates;

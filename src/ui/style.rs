@@ -26,7 +26,11 @@ pub fn color() -> bool {
 }
 
 fn paint(text: &str, code: &str) -> String {
-    if color() { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+    if color() {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
 }
 
 pub fn red(text: &str) -> String {

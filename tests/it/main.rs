@@ -1,3 +1,5 @@
 //! All integration tests, in one binary (one link, shared helpers).
 
+mod support;
+
 mod cli;

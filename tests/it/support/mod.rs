@@ -1,0 +1,156 @@
+//! Shared test helpers: where the fixtures are, and a small fluent runner for the binary.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The project root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The upstream manifests for tests: `$HOMELAB_FIXTURES_DIR`, else `../shared/fixtures`.
+pub fn fixtures_dir() -> PathBuf {
+    let dir = std::env::var_os("HOMELAB_FIXTURES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/fixtures"));
+    assert!(
+        dir.join("flux/install.yaml").is_file(),
+        "test fixtures not found at {}: set HOMELAB_FIXTURES_DIR to the directory holding flux/install.yaml and crds/",
+        dir.display()
+    );
+    dir
+}
+
+/// The Flux v2.9.4 install manifest fixture.
+pub fn flux_install() -> PathBuf {
+    fixtures_dir().join("flux/install.yaml")
+}
+
+/// The example configuration shipped in the repository.
+pub fn example_config() -> PathBuf {
+    root().join("examples/homelab.yaml")
+}
+
+/// Start building a `homelab` invocation.
+pub fn homelab() -> Homelab {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_homelab"));
+    cmd.env("NO_COLOR", "1")
+        .env("HOMELAB_FLUX_MANIFESTS", flux_install())
+        .env_remove("KUBECONFIG")
+        .env_remove("HOMELAB_SSH_KEY")
+        .env_remove("HOMELAB_GIT_TOKEN")
+        .stdin(Stdio::null());
+    Homelab { cmd }
+}
+
+/// A fluent wrapper around the `homelab` binary.
+#[derive(Debug)]
+pub struct Homelab {
+    cmd: Command,
+}
+
+impl Homelab {
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    /// Run in (`--dir`) this repository.
+    pub fn dir(mut self, dir: &Path) -> Self {
+        self.cmd.arg("--dir").arg(dir);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.cmd.env_remove(key);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: &Path) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    /// Run and return the result for assertions.
+    pub fn run(mut self) -> Run {
+        let output = self.cmd.output().expect("run the homelab binary");
+        Run { output }
+    }
+
+    /// Run and assert the exit code.
+    pub fn expect_code(self, code: i32) -> Run {
+        let run = self.run();
+        assert_eq!(run.code(), code, "unexpected exit code\n{}", run.describe());
+        run
+    }
+
+    /// Run and assert success.
+    pub fn ok(self) -> Run {
+        self.expect_code(0)
+    }
+}
+
+/// The outcome of one run.
+#[derive(Debug)]
+pub struct Run {
+    pub output: Output,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout(),
+            self.stderr()
+        )
+    }
+
+    /// Assert stderr contains `needle`.
+    pub fn stderr_has(self, needle: &str) -> Self {
+        assert!(
+            self.stderr().contains(needle),
+            "stderr lacks {needle:?}\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    /// Assert stdout contains `needle`.
+    pub fn stdout_has(self, needle: &str) -> Self {
+        assert!(
+            self.stdout().contains(needle),
+            "stdout lacks {needle:?}\n{}",
+            self.describe()
+        );
+        self
+    }
+}
