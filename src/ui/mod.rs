@@ -1,3 +1,4 @@
 //! Everything that talks to the terminal: styles, progress, prompts.
 
+pub mod progress;
 pub mod style;

@@ -1,0 +1,217 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[homelab] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'homelab'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'homelab'= {
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand init 'Create homelab.yaml (wizard or --config) and render, commit, push and bootstrap the repository'
+            cand render 'Re-render the repository from homelab.yaml, keeping your own edits'
+            cand add-app 'Add an app from the catalog'
+            cand remove-app 'Remove an installed app'
+            cand apps 'List the app catalog and what is installed'
+            cand doctor 'Check the whole homelab and say how to fix what is wrong'
+            cand bootstrap 'Apply the Flux bootstrap into the cluster, so Flux takes over from git'
+            cand push 'Commit and push the repository to git.url'
+            cand completions 'Print shell completions'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'homelab;init'= {
+            cand --config 'Read the answers from this homelab.yaml-shaped file instead of asking'
+            cand --flux-manifests 'Use this Flux install.yaml instead of downloading the release''s (works offline)'
+            cand --ssh-key 'SSH private key to push with (also: HOMELAB_SSH_KEY)'
+            cand --known-hosts 'An extra known_hosts file to verify the SSH host key against'
+            cand --kubeconfig 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)'
+            cand --context 'The kubeconfig context to use (default: the current context)'
+            cand --timeout 'How long to wait for Flux to become ready (e.g. 10m, 90s)'
+            cand --deploy-key 'Use this SSH private key as Flux''s deploy key instead of generating one'
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand --non-interactive 'Never prompt; fail if an answer is missing (needs --config)'
+            cand --no-push 'Do not push after committing'
+            cand --no-bootstrap 'Do not apply the Flux bootstrap into the cluster'
+            cand --accept-new-host-key 'Trust and record an SSH host key seen for the first time'
+            cand --no-wait 'Apply and return without waiting for readiness'
+            cand --dry-run 'Server-side dry run: print what would change, change nothing'
+            cand --rotate-keys 'Replace the existing Flux git credentials (deploy key) with new ones'
+            cand -y 'Do not wait for confirmation that the deploy key was added'
+            cand --yes 'Do not wait for confirmation that the deploy key was added'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;render'= {
+            cand --flux-manifests 'Use this Flux install.yaml instead of downloading the release''s (works offline)'
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand --diff 'Print the changes that would be made and write nothing'
+            cand --force 'Overwrite your edits to generated files (after showing them)'
+            cand --merge 'Leave conflict markers in files whose edits conflict with the new rendering'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;add-app'= {
+            cand --set 'Answer a profile question: --set key=value (repeatable)'
+            cand --host 'Serve the app at this host instead of <app>.<domain>'
+            cand --namespace 'Install into this namespace instead of the profile''s default'
+            cand --ssh-key 'SSH private key to push with (also: HOMELAB_SSH_KEY)'
+            cand --known-hosts 'An extra known_hosts file to verify the SSH host key against'
+            cand --kubeconfig 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)'
+            cand --context 'The kubeconfig context to use (default: the current context)'
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand --non-interactive 'Never prompt: every question takes its default or --set value'
+            cand --no-push 'Do not push after committing'
+            cand --no-apply 'Do not create the app''s Secrets in the cluster'
+            cand --accept-new-host-key 'Trust and record an SSH host key seen for the first time'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;remove-app'= {
+            cand --ssh-key 'SSH private key to push with (also: HOMELAB_SSH_KEY)'
+            cand --known-hosts 'An extra known_hosts file to verify the SSH host key against'
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand --non-interactive 'Never prompt'
+            cand --no-push 'Do not push after committing'
+            cand --accept-new-host-key 'Trust and record an SSH host key seen for the first time'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;apps'= {
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;doctor'= {
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --kubeconfig 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)'
+            cand --context 'The kubeconfig context to use (default: the current context)'
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;bootstrap'= {
+            cand --kubeconfig 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)'
+            cand --context 'The kubeconfig context to use (default: the current context)'
+            cand --timeout 'How long to wait for Flux to become ready (e.g. 10m, 90s)'
+            cand --deploy-key 'Use this SSH private key as Flux''s deploy key instead of generating one'
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand --no-wait 'Apply and return without waiting for readiness'
+            cand --dry-run 'Server-side dry run: print what would change, change nothing'
+            cand --rotate-keys 'Replace the existing Flux git credentials (deploy key) with new ones'
+            cand -y 'Do not wait for confirmation that the deploy key was added'
+            cand --yes 'Do not wait for confirmation that the deploy key was added'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;push'= {
+            cand --ssh-key 'SSH private key to push with (also: HOMELAB_SSH_KEY)'
+            cand --known-hosts 'An extra known_hosts file to verify the SSH host key against'
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand --accept-new-host-key 'Trust and record an SSH host key seen for the first time'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;completions'= {
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;help'= {
+            cand init 'Create homelab.yaml (wizard or --config) and render, commit, push and bootstrap the repository'
+            cand render 'Re-render the repository from homelab.yaml, keeping your own edits'
+            cand add-app 'Add an app from the catalog'
+            cand remove-app 'Remove an installed app'
+            cand apps 'List the app catalog and what is installed'
+            cand doctor 'Check the whole homelab and say how to fix what is wrong'
+            cand bootstrap 'Apply the Flux bootstrap into the cluster, so Flux takes over from git'
+            cand push 'Commit and push the repository to git.url'
+            cand completions 'Print shell completions'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'homelab;help;init'= {
+        }
+        &'homelab;help;render'= {
+        }
+        &'homelab;help;add-app'= {
+        }
+        &'homelab;help;remove-app'= {
+        }
+        &'homelab;help;apps'= {
+        }
+        &'homelab;help;doctor'= {
+        }
+        &'homelab;help;bootstrap'= {
+        }
+        &'homelab;help;push'= {
+        }
+        &'homelab;help;completions'= {
+        }
+        &'homelab;help;help'= {
+        }
+    ]
+    $completions[$command]
+}
