@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use homelab::git::{self, PushOptions, PushOutcome, SyncStatus};
 
-use crate::support::gitserver::{self, Agent, GitDaemon, Sshd, git, run};
+use crate::support::gitserver::{self, Agent, GitDaemon, HttpsServer, Sshd, git, run};
 use crate::support::{Homelab, example_config, homelab};
 
 /// A scratch homelab: a work tree with homelab.yaml, a private HOME, and room for remotes.
@@ -472,6 +472,75 @@ fn ssh_changed_host_key_is_always_refused() {
         .stderr_has("ssh-keygen -R");
     s.assert_untouched();
     assert_eq!(fs::read_to_string(&known_hosts).unwrap(), line);
+}
+
+// ---------------------------------------------------------------- HTTPS (smart HTTP)
+
+const TOKEN: &str = "tok_4f9a1c";
+
+/// A lab pushing over https:// to `git http-backend` that accepts user `git` and [`TOKEN`].
+fn https_lab() -> (Lab, HttpsServer, PathBuf) {
+    let lab = Lab::new("");
+    let root = lab.path("srv");
+    let bare = gitserver::bare_repo(&root.join("homelab.git"), "main");
+    let server = HttpsServer::start(&lab.path("https"), &root, "git", TOKEN);
+    lab.set_url(&server.url("homelab.git"));
+    (lab, server, bare)
+}
+
+#[test]
+fn https_push_with_a_token() {
+    let (lab, server, bare) = https_lab();
+    let run = lab
+        .push()
+        .env("SSL_CERT_FILE", &server.ca_file)
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .ok()
+        .stderr_has("pushed main");
+    assert!(!run.stderr().contains(TOKEN), "{}", run.describe());
+    lab.assert_remote_has_local_head(&file_url(&bare));
+    let config = fs::read_to_string(lab.work.join(".git/config")).unwrap();
+    assert!(!config.contains(TOKEN), "{config}");
+    lab.push()
+        .env("SSL_CERT_FILE", &server.ca_file)
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .ok()
+        .stderr_has("already up to date");
+}
+
+#[test]
+fn https_push_with_a_wrong_or_missing_token_fails_cleanly() {
+    let (lab, server, bare) = https_lab();
+    let run = lab
+        .push()
+        .env("SSL_CERT_FILE", &server.ca_file)
+        .env("HOMELAB_GIT_TOKEN", "not-the-token")
+        .expect_code(1)
+        .stderr_has("authentication failed")
+        .stderr_has("hint:")
+        .stderr_has("HOMELAB_GIT_TOKEN");
+    assert!(
+        !run.stderr().contains("not-the-token"),
+        "{}",
+        run.describe()
+    );
+    lab.push()
+        .env("SSL_CERT_FILE", &server.ca_file)
+        .expect_code(1)
+        .stderr_has("HOMELAB_GIT_TOKEN is not set");
+    assert!(gitserver::rev(&bare, "main").is_none());
+}
+
+#[test]
+fn https_with_an_untrusted_certificate_is_refused() {
+    let (lab, _server, bare) = https_lab();
+    lab.push()
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .env("SSL_CERT_FILE", "/dev/null")
+        .expect_code(1)
+        .stderr_has("cannot fetch from")
+        .stderr_has("certificate");
+    assert!(gitserver::rev(&bare, "main").is_none());
 }
 
 // ---------------------------------------------------------------- divergence (library API)

@@ -295,3 +295,129 @@ impl Agent {
             .stdin(Stdio::null()));
     }
 }
+
+/// The smart-HTTP front end for `git http-backend`: TLS, HTTP Basic auth with one user and
+/// token, chunked request bodies (libgit2 streams pushes), and the CGI exchange.
+const HTTPS_SERVER_PY: &str = r#"
+import base64, os, ssl, subprocess, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+port, root, cert, key, user, token = sys.argv[1:7]
+expected = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def handle_any(self):
+        body = self.body()
+        if self.headers.get("Authorization") != expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="homelab-test"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        path, _, query = self.path.partition("?")
+        env = dict(os.environ)
+        env.update({
+            "GIT_PROJECT_ROOT": root, "GIT_HTTP_EXPORT_ALL": "1", "REMOTE_USER": user,
+            "REQUEST_METHOD": self.command, "PATH_INFO": path, "QUERY_STRING": query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1",
+            "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
+        })
+        if self.headers.get("Content-Encoding"):
+            env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
+        if self.headers.get("Git-Protocol"):
+            env["HTTP_GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
+        head, _, payload = out.partition(b"\r\n\r\n")
+        status, headers = 200, []
+        for line in head.decode().split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.strip().split()[0])
+            elif name:
+                headers.append((name, value.strip()))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = handle_any
+    do_POST = handle_any
+
+server = ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+"#;
+
+/// `git http-backend` behind a local TLS server with a self-signed certificate.
+#[derive(Debug)]
+pub struct HttpsServer {
+    pub port: u16,
+    /// The certificate to trust (give it to the client as SSL_CERT_FILE).
+    pub ca_file: PathBuf,
+    _child: Guard,
+}
+
+impl HttpsServer {
+    /// Serve the repositories under `root`, accepting `user` with password `token`.
+    pub fn start(dir: &Path, root: &Path, user: &str, token: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+                .unwrap();
+        let ca_file = dir.join("cert.pem");
+        let key_file = dir.join("key.pem");
+        std::fs::write(&ca_file, certified.cert.pem()).unwrap();
+        std::fs::write(&key_file, certified.signing_key.serialize_pem()).unwrap();
+        let script = dir.join("https_git_server.py");
+        std::fs::write(&script, HTTPS_SERVER_PY).unwrap();
+        let port = free_port();
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(root)
+            .arg(&ca_file)
+            .arg(&key_file)
+            .args([user, token])
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3 for the HTTPS git server");
+        wait_listening(&mut child, port, "the HTTPS git server");
+        Self {
+            port,
+            ca_file,
+            _child: Guard(child),
+        }
+    }
+
+    /// The https:// URL of a repository under the root.
+    pub fn url(&self, name: &str) -> String {
+        format!("https://127.0.0.1:{}/{name}", self.port)
+    }
+}
