@@ -454,7 +454,8 @@ fn local_branch(repo: &Repository, branch: &str) -> Option<Oid> {
 pub fn remote_status(repo: &Repository, opts: &PushOptions) -> Result<SyncStatus> {
     let session = Session::new(opts)?;
     let url = effective_url(repo, &opts.url);
-    let mut remote = ensure_remote(repo, &url)?;
+    // An anonymous remote: a health check must not rewrite the user's .git/config.
+    let mut remote = repo.remote_anonymous(&url).map_err(git_err)?;
     let remote_oid = session.fetch(&mut remote)?;
     let Some(local) = local_branch(repo, &opts.branch) else {
         return Ok(SyncStatus::LocalMissing);

@@ -336,6 +336,16 @@ fn ssh_push_with_a_passphrase_protected_key() {
         .stderr_has("HOMELAB_SSH_KEY_PASSPHRASE");
     s.assert_untouched();
 
+    // A wrong passphrase is an authentication failure, not a hang or a crash.
+    s.lab
+        .push()
+        .env("HOMELAB_SSH_KEY", &s.key)
+        .env("HOMELAB_SSH_KEY_PASSPHRASE", "wrong horse")
+        .expect_code(1)
+        .stderr_has("authentication failed")
+        .stderr_has("hint:");
+    s.assert_untouched();
+
     let run = s
         .lab
         .push()
@@ -738,6 +748,10 @@ fn remote_status_of_an_empty_remote_and_a_local_lead() {
         git::remote_status(&repo, &opts).unwrap(),
         SyncStatus::LocalMissing
     );
+    assert!(
+        repo.find_remote("origin").is_err(),
+        "a status check added a remote"
+    );
     fs::write(work.join("x"), "1").unwrap();
     git::commit_all(&repo, "one").unwrap();
     assert_eq!(
@@ -751,4 +765,62 @@ fn remote_status_of_an_empty_remote_and_a_local_lead() {
         git::remote_status(&repo, &opts).unwrap(),
         SyncStatus::Ahead { ahead: 1 }
     );
+}
+
+// ---------------------------------------------------------------- prompts on a terminal
+
+/// Run `homelab push` in a pseudo-terminal, answer its hidden prompt with `answer`, and
+/// return everything it printed.
+fn push_on_a_terminal(lab: &Lab, envs: &[(&str, &Path)], prompt: &str, answer: &str) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_homelab"));
+    cmd.arg("--dir")
+        .arg(&lab.work)
+        .arg("push")
+        .env("HOME", &lab.home)
+        .env("NO_COLOR", "1")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("HOMELAB_SSH_KEY")
+        .env_remove("HOMELAB_SSH_KEY_PASSPHRASE")
+        .env_remove("HOMELAB_GIT_TOKEN");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    // The timeout only keeps a broken prompt from hanging the suite.
+    let mut session = rexpect::session::spawn_command(cmd, Some(60_000)).unwrap();
+    let before = session.exp_string(prompt).unwrap();
+    session.send_line(answer).unwrap();
+    let after = session.exp_eof().unwrap();
+    let output = format!("{before}{prompt}{after}");
+    assert!(
+        !output.contains(answer),
+        "the secret was echoed to the terminal:\n{output}"
+    );
+    output
+}
+
+#[test]
+fn ssh_passphrase_is_asked_for_on_a_terminal() {
+    let s = SshLab::new("terminal passphrase", true, true);
+    let output = push_on_a_terminal(
+        &s.lab,
+        &[("HOMELAB_SSH_KEY", &s.key)],
+        "Passphrase for",
+        "terminal passphrase",
+    );
+    assert!(output.contains("pushed main"), "{output}");
+    s.assert_pushed();
+}
+
+#[test]
+fn https_token_is_asked_for_on_a_terminal() {
+    let (lab, server, bare) = https_lab();
+    let output = push_on_a_terminal(
+        &lab,
+        &[("SSL_CERT_FILE", &server.ca_file)],
+        "Git access token",
+        TOKEN,
+    );
+    assert!(output.contains("pushed main"), "{output}");
+    assert_eq!(gitserver::rev(&bare, "main").unwrap(), lab.head());
 }
