@@ -69,6 +69,7 @@ impl<'a> Negotiator<'a> {
     /// The body of libgit2's credentials callback.
     pub fn next(
         &mut self,
+        url: &str,
         user_from_url: Option<&str>,
         allowed: CredentialType,
     ) -> Result<Cred, git2::Error> {
@@ -105,6 +106,18 @@ impl<'a> Negotiator<'a> {
             && !self.handed_out.contains(&Method::Token)
         {
             self.handed_out.push(Method::Token);
+            if url.to_ascii_lowercase().starts_with("http://") {
+                // A token over plain HTTP is readable by anyone on the path.
+                self.tried.push(
+                    "a token (not sent: the URL is unencrypted http://, use https://)".into(),
+                );
+                self.exhausted = true;
+                return Err(git2::Error::new(
+                    git2::ErrorCode::Auth,
+                    git2::ErrorClass::Callback,
+                    "refusing to send a token over http://",
+                ));
+            }
             match self.token() {
                 Some(token) => {
                     self.tried.push(format!(

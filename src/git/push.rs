@@ -286,9 +286,9 @@ impl<'a> Session<'a> {
     /// Callbacks for one connection: credentials, host keys, and optionally push reporting.
     fn callbacks<'s>(&'s self, negotiator: &'s RefCell<Negotiator<'s>>) -> RemoteCallbacks<'s> {
         let mut cb = RemoteCallbacks::new();
-        cb.credentials(move |_url, user, allowed| {
+        cb.credentials(move |url, user, allowed| {
             let mut n = negotiator.borrow_mut();
-            let result = n.next(user, allowed);
+            let result = n.next(url, user, allowed);
             *self.tried.borrow_mut() = n.tried.clone();
             *self.auth_exhausted.borrow_mut() = n.exhausted;
             result

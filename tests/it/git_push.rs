@@ -143,6 +143,24 @@ fn pushes_new_changes_to_a_plain_path() {
 }
 
 #[test]
+fn a_relative_path_is_taken_from_the_repository_directory() {
+    let lab = Lab::new("../remote.git");
+    let bare = gitserver::bare_repo(&lab.path("remote.git"), "main");
+    // Run from elsewhere: the path must not depend on the current directory.
+    lab.push()
+        .current_dir(&lab.home)
+        .ok()
+        .stderr_has("pushed main");
+    lab.assert_remote_has_local_head(&file_url(&bare));
+    let config = fs::read_to_string(lab.work.join(".git/config")).unwrap();
+    let absolute = bare.canonicalize().unwrap();
+    assert!(
+        config.contains(&format!("url = {}", absolute.display())),
+        "{config}"
+    );
+}
+
+#[test]
 fn pushes_to_the_configured_branch() {
     let tmp = tempfile::tempdir().unwrap();
     let bare = gitserver::bare_repo(&tmp.path().join("remote.git"), "main");
@@ -539,6 +557,42 @@ fn https_push_with_a_wrong_or_missing_token_fails_cleanly() {
         .expect_code(1)
         .stderr_has("HOMELAB_GIT_TOKEN is not set");
     assert!(gitserver::rev(&bare, "main").is_none());
+}
+
+#[test]
+fn a_token_is_never_sent_over_plain_http() {
+    // The TLS server cannot speak plain HTTP, so stand up a plain listener that records
+    // whether an Authorization header ever arrives.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::thread::spawn(move || {
+        use std::io::{BufRead as _, BufReader, Write as _};
+        let mut saw_auth = false;
+        // libgit2 makes one request, gets 401, and (with no credential) gives up.
+        if let Ok((stream, _)) = listener.accept() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                if line.to_ascii_lowercase().starts_with("authorization:") {
+                    saw_auth = true;
+                }
+                if line == "\r\n" {
+                    break;
+                }
+                line.clear();
+            }
+            let _ = (&stream).write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+        saw_auth
+    });
+    let lab = Lab::new(&format!("http://127.0.0.1:{port}/homelab.git"));
+    lab.push()
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .expect_code(1)
+        .stderr_has("not sent: the URL is unencrypted http://");
+    assert!(!seen.join().unwrap(), "a token was sent over plain HTTP");
 }
 
 #[test]
