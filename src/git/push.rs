@@ -549,14 +549,32 @@ fn rebase_onto(repo: &Repository, branch: &str, local: Oid, theirs: Oid) -> Resu
     let mut onto = repo.find_commit(theirs).map_err(git_err)?;
     for oid in &ours {
         let commit = repo.find_commit(*oid).map_err(git_err)?;
-        if commit.parent_count() != 1 {
+        if commit.parent_count() > 1 {
             return Err(diverged(format!(
                 "the local commit {} is a merge, which is not replayed automatically",
                 short(*oid)
             )));
         }
+        // A cherry-pick as a three-way merge. A root commit (a repository created locally
+        // while the forge added its own first commit, e.g. a README) is replayed against
+        // the empty tree, so unrelated histories join when their files do not collide.
+        let base = match commit.parents().next() {
+            Some(parent) => parent.tree().map_err(git_err)?,
+            None => {
+                let empty = repo
+                    .treebuilder(None)
+                    .and_then(|b| b.write())
+                    .map_err(git_err)?;
+                repo.find_tree(empty).map_err(git_err)?
+            }
+        };
         let mut index = repo
-            .cherrypick_commit(&commit, &onto, 0, None)
+            .merge_trees(
+                &base,
+                &onto.tree().map_err(git_err)?,
+                &commit.tree().map_err(git_err)?,
+                None,
+            )
             .map_err(git_err)?;
         if index.has_conflicts() {
             let files: Vec<String> = index

@@ -785,6 +785,38 @@ fn diverged_push_through_the_binary_reports_the_rebase() {
 }
 
 #[test]
+fn a_forge_initialised_remote_joins_a_fresh_local_repository() {
+    // The forge created the repository with a README; homelab made its own first commit.
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = gitserver::bare_repo(&tmp.path().join("remote.git"), "main");
+    let seed = tmp.path().join("seed");
+    fs::create_dir_all(&seed).unwrap();
+    run(git(&seed).args(["init", "-q", "-b", "main"]));
+    fs::write(seed.join("README.md"), "# homelab\n").unwrap();
+    run(git(&seed).args(["add", "README.md"]));
+    run(git(&seed).args(["commit", "-q", "-m", "Initial commit"]));
+    run(git(&seed)
+        .args(["push", "-q"])
+        .arg(file_url(&bare))
+        .arg("main"));
+    let lab = Lab::new(&file_url(&bare));
+    lab.push()
+        .ok()
+        .stderr_has("replayed 1 local commit")
+        .stderr_has("pushed main");
+    lab.assert_remote_has_local_head(&file_url(&bare));
+    assert_eq!(
+        fs::read_to_string(lab.work.join("README.md")).unwrap(),
+        "# homelab\n"
+    );
+    assert!(
+        lab.work
+            .join("clusters/homelab/kustomization.yaml")
+            .is_file()
+    );
+}
+
+#[test]
 fn remote_status_of_an_empty_remote_and_a_local_lead() {
     let tmp = tempfile::tempdir().unwrap();
     let bare = gitserver::bare_repo(&tmp.path().join("remote.git"), "main");
