@@ -7,6 +7,7 @@ use crate::cli::{Cli, Command};
 use crate::error::{Error, Result, Status};
 
 pub mod completions;
+pub mod push;
 
 /// What every command gets besides its own arguments.
 #[derive(Debug, Clone)]
@@ -26,14 +27,14 @@ pub fn run(cli: Cli) -> Result<Status> {
     };
     match cli.command {
         Command::Completions(args) => completions::run(&args),
+        Command::Push(args) => push::run(&ctx, &args),
         Command::Init(_)
         | Command::Render(_)
         | Command::AddApp(_)
         | Command::RemoveApp(_)
         | Command::Apps
         | Command::Doctor(_)
-        | Command::Bootstrap(_)
-        | Command::Push(_) => {
+        | Command::Bootstrap(_) => {
             let _ = &ctx;
             Err(Error::usage("not yet implemented"))
         }

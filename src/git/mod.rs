@@ -1,5 +1,16 @@
 //! The homelab repository in git, through libgit2 (no `git` binary needed at run time):
-//! open or create it, and commit the tool's changes.
+//! open or create it, commit the tool's changes, and push them to `git.url` over SSH, HTTPS,
+//! git:// or a local path.
+
+mod credentials;
+pub mod hostkeys;
+mod push;
+
+pub use credentials::{ENV_GIT_TOKEN, ENV_SSH_PASSPHRASE};
+pub use push::{
+    PushOptions, PushOutcome, REMOTE, RemoteUrl, SyncStatus, head_commit, parse_url, push,
+    remote_status,
+};
 
 use std::path::Path;
 
