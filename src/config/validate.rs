@@ -94,7 +94,12 @@ pub fn parse(text: &str) -> std::result::Result<Config, Vec<Diagnostic>> {
 ///
 /// Every problem is reported in one usage error, one `<key path>: <message>` per line.
 pub fn load(dir_or_file: &Path) -> Result<Config> {
-    let file = if dir_or_file.is_dir() {
+    // A path that does not exist is a directory unless it names a YAML file, so that a
+    // wrong `--dir` reports the homelab.yaml it looked for.
+    let names_yaml = dir_or_file
+        .extension()
+        .is_some_and(|e| e == "yaml" || e == "yml");
+    let file = if dir_or_file.is_dir() || (!dir_or_file.exists() && !names_yaml) {
         dir_or_file.join(crate::config::CONFIG_FILE)
     } else {
         dir_or_file.to_path_buf()

@@ -385,6 +385,15 @@ fn load_reports_missing_file_and_all_problems() {
     );
     assert!(e.hint.as_deref().unwrap().contains("run `homelab init`"));
 
+    let e = load(&dir.path().join("no-such-dir")).unwrap_err();
+    assert!(
+        e.message.ends_with("no-such-dir/homelab.yaml not found"),
+        "{}",
+        e.message
+    );
+    let e = load(&dir.path().join("other.yaml")).unwrap_err();
+    assert!(e.message.ends_with("other.yaml not found"), "{}", e.message);
+
     let file = dir.path().join("homelab.yaml");
     std::fs::write(&file, "version: 2\ncluster: {name: Lab, domain: x}\n").unwrap();
     let e = load(dir.path()).unwrap_err();
