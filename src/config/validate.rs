@@ -564,10 +564,10 @@ fn validate_nodes(
             }
         }
         let addr_path = format!("nodes[{i}].address");
-        let Ok(ip) = field::ipv4(&node.address).map(|()| parse_ip(&node.address)) else {
-            d.check(&addr_path, field::ipv4(&node.address));
+        if !d.check(&addr_path, field::ipv4(&node.address)) {
             continue;
-        };
+        }
+        let ip = parse_ip(&node.address);
         if let Some(net) = node_net
             && let Some(problem) = outside_or_reserved(ip, net)
         {
@@ -604,6 +604,7 @@ fn outside_or_reserved(ip: Ipv4Addr, net: Ipv4Net) -> Option<String> {
     }
 }
 
+/// An address `field::ipv4` has accepted.
 fn parse_ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap_or(Ipv4Addr::UNSPECIFIED)
 }
