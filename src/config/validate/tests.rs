@@ -424,3 +424,26 @@ fn load_reports_missing_file_and_all_problems() {
     assert_eq!(load(&file).unwrap(), example());
     assert_eq!(load(dir.path()).unwrap(), example());
 }
+
+#[test]
+fn no_accepted_dns_setting_looks_like_a_secret() {
+    for provider in DnsProvider::ALL {
+        for key in provider.allowed_settings() {
+            assert!(!is_secret_key(key), "{}: {key}", provider.as_str());
+        }
+        for key in provider.required_settings() {
+            assert!(provider.allowed_settings().contains(key), "{key}");
+        }
+        assert!(!provider.credential_env().is_empty());
+    }
+    for secret in [
+        "api_token",
+        "apiKey",
+        "client_secret",
+        "password",
+        "tsig_key",
+        "key",
+    ] {
+        assert!(is_secret_key(secret), "{secret}");
+    }
+}
