@@ -4,3 +4,4 @@ mod model;
 pub mod validate;
 
 pub use model::*;
+pub use validate::{Diagnostic, load, parse, to_yaml};

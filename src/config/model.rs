@@ -48,6 +48,11 @@ pub enum NodeRole {
     Worker,
 }
 
+impl NodeRole {
+    /// The names accepted in `homelab.yaml`, in declaration order.
+    pub const NAMES: &'static [&'static str] = &["control-plane", "worker"];
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Node {
@@ -75,6 +80,11 @@ pub enum IngressController {
     EnvoyGateway,
 }
 
+impl IngressController {
+    /// The names accepted in `homelab.yaml`, in declaration order.
+    pub const NAMES: &'static [&'static str] = &["traefik", "envoy-gateway"];
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Ingress {
@@ -90,6 +100,11 @@ pub enum AcmeServer {
     Staging,
 }
 
+impl AcmeServer {
+    /// The names accepted in `homelab.yaml`, in declaration order.
+    pub const NAMES: &'static [&'static str] = &["production", "staging"];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Challenge {
@@ -97,6 +112,11 @@ pub enum Challenge {
     Dns01,
     Http01,
     Selfsigned,
+}
+
+impl Challenge {
+    /// The names accepted in `homelab.yaml`, in declaration order.
+    pub const NAMES: &'static [&'static str] = &["dns01", "http01", "selfsigned"];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, PartialOrd, Ord)]
@@ -120,6 +140,30 @@ impl DnsProvider {
         DnsProvider::Azuredns,
         DnsProvider::Rfc2136,
     ];
+
+    /// The names accepted in `homelab.yaml`, in declaration order.
+    pub const NAMES: &'static [&'static str] = &[
+        "cloudflare",
+        "route53",
+        "digitalocean",
+        "clouddns",
+        "azuredns",
+        "rfc2136",
+    ];
+
+    /// The environment variables `bootstrap` reads the provider's credentials from; they
+    /// never appear in `homelab.yaml`. For clouddns the variable holds the path of the
+    /// service-account key file, not the key itself.
+    pub fn credential_env(self) -> &'static [&'static str] {
+        match self {
+            DnsProvider::Cloudflare => &["CLOUDFLARE_API_TOKEN"],
+            DnsProvider::Route53 => &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+            DnsProvider::Digitalocean => &["DIGITALOCEAN_TOKEN"],
+            DnsProvider::Clouddns => &["GOOGLE_APPLICATION_CREDENTIALS"],
+            DnsProvider::Azuredns => &["AZURE_CLIENT_SECRET"],
+            DnsProvider::Rfc2136 => &["RFC2136_TSIG_SECRET"],
+        }
+    }
 
     /// The name used in `homelab.yaml`.
     pub fn as_str(self) -> &'static str {
@@ -206,6 +250,12 @@ pub enum Provisioner {
     NfsSubdirExternalProvisioner,
 }
 
+impl Provisioner {
+    /// The names accepted in `homelab.yaml`, in declaration order.
+    pub const NAMES: &'static [&'static str] =
+        &["csi-driver-nfs", "nfs-subdir-external-provisioner"];
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Storage {
@@ -263,6 +313,18 @@ pub const FLUX_COMPONENTS: &[&str] = &[
 
 /// The Flux version rendered by default.
 pub const DEFAULT_FLUX_VERSION: &str = "v2.9.4";
+
+/// The oldest Flux the rendered repository works with: it uses OCIRepository
+/// `source.toolkit.fluxcd.io/v1`, which became stable in Flux v2.6.0.
+pub const MIN_FLUX_VERSION: (u64, u64, u64) = (2, 6, 0);
+
+/// Components the rendered repository cannot work without: Flux's sync needs the
+/// source and kustomize controllers, and every infrastructure controller is a HelmRelease.
+pub const REQUIRED_FLUX_COMPONENTS: &[&str] = &[
+    "source-controller",
+    "kustomize-controller",
+    "helm-controller",
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

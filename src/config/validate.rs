@@ -1,1 +1,1427 @@
 //! Loading and validating `homelab.yaml`: every rule, every error at once, with key paths.
+//!
+//! `homelab.yaml` is the single source of truth, so a mistake in it must be caught here,
+//! before anything is rendered, committed or applied. Parsing happens in three passes so
+//! that a user sees every problem in one run instead of fixing them one at a time:
+//!
+//! 1. YAML syntax (with line and column),
+//! 2. structure: the generic YAML tree is walked against a schema of known keys, which
+//!    reports every unknown key (with a did-you-mean), wrong type, missing key and invalid
+//!    enum value with its key path,
+//! 3. semantics ([`validate`]): names, addresses, overlaps, cross-field rules.
+//!
+//! The one-field validators in [`field`] are shared with the interactive wizard, which
+//! re-asks a question when one of them returns an error.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use ipnet::Ipv4Net;
+use serde_json::Value;
+
+use crate::config::{
+    AcmeServer, Challenge, Config, DnsProvider, FLUX_COMPONENTS, IngressController, NodeRole,
+    Provisioner, REQUIRED_FLUX_COMPONENTS, SUPPORTED_VERSIONS,
+};
+use crate::error::{Error, Result};
+
+/// One problem in `homelab.yaml`: where (a key path like `nodes[1].address`) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub path: String,
+    pub message: String,
+}
+
+impl Diagnostic {
+    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// The path used for problems that concern the whole document.
+const TOP: &str = "(top level)";
+
+/// Parse `homelab.yaml` text into a [`Config`] and validate it; on failure, every problem.
+pub fn parse(text: &str) -> std::result::Result<Config, Vec<Diagnostic>> {
+    let mut options = serde_saphyr::Options::default();
+    // YAML 1.1 spellings (`yes`, `off`) as booleans and `0755` as octal surprise people:
+    // keep them strings so the schema pass can say what was expected.
+    options.strict_booleans = true;
+    options.leading_zero_numbers_as_strings = true;
+    let mut value: Value = match serde_saphyr::from_str_with_options(text, options) {
+        Ok(v) => v,
+        Err(e) => return Err(vec![syntax_diagnostic(&e)]),
+    };
+
+    let mut diags = Vec::new();
+    match &mut value {
+        Value::Object(_) => walk_map(&mut value, SCHEMA, "", &mut diags),
+        Value::Null => diags.push(Diagnostic::new(
+            TOP,
+            "the file is empty; expected the settings of a homelab (see examples/homelab.yaml)",
+        )),
+        other => diags.push(Diagnostic::new(
+            TOP,
+            format!("expected a mapping of settings, found {}", describe(other)),
+        )),
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+
+    let cfg: Config =
+        serde_json::from_value(value).map_err(|e| vec![Diagnostic::new(TOP, e.to_string())])?;
+    let diags = validate(&cfg);
+    if diags.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(diags)
+    }
+}
+
+/// Read `<dir>/homelab.yaml` (or the file itself) and parse it.
+///
+/// Every problem is reported in one usage error, one `<key path>: <message>` per line.
+pub fn load(dir_or_file: &Path) -> Result<Config> {
+    // A path that does not exist is a directory unless it names a YAML file, so that a
+    // wrong `--dir` reports the homelab.yaml it looked for.
+    let names_yaml = dir_or_file
+        .extension()
+        .is_some_and(|e| e == "yaml" || e == "yml");
+    let file = if dir_or_file.is_dir() || (!dir_or_file.exists() && !names_yaml) {
+        dir_or_file.join(crate::config::CONFIG_FILE)
+    } else {
+        dir_or_file.to_path_buf()
+    };
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::usage(format!("{} not found", file.display()))
+                .with_hint("run `homelab init` to create it, or pass --dir <repository>"));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            return Err(
+                Error::usage(format!("{} is not UTF-8 text", file.display()))
+                    .with_hint("save the file as UTF-8"),
+            );
+        }
+        Err(e) => {
+            return Err(Error::failed(format!(
+                "cannot read {}: {e}",
+                file.display()
+            )));
+        }
+    };
+    parse(&text).map_err(|diags| {
+        let count = if diags.len() == 1 {
+            "1 problem".to_owned()
+        } else {
+            format!("{} problems", diags.len())
+        };
+        let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        Error::usage(format!(
+            "{} is not valid ({count}):\n{}",
+            file.display(),
+            lines.join("\n")
+        ))
+        .with_hint(format!(
+            "fix each key listed above in {}, then run the command again; the configuration reference documents every key",
+            file.display()
+        ))
+    })
+}
+
+/// Serialize a configuration as `homelab.yaml`: keys in the model's order, ending with a
+/// newline. For a valid `cfg`, `parse(&to_yaml(cfg)) == Ok(cfg)`.
+pub fn to_yaml(cfg: &Config) -> String {
+    // The model holds only strings, numbers, booleans, lists and string maps: it always
+    // serializes.
+    let mut text = serde_saphyr::to_string(cfg).expect("the configuration model serializes");
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+fn syntax_diagnostic(e: &serde_saphyr::Error) -> Diagnostic {
+    let mut message = e.without_snippet().to_string();
+    let path = match e.location() {
+        Some(loc) => {
+            // The library appends the location to the message; it is in the path already.
+            let suffix = format!(" at line {}, column {}", loc.line(), loc.column());
+            if let Some(stripped) = message.strip_suffix(&suffix) {
+                message = stripped.to_owned();
+            }
+            format!("line {}, column {}", loc.line(), loc.column())
+        }
+        None => TOP.to_owned(),
+    };
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
+        message = format!("duplicate key {key}; each key may appear once");
+    } else if message.starts_with("multiple YAML documents detected") {
+        message = "more than one YAML document; homelab.yaml holds exactly one".to_owned();
+    }
+    Diagnostic::new(path, format!("YAML syntax error: {message}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Structure: the schema of known keys.
+
+#[derive(Debug, Clone, Copy)]
+enum Ty {
+    Int,
+    Bool,
+    Str,
+    Enum(&'static [&'static str]),
+    StrList,
+    StrMap,
+    Map(&'static [Field]),
+    /// A list of mappings.
+    List(&'static [Field]),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Field {
+    key: &'static str,
+    ty: Ty,
+    required: bool,
+}
+
+const fn req(key: &'static str, ty: Ty) -> Field {
+    Field {
+        key,
+        ty,
+        required: true,
+    }
+}
+
+const fn opt(key: &'static str, ty: Ty) -> Field {
+    Field {
+        key,
+        ty,
+        required: false,
+    }
+}
+
+const SCHEMA: &[Field] = &[
+    req("version", Ty::Int),
+    req("cluster", Ty::Map(CLUSTER)),
+    req("nodes", Ty::List(NODE)),
+    req("network", Ty::Map(NETWORK)),
+    opt("ingress", Ty::Map(INGRESS)),
+    req("certificates", Ty::Map(CERTIFICATES)),
+    req("storage", Ty::Map(STORAGE)),
+    opt("git", Ty::Map(GIT)),
+    opt("flux", Ty::Map(FLUX)),
+    opt("apps", Ty::List(APP)),
+];
+const CLUSTER: &[Field] = &[req("name", Ty::Str), req("domain", Ty::Str)];
+const NODE: &[Field] = &[
+    req("name", Ty::Str),
+    req("address", Ty::Str),
+    opt("role", Ty::Enum(NodeRole::NAMES)),
+];
+const NETWORK: &[Field] = &[
+    req("node_cidr", Ty::Str),
+    req("loadbalancer_pool", Ty::StrList),
+    req("ingress_address", Ty::Str),
+];
+const INGRESS: &[Field] = &[opt("controller", Ty::Enum(IngressController::NAMES))];
+const CERTIFICATES: &[Field] = &[
+    req("email", Ty::Str),
+    opt("acme_server", Ty::Enum(AcmeServer::NAMES)),
+    opt("challenge", Ty::Enum(Challenge::NAMES)),
+    opt("dns_provider", Ty::Enum(DnsProvider::NAMES)),
+    opt("dns_settings", Ty::StrMap),
+];
+const STORAGE: &[Field] = &[
+    opt("provisioner", Ty::Enum(Provisioner::NAMES)),
+    req("nfs_server", Ty::Str),
+    req("nfs_path", Ty::Str),
+    opt("storage_class", Ty::Str),
+    opt("default_class", Ty::Bool),
+];
+const GIT: &[Field] = &[opt("url", Ty::Str), opt("branch", Ty::Str)];
+const FLUX: &[Field] = &[opt("version", Ty::Str), opt("components", Ty::StrList)];
+const APP: &[Field] = &[
+    req("name", Ty::Str),
+    req("namespace", Ty::Str),
+    req("host", Ty::Str),
+    opt("settings", Ty::StrMap),
+];
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// What a YAML value is, in words, for "expected X, found Y".
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "an empty value".to_owned(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "a mapping".to_owned(),
+    }
+}
+
+/// The closest of `candidates` to `input`, if it is close enough to be a likely typo.
+fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let input = input.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&input, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Check a mapping against `fields`: unknown keys, then each known key in schema order.
+/// Empty values of optional keys are removed so that the model's defaults apply.
+fn walk_map(value: &mut Value, fields: &[Field], path: &str, diags: &mut Vec<Diagnostic>) {
+    let Value::Object(map) = value else {
+        return;
+    };
+    // Sorted, so the report does not depend on the map's iteration order.
+    let mut unknown: Vec<&String> = map
+        .keys()
+        .filter(|k| !fields.iter().any(|f| f.key == k.as_str()))
+        .collect();
+    unknown.sort();
+    for key in unknown {
+        let message = match did_you_mean(key, fields.iter().map(|f| f.key)) {
+            Some(best) => format!("unknown key; did you mean {best}?"),
+            None => format!(
+                "unknown key; expected one of {}",
+                fields.iter().map(|f| f.key).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        diags.push(Diagnostic::new(join(path, key), message));
+    }
+    for field in fields {
+        let child_path = join(path, field.key);
+        match map.get_mut(field.key) {
+            None if field.required => {
+                diags.push(Diagnostic::new(child_path, "required key is missing"));
+            }
+            None => {}
+            Some(Value::Null) if field.required => {
+                diags.push(Diagnostic::new(child_path, "required value is empty"));
+            }
+            Some(Value::Null) => {
+                map.remove(field.key);
+            }
+            Some(child) => walk_value(child, field.ty, &child_path, diags),
+        }
+    }
+}
+
+fn walk_value(value: &mut Value, ty: Ty, path: &str, diags: &mut Vec<Diagnostic>) {
+    let mut expected = |what: &str, value: &Value| {
+        let mut message = format!("expected {what}, found {}", describe(value));
+        if matches!(value, Value::Number(_) | Value::Bool(_)) && what == "a string" {
+            message.push_str("; put the value in quotes");
+        }
+        diags.push(Diagnostic::new(path, message));
+    };
+    match ty {
+        Ty::Int => {
+            let ok = value.as_u64().is_some_and(|n| u32::try_from(n).is_ok());
+            if !ok {
+                expected("a whole number", value);
+            }
+        }
+        Ty::Bool => {
+            if !value.is_boolean() {
+                expected("true or false", value);
+            }
+        }
+        Ty::Str => {
+            if !value.is_string() {
+                expected("a string", value);
+            }
+        }
+        Ty::Enum(names) => match value.as_str() {
+            Some(s) if names.contains(&s) => {}
+            Some(s) => {
+                let mut message = format!("{s:?} is not one of {}", names.join(", "));
+                if let Some(best) = did_you_mean(s, names.iter().copied()) {
+                    message.push_str(&format!("; did you mean {best}?"));
+                }
+                diags.push(Diagnostic::new(path, message));
+            }
+            None => expected(&format!("one of {}", names.join(", ")), value),
+        },
+        Ty::StrList => match value {
+            Value::Array(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    walk_value(item, Ty::Str, &format!("{path}[{i}]"), diags);
+                }
+            }
+            other => expected("a list", other),
+        },
+        Ty::StrMap => match value {
+            Value::Object(map) => {
+                let mut keys: Vec<String> = map.keys().cloned().collect();
+                keys.sort();
+                for key in keys {
+                    if let Some(item) = map.get_mut(&key) {
+                        walk_value(item, Ty::Str, &join(path, &key), diags);
+                    }
+                }
+            }
+            other => expected("a mapping", other),
+        },
+        Ty::Map(fields) => {
+            if value.is_object() {
+                walk_map(value, fields, path, diags);
+            } else {
+                expected("a mapping", value);
+            }
+        }
+        Ty::List(fields) => match value {
+            Value::Array(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    let item_path = format!("{path}[{i}]");
+                    if item.is_object() {
+                        walk_map(item, fields, &item_path, diags);
+                    } else {
+                        diags.push(Diagnostic::new(
+                            item_path,
+                            format!(
+                                "expected a mapping with keys {}, found {}",
+                                fields.iter().map(|f| f.key).collect::<Vec<_>>().join(", "),
+                                describe(item)
+                            ),
+                        ));
+                    }
+                }
+            }
+            other => expected("a list", other),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Semantics.
+
+/// An inclusive range of IPv4 addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Range {
+    start: u32,
+    end: u32,
+}
+
+impl Range {
+    fn of_net(net: Ipv4Net) -> Self {
+        Self {
+            start: net.network().into(),
+            end: net.broadcast().into(),
+        }
+    }
+    fn contains(self, ip: Ipv4Addr) -> bool {
+        (self.start..=self.end).contains(&u32::from(ip))
+    }
+    fn overlaps(self, other: Range) -> bool {
+        self.start <= other.end && other.start <= self.end
+    }
+    fn within(self, outer: Range) -> bool {
+        outer.start <= self.start && self.end <= outer.end
+    }
+}
+
+/// Every semantic rule of `homelab.yaml`; empty when the configuration is valid.
+pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
+    let mut d = Diagnostics::default();
+
+    if !SUPPORTED_VERSIONS.contains(&cfg.version) {
+        let supported: Vec<String> = SUPPORTED_VERSIONS.iter().map(u32::to_string).collect();
+        d.push(
+            "version",
+            format!(
+                "{} is not supported; this homelab understands version {}",
+                cfg.version,
+                supported.join(", ")
+            ),
+        );
+    }
+
+    d.check("cluster.name", field::dns_label(&cfg.cluster.name));
+    d.check("cluster.domain", field::domain(&cfg.cluster.domain));
+
+    // The network is needed by the node checks, which come first in the file: parse it
+    // quietly here, report its problems in file order below.
+    let node_net = field::cidr(&cfg.network.node_cidr)
+        .ok()
+        .filter(|n| n.prefix_len() <= 30);
+    let pool: Vec<Option<Range>> = cfg
+        .network
+        .loadbalancer_pool
+        .iter()
+        .map(|e| {
+            field::pool_range(e).ok().map(|(a, b)| Range {
+                start: a.into(),
+                end: b.into(),
+            })
+        })
+        .collect();
+    let in_pool = |ip: Ipv4Addr| pool.iter().flatten().any(|r| r.contains(ip));
+
+    validate_nodes(cfg, node_net, &in_pool, &mut d);
+    validate_network(cfg, node_net, &pool, &in_pool, &mut d);
+    validate_certificates(cfg, &mut d);
+
+    d.check(
+        "storage.nfs_server",
+        field::host_or_ipv4(&cfg.storage.nfs_server),
+    );
+    d.check(
+        "storage.nfs_path",
+        field::absolute_path(&cfg.storage.nfs_path),
+    );
+    d.check(
+        "storage.storage_class",
+        field::dns_subdomain(&cfg.storage.storage_class),
+    );
+
+    d.check("git.url", field::git_url(&cfg.git.url));
+    d.check("git.branch", field::branch(&cfg.git.branch));
+
+    validate_flux(cfg, &mut d);
+    validate_apps(cfg, &mut d);
+    d.0
+}
+
+#[derive(Default)]
+struct Diagnostics(Vec<Diagnostic>);
+
+impl Diagnostics {
+    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Diagnostic::new(path, message));
+    }
+    /// Record a field validator's error, if any; true when the field is valid.
+    fn check<T>(
+        &mut self,
+        path: impl Into<String>,
+        result: std::result::Result<T, String>,
+    ) -> bool {
+        match result {
+            Ok(_) => true,
+            Err(message) => {
+                self.push(path, message);
+                false
+            }
+        }
+    }
+}
+
+fn validate_nodes(
+    cfg: &Config,
+    node_net: Option<Ipv4Net>,
+    in_pool: &dyn Fn(Ipv4Addr) -> bool,
+    d: &mut Diagnostics,
+) {
+    if cfg.nodes.is_empty() {
+        d.push("nodes", "at least one node is required");
+    } else if !cfg.nodes.iter().any(|n| n.role == NodeRole::ControlPlane) {
+        d.push(
+            "nodes",
+            "no node has role control-plane; set `role: control-plane` on at least one node",
+        );
+    }
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut addresses: BTreeMap<Ipv4Addr, usize> = BTreeMap::new();
+    for (i, node) in cfg.nodes.iter().enumerate() {
+        let name_path = format!("nodes[{i}].name");
+        if d.check(&name_path, field::dns_subdomain(&node.name)) {
+            if let Some(first) = names.get(node.name.as_str()) {
+                d.push(
+                    name_path,
+                    format!("{:?} is already used by nodes[{first}]", node.name),
+                );
+            } else {
+                names.insert(&node.name, i);
+            }
+        }
+        let addr_path = format!("nodes[{i}].address");
+        if !d.check(&addr_path, field::ipv4(&node.address)) {
+            continue;
+        }
+        let ip = parse_ip(&node.address);
+        if let Some(net) = node_net
+            && let Some(problem) = outside_or_reserved(ip, net)
+        {
+            d.push(&addr_path, problem);
+        }
+        if in_pool(ip) {
+            d.push(
+                &addr_path,
+                format!("{ip} is inside network.loadbalancer_pool"),
+            );
+        }
+        if let Some(first) = addresses.get(&ip) {
+            d.push(addr_path, format!("{ip} is already used by nodes[{first}]"));
+        } else {
+            addresses.insert(ip, i);
+        }
+    }
+}
+
+/// Why `ip` cannot be a host address on `net`, if it cannot.
+fn outside_or_reserved(ip: Ipv4Addr, net: Ipv4Net) -> Option<String> {
+    if !net.contains(&ip) {
+        Some(format!("{ip} is outside network.node_cidr {net}"))
+    } else if ip == net.network() {
+        Some(format!(
+            "{ip} is the network address of network.node_cidr {net}, not a host address"
+        ))
+    } else if ip == net.broadcast() {
+        Some(format!(
+            "{ip} is the broadcast address of network.node_cidr {net}, not a host address"
+        ))
+    } else {
+        None
+    }
+}
+
+/// An address `field::ipv4` has accepted.
+fn parse_ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap_or(Ipv4Addr::UNSPECIFIED)
+}
+
+fn validate_network(
+    cfg: &Config,
+    node_net: Option<Ipv4Net>,
+    pool: &[Option<Range>],
+    in_pool: &dyn Fn(Ipv4Addr) -> bool,
+    d: &mut Diagnostics,
+) {
+    let net = &cfg.network;
+    if let Ok(parsed) = field::cidr(&net.node_cidr) {
+        if parsed.prefix_len() > 30 {
+            d.push(
+                "network.node_cidr",
+                format!(
+                    "{parsed} has no room for nodes and load-balancer addresses; use a prefix of /30 or shorter, like {}",
+                    Ipv4Net::new(parsed.network(), 24)
+                        .map(|n| n.trunc().to_string())
+                        .unwrap_or_default()
+                ),
+            );
+        }
+    } else {
+        d.check("network.node_cidr", field::cidr(&net.node_cidr));
+    }
+
+    if net.loadbalancer_pool.is_empty() {
+        d.push(
+            "network.loadbalancer_pool",
+            "must list at least one address range (like 192.168.1.240-192.168.1.250) or CIDR",
+        );
+    }
+    for (i, entry) in net.loadbalancer_pool.iter().enumerate() {
+        let path = format!("network.loadbalancer_pool[{i}]");
+        let Some(range) = pool[i] else {
+            d.check(&path, field::pool_entry(entry));
+            continue;
+        };
+        if let Some(node_net) = node_net {
+            let outer = Range::of_net(node_net);
+            if !range.within(outer) {
+                d.push(
+                    &path,
+                    format!(
+                        "{entry} is not inside network.node_cidr {node_net}; MetalLB (layer 2) can only announce addresses of the nodes' network"
+                    ),
+                );
+            } else if range.contains(node_net.network()) {
+                d.push(
+                    &path,
+                    format!(
+                        "{entry} includes {}, the network address of network.node_cidr",
+                        node_net.network()
+                    ),
+                );
+            } else if range.contains(node_net.broadcast()) {
+                d.push(
+                    &path,
+                    format!(
+                        "{entry} includes {}, the broadcast address of network.node_cidr",
+                        node_net.broadcast()
+                    ),
+                );
+            }
+        }
+        for (j, earlier) in pool[..i].iter().enumerate() {
+            if earlier.is_some_and(|e| e.overlaps(range)) {
+                d.push(
+                    &path,
+                    format!(
+                        "{entry} overlaps network.loadbalancer_pool[{j}] {}",
+                        net.loadbalancer_pool[j]
+                    ),
+                );
+            }
+        }
+    }
+
+    let path = "network.ingress_address";
+    if d.check(path, field::ipv4(&net.ingress_address)) {
+        let ip = parse_ip(&net.ingress_address);
+        if let Some(node_net) = node_net
+            && let Some(problem) = outside_or_reserved(ip, node_net)
+        {
+            d.push(path, problem);
+        }
+        if !pool.is_empty() && pool.iter().all(Option::is_some) && !in_pool(ip) {
+            d.push(
+                path,
+                format!(
+                    "{ip} is not inside network.loadbalancer_pool; MetalLB only assigns addresses from the pool"
+                ),
+            );
+        }
+    }
+}
+
+/// Whether a `dns_settings` or app-settings key names a secret.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "apikey",
+        "api_key",
+        "private",
+        "credential",
+    ]
+    .iter()
+    .any(|w| key.contains(w))
+        || key == "key"
+        || key.ends_with("_key")
+        || key.ends_with("-key")
+}
+
+fn validate_certificates(cfg: &Config, d: &mut Diagnostics) {
+    let certs = &cfg.certificates;
+    d.check("certificates.email", field::email(&certs.email));
+    let provider = certs.dns_provider;
+    let dns01 = certs.challenge == Challenge::Dns01;
+    for (key, value) in &certs.dns_settings {
+        let path = format!("certificates.dns_settings.{key}");
+        if is_secret_key(key) {
+            let fix = if dns01 {
+                format!(
+                    "remove it and export {} when running `homelab bootstrap`",
+                    provider.credential_env().join(" and ")
+                )
+            } else {
+                "remove it: DNS credentials are only used with challenge dns01".to_owned()
+            };
+            d.push(
+                path,
+                format!(
+                    "looks like a secret, and secrets never go in homelab.yaml (it is committed to git); {fix}"
+                ),
+            );
+            continue;
+        }
+        if !dns01 {
+            continue;
+        }
+        if !provider.allowed_settings().contains(&key.as_str()) {
+            let allowed = provider.allowed_settings();
+            let message = match did_you_mean(key, allowed.iter().copied()) {
+                Some(best) => format!("not a {} setting; did you mean {best}?", provider.as_str()),
+                None if allowed.is_empty() => {
+                    format!(
+                        "not a {} setting; {} takes no settings",
+                        provider.as_str(),
+                        provider.as_str()
+                    )
+                }
+                None => format!(
+                    "not a {} setting; it accepts {}",
+                    provider.as_str(),
+                    allowed.join(", ")
+                ),
+            };
+            d.push(path, message);
+            continue;
+        }
+        d.check(path, dns_setting(provider, key, value));
+    }
+    if dns01 {
+        for key in provider.required_settings() {
+            if !certs.dns_settings.contains_key(*key) {
+                d.push(
+                    format!("certificates.dns_settings.{key}"),
+                    format!(
+                        "required by dns_provider {} with challenge dns01; add it",
+                        provider.as_str()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The value rules of each provider's settings, as cert-manager and the provider expect them.
+fn dns_setting(provider: DnsProvider, key: &str, value: &str) -> std::result::Result<(), String> {
+    if value.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    let all = |ok: fn(char) -> bool| value.chars().all(ok);
+    match (provider, key) {
+        (DnsProvider::Cloudflare, "email") => field::email(value),
+        (DnsProvider::Route53, "region") => {
+            let parts: Vec<&str> = value.split('-').collect();
+            let ok = parts.len() >= 3
+                && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+                && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+            ok.then_some(())
+                .ok_or_else(|| format!("{value:?} is not an AWS region like us-east-1"))
+        }
+        (DnsProvider::Route53, "hosted_zone_id") => (value.len() <= 32
+            && all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
+        .then_some(())
+        .ok_or_else(|| format!("{value:?} is not a Route 53 hosted zone ID like Z0123456789ABCDEFGHIJ")),
+        (DnsProvider::Route53, "access_key_id") => ((16..=128).contains(&value.len())
+            && all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
+        .then_some(())
+        .ok_or_else(|| {
+            format!("{value:?} is not an AWS access key ID like AKIAIOSFODNN7EXAMPLE (the secret access key goes in AWS_SECRET_ACCESS_KEY, never here)")
+        }),
+        (DnsProvider::Route53, "role") => (value.starts_with("arn:aws") && value.contains(":role/"))
+            .then_some(())
+            .ok_or_else(|| {
+                format!("{value:?} is not an IAM role ARN like arn:aws:iam::123456789012:role/dns-manager")
+            }),
+        (DnsProvider::Clouddns, "project") => {
+            let ok = (6..=30).contains(&value.len())
+                && value.starts_with(|c: char| c.is_ascii_lowercase())
+                && !value.ends_with('-')
+                && all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            ok.then_some(()).ok_or_else(|| {
+                format!("{value:?} is not a Google Cloud project ID (6-30 lowercase letters, digits and '-', starting with a letter)")
+            })
+        }
+        (DnsProvider::Azuredns, "client_id" | "tenant_id" | "subscription_id") => {
+            is_uuid(value).then_some(()).ok_or_else(|| {
+                format!("{value:?} is not a UUID like 00000000-0000-0000-0000-000000000000")
+            })
+        }
+        (DnsProvider::Azuredns, "resource_group") => {
+            let ok = value.len() <= 90
+                && !value.ends_with('.')
+                && all(|c| c.is_alphanumeric() || "-_.()".contains(c));
+            ok.then_some(()).ok_or_else(|| {
+                format!("{value:?} is not an Azure resource group name (letters, digits, '-', '_', '.', '(' and ')', at most 90)")
+            })
+        }
+        (DnsProvider::Azuredns, "hosted_zone_name") => field::domain(value),
+        (DnsProvider::Azuredns, "environment") => {
+            const ENVS: &[&str] = &[
+                "AzurePublicCloud",
+                "AzureChinaCloud",
+                "AzureGermanCloud",
+                "AzureUSGovernmentCloud",
+            ];
+            ENVS.contains(&value)
+                .then_some(())
+                .ok_or_else(|| format!("{value:?} is not one of {}", ENVS.join(", ")))
+        }
+        (DnsProvider::Rfc2136, "nameserver") => {
+            let (host, port) = match value.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (value, None),
+            };
+            let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+            (port_ok && field::host_or_ipv4(host).is_ok())
+                .then_some(())
+                .ok_or_else(|| {
+                    format!("{value:?} is not a DNS server like 192.168.1.2 or ns1.example.com:53")
+                })
+        }
+        (DnsProvider::Rfc2136, "tsig_key_name") => {
+            let name = value.strip_suffix('.').unwrap_or(value).to_ascii_lowercase();
+            field::dns_subdomain(&name)
+                .map_err(|_| format!("{value:?} is not a TSIG key name like acme-update.example.com."))
+        }
+        (DnsProvider::Rfc2136, "tsig_algorithm") => {
+            const ALGS: &[&str] = &["HMACMD5", "HMACSHA1", "HMACSHA256", "HMACSHA512"];
+            ALGS.contains(&value)
+                .then_some(())
+                .ok_or_else(|| format!("{value:?} is not one of {}", ALGS.join(", ")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn validate_flux(cfg: &Config, d: &mut Diagnostics) {
+    d.check("flux.version", field::flux_version(&cfg.flux.version));
+    let components = &cfg.flux.components;
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, c) in components.iter().enumerate() {
+        let path = format!("flux.components[{i}]");
+        if !FLUX_COMPONENTS.contains(&c.as_str()) {
+            let message = match did_you_mean(c, FLUX_COMPONENTS.iter().copied()) {
+                Some(best) => format!("{c:?} is not a Flux component; did you mean {best}?"),
+                None => format!(
+                    "{c:?} is not a Flux component; known: {}",
+                    FLUX_COMPONENTS.join(", ")
+                ),
+            };
+            d.push(path, message);
+        } else if let Some(first) = seen.get(c.as_str()) {
+            d.push(
+                path,
+                format!("{c:?} is already listed at flux.components[{first}]"),
+            );
+        } else {
+            seen.insert(c, i);
+        }
+    }
+    for required in REQUIRED_FLUX_COMPONENTS {
+        if !components.iter().any(|c| c == required) {
+            let why = if *required == "helm-controller" {
+                "every infrastructure controller is installed by a HelmRelease"
+            } else {
+                "Flux cannot sync the repository without it"
+            };
+            d.push("flux.components", format!("must include {required}: {why}"));
+        }
+    }
+}
+
+fn validate_apps(cfg: &Config, d: &mut Diagnostics) {
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut hosts: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, app) in cfg.apps.iter().enumerate() {
+        let path = format!("apps[{i}].name");
+        if d.check(&path, field::dns_label(&app.name)) {
+            if let Some(first) = names.get(app.name.as_str()) {
+                d.push(
+                    path,
+                    format!("{:?} is already installed as apps[{first}]", app.name),
+                );
+            } else {
+                names.insert(&app.name, i);
+            }
+        }
+        d.check(
+            format!("apps[{i}].namespace"),
+            field::dns_label(&app.namespace),
+        );
+        let path = format!("apps[{i}].host");
+        if d.check(&path, field::domain(&app.host)) {
+            if let Some(first) = hosts.get(app.host.as_str()) {
+                d.push(
+                    path,
+                    format!("{} is already served by apps[{first}]", app.host),
+                );
+            } else {
+                hosts.insert(&app.host, i);
+            }
+        }
+        for key in app.settings.keys() {
+            if is_secret_key(key) {
+                d.push(
+                    format!("apps[{i}].settings.{key}"),
+                    "looks like a secret, and secrets never go in homelab.yaml (it is committed to git); `homelab add-app` stores secrets encrypted beside the app",
+                );
+            }
+        }
+    }
+}
+
+/// A free range for MetalLB near the top of `node_cidr` that no node address falls in,
+/// e.g. `192.168.1.240-192.168.1.250` for `192.168.1.0/24`; `None` when the network is too
+/// small or full. The top few addresses are left alone: routers often sit there.
+pub fn suggest_pool<S: AsRef<str>>(node_cidr: &str, node_addresses: &[S]) -> Option<String> {
+    let net: Ipv4Net = node_cidr.trim().parse().ok()?;
+    let net = net.trunc();
+    if net.prefix_len() > 28 {
+        return None;
+    }
+    let first_host = u32::from(net.network()) + 1;
+    let last_host = u32::from(net.broadcast()) - 1;
+    let hosts = last_host - first_host + 1;
+    let size = (hosts / 8).clamp(1, 11);
+    let nodes: Vec<u32> = node_addresses
+        .iter()
+        .filter_map(|a| a.as_ref().trim().parse::<Ipv4Addr>().ok())
+        .map(u32::from)
+        .collect();
+    let mut end = last_host.checked_sub(4)?;
+    loop {
+        let start = end.checked_sub(size - 1)?;
+        if start < first_host {
+            return None;
+        }
+        match nodes.iter().filter(|n| (start..=end).contains(n)).min() {
+            Some(lowest) => end = lowest.checked_sub(1)?,
+            None => {
+                return Some(format!("{}-{}", Ipv4Addr::from(start), Ipv4Addr::from(end)));
+            }
+        }
+    }
+}
+
+/// One-field validators. Each returns the problem as a sentence that names the value and
+/// how to fix it; callers add the key path.
+pub mod field {
+    use std::net::Ipv4Addr;
+
+    use ipnet::Ipv4Net;
+
+    /// Turn arbitrary text into the DNS label it was probably meant to be.
+    fn sanitize(s: &str) -> String {
+        let mapped: String = s
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let mut out = String::new();
+        for c in mapped.chars() {
+            if !(c == '-' && out.ends_with('-')) {
+                out.push(c);
+            }
+        }
+        out.trim_matches('-').to_owned()
+    }
+
+    fn label_ok(s: &str) -> bool {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+    }
+
+    /// A DNS-1123 label: 1-63 lowercase letters, digits and '-', alphanumeric at both ends.
+    pub fn dns_label(s: &str) -> Result<(), String> {
+        if s.is_empty() {
+            return Err("must not be empty".to_owned());
+        }
+        if s.len() > 63 {
+            return Err(format!(
+                "{s:?} is {} characters long; a DNS label has at most 63",
+                s.len()
+            ));
+        }
+        if label_ok(s) {
+            return Ok(());
+        }
+        let mut message = format!(
+            "{s:?} is not a DNS label: use lowercase letters, digits and '-', starting and ending with a letter or digit"
+        );
+        let fixed = sanitize(s);
+        if label_ok(&fixed) {
+            message.push_str(&format!("; did you mean {fixed:?}?"));
+        }
+        Err(message)
+    }
+
+    /// A DNS-1123 subdomain: lowercase labels joined by '.', at most 253 characters.
+    pub fn dns_subdomain(s: &str) -> Result<(), String> {
+        if s.is_empty() {
+            return Err("must not be empty".to_owned());
+        }
+        if s.len() > 253 {
+            return Err(format!(
+                "{s:?} is {} characters long; a DNS name has at most 253",
+                s.len()
+            ));
+        }
+        if s.split('.').all(label_ok) {
+            return Ok(());
+        }
+        let mut message = format!(
+            "{s:?} is not a DNS-1123 name: use lowercase letters, digits, '-' and '.', each part starting and ending with a letter or digit"
+        );
+        let fixed: Vec<String> = s.split('.').map(sanitize).collect();
+        let fixed = fixed.join(".");
+        if fixed.split('.').all(label_ok) {
+            message.push_str(&format!("; did you mean {fixed:?}?"));
+        }
+        Err(message)
+    }
+
+    /// A DNS domain for apps: a DNS-1123 subdomain of at least two labels, not an address.
+    pub fn domain(s: &str) -> Result<(), String> {
+        if s.ends_with('.') && s.len() > 1 {
+            return Err(format!(
+                "{s:?} ends with '.'; write it without the trailing dot: {:?}",
+                &s[..s.len() - 1]
+            ));
+        }
+        if s.parse::<Ipv4Addr>().is_ok() {
+            return Err(format!(
+                "{s:?} is an IP address; expected a domain name like home.example.com"
+            ));
+        }
+        dns_subdomain(s)
+            .map_err(|e| e.replace("is not a DNS-1123 name", "is not a valid domain"))?;
+        if !s.contains('.') {
+            return Err(format!(
+                "{s:?} has a single label; use a domain with at least two, like {s}.home.arpa or example.com"
+            ));
+        }
+        let tld = s.rsplit('.').next().unwrap_or_default();
+        if tld.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!(
+                "{s:?} ends in a numeric label; a domain's last label has letters"
+            ));
+        }
+        Ok(())
+    }
+
+    /// An email address (for the ACME account): `local@domain`.
+    pub fn email(s: &str) -> Result<(), String> {
+        let invalid = |why: &str| Err(format!("{s:?} is not a valid email address: {why}"));
+        if s.is_empty() {
+            return Err("must not be empty".to_owned());
+        }
+        let Some((local, domain_part)) = s.rsplit_once('@') else {
+            return invalid("it has no '@'");
+        };
+        if local.is_empty() || local.len() > 64 {
+            return invalid("the part before '@' must have 1 to 64 characters");
+        }
+        let local_ok = local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..");
+        if !local_ok {
+            return invalid("the part before '@' has characters an address cannot have");
+        }
+        if domain(&domain_part.to_ascii_lowercase()).is_err() {
+            return invalid("the part after '@' is not a domain like example.com");
+        }
+        Ok(())
+    }
+
+    /// A single IPv4 host address (not unspecified, loopback, multicast or broadcast).
+    pub fn ipv4(s: &str) -> Result<(), String> {
+        let ip: Ipv4Addr = match s.parse() {
+            Ok(ip) => ip,
+            Err(_) if s.contains('/') => {
+                return Err(format!(
+                    "{s:?} is a CIDR; expected a single address like 192.168.1.10"
+                ));
+            }
+            Err(_) if s.parse::<std::net::Ipv6Addr>().is_ok() => {
+                return Err(format!("{s} is an IPv6 address; use an IPv4 address"));
+            }
+            Err(_) if s.is_empty() => return Err("must not be empty".to_owned()),
+            Err(_) => {
+                return Err(format!("{s:?} is not an IPv4 address like 192.168.1.10"));
+            }
+        };
+        let kind = if ip.is_unspecified() {
+            "the unspecified address"
+        } else if ip.is_loopback() {
+            "a loopback address"
+        } else if ip.is_multicast() {
+            "a multicast address"
+        } else if ip.is_broadcast() {
+            "the broadcast address"
+        } else {
+            return Ok(());
+        };
+        Err(format!(
+            "{ip} is {kind}; use the machine's address on the local network"
+        ))
+    }
+
+    /// An IPv4 CIDR in canonical form (no host bits set), like `192.168.1.0/24`.
+    pub fn cidr(s: &str) -> Result<Ipv4Net, String> {
+        if s.is_empty() {
+            return Err("must not be empty".to_owned());
+        }
+        match s.parse::<Ipv4Net>() {
+            Ok(net) if net == net.trunc() => Ok(net),
+            Ok(net) => Err(format!(
+                "{s} has host bits set; did you mean {}?",
+                net.trunc()
+            )),
+            Err(_) => {
+                if let Ok(ip) = s.parse::<Ipv4Addr>() {
+                    let guess = Ipv4Net::new(ip, 24).map(|n| n.trunc()).ok();
+                    let guess = guess.map(|g| g.to_string()).unwrap_or_default();
+                    return Err(format!("{s} has no prefix length; did you mean {guess}?"));
+                }
+                if s.contains(':') {
+                    return Err(format!("{s} is IPv6; use an IPv4 CIDR like 192.168.1.0/24"));
+                }
+                Err(format!("{s:?} is not an IPv4 CIDR like 192.168.1.0/24"))
+            }
+        }
+    }
+
+    /// A MetalLB pool entry: a range `a-b` with `a <= b`, or a canonical CIDR.
+    pub fn pool_entry(s: &str) -> Result<(), String> {
+        pool_range(s).map(|_| ())
+    }
+
+    /// The first and last address of a pool entry (see [`pool_entry`]).
+    pub fn pool_range(s: &str) -> Result<(Ipv4Addr, Ipv4Addr), String> {
+        let example =
+            "an address range like 192.168.1.240-192.168.1.250 or a CIDR like 192.168.1.240/28";
+        if s.is_empty() {
+            return Err(format!("must not be empty; expected {example}"));
+        }
+        if s.contains(char::is_whitespace) {
+            return Err(format!(
+                "{s:?} contains spaces; write {}",
+                s.split_whitespace().collect::<String>()
+            ));
+        }
+        if let Some((a, b)) = s.split_once('-') {
+            let (Ok(start), Ok(end)) = (a.parse::<Ipv4Addr>(), b.parse::<Ipv4Addr>()) else {
+                return Err(format!("{s:?} is not {example}"));
+            };
+            if start > end {
+                return Err(format!(
+                    "{s} starts after it ends; did you mean {end}-{start}?"
+                ));
+            }
+            return Ok((start, end));
+        }
+        if let Ok(ip) = s.parse::<Ipv4Addr>() {
+            return Err(format!(
+                "{s} is a single address; write it as {ip}/32 or {ip}-{ip}"
+            ));
+        }
+        if !s.contains('/') {
+            return Err(format!("{s:?} is not {example}"));
+        }
+        let net = cidr(s)?;
+        Ok((net.network(), net.broadcast()))
+    }
+
+    /// An absolute, normalized path (an NFS export).
+    pub fn absolute_path(s: &str) -> Result<(), String> {
+        if s.is_empty() {
+            return Err("must not be empty".to_owned());
+        }
+        if !s.starts_with('/') {
+            return Err(format!(
+                "{s:?} is not an absolute path; did you mean \"/{s}\"?"
+            ));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(format!("{s:?} contains control characters"));
+        }
+        if s.len() > 1
+            && s.trim_end_matches('/')
+                .split('/')
+                .skip(1)
+                .any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            return Err(format!(
+                "{s:?} is not a normalized path: no empty, '.' or '..' parts"
+            ));
+        }
+        Ok(())
+    }
+
+    /// A host to connect to: an IPv4 address or a hostname (case-insensitive).
+    pub fn host_or_ipv4(s: &str) -> Result<(), String> {
+        if s.is_empty() {
+            return Err("must not be empty".to_owned());
+        }
+        if s.parse::<Ipv4Addr>().is_ok() {
+            return ipv4(s);
+        }
+        let lower = s.to_ascii_lowercase();
+        let labels_ok = lower.split('.').all(label_ok);
+        let numeric = lower
+            .split('.')
+            .all(|l| l.chars().all(|c| c.is_ascii_digit()));
+        if lower.len() <= 253 && labels_ok && !numeric {
+            Ok(())
+        } else {
+            Err(format!(
+                "{s:?} is neither an IPv4 address nor a hostname like nas.lan"
+            ))
+        }
+    }
+
+    /// A git remote URL (ssh://, user@host:path, https://, http://, git://, file://, an
+    /// absolute path), or empty for a local-only repository. Never with a password.
+    pub fn git_url(s: &str) -> Result<(), String> {
+        if s.is_empty() {
+            return Ok(());
+        }
+        let bad = || {
+            Err(format!(
+                "{s:?} is not a git remote: use ssh://git@host/owner/repo.git, git@host:owner/repo.git, https://host/owner/repo.git, file:///path or an absolute path"
+            ))
+        };
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return bad();
+        }
+        if s.starts_with('/') {
+            return Ok(());
+        }
+        if let Some((scheme, rest)) = s.split_once("://") {
+            match scheme {
+                "ssh" | "https" | "http" | "git" => {}
+                "file" => return if rest.starts_with('/') { Ok(()) } else { bad() },
+                _ => return bad(),
+            }
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let (userinfo, hostport) = match authority.rsplit_once('@') {
+                Some((u, h)) => (Some(u), h),
+                None => (None, authority),
+            };
+            if let Some(user) = userinfo {
+                let token_like = ["ghp_", "gho_", "github_pat_", "glpat-"]
+                    .iter()
+                    .any(|p| user.starts_with(p));
+                if user.contains(':') || token_like {
+                    return Err(
+                        "contains a password or token, which would end up in git; remove it and export HOMELAB_GIT_TOKEN instead".to_owned(),
+                    );
+                }
+            }
+            let host = match hostport.rsplit_once(':') {
+                Some((h, p)) if p.parse::<u16>().is_ok() => h,
+                Some(_) => return bad(),
+                None => hostport,
+            };
+            if !remote_host(host) || path.is_empty() {
+                return bad();
+            }
+            return Ok(());
+        }
+        // scp-like: user@host:path
+        if let Some((user_host, path)) = s.split_once(':')
+            && let Some((user, host)) = user_host.split_once('@')
+            && !user.is_empty()
+            && remote_host(host)
+            && !path.is_empty()
+        {
+            return Ok(());
+        }
+        bad()
+    }
+
+    /// A git server: any IPv4 address (test servers listen on loopback) or a hostname.
+    fn remote_host(host: &str) -> bool {
+        host.parse::<Ipv4Addr>().is_ok() || host_or_ipv4(host).is_ok()
+    }
+
+    /// A branch name git accepts (`git check-ref-format --branch`).
+    pub fn branch(s: &str) -> Result<(), String> {
+        if s.is_empty() {
+            return Err("must not be empty".to_owned());
+        }
+        // `@` alone is valid as a ref but is git's shorthand for HEAD, so never a branch.
+        if s != "@"
+            && !s.starts_with('-')
+            && git2::Reference::is_valid_name(&format!("refs/heads/{s}"))
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "{s:?} is not a valid branch name (no spaces, '..', '~', '^', ':', '?', '*', '[', '\\', '@{{', and no '/' or '.' at either end); for example main"
+            ))
+        }
+    }
+
+    /// A Flux release: `vX.Y.Z` (optionally with a pre-release suffix), v2.6.0 or later.
+    pub fn flux_version(s: &str) -> Result<(), String> {
+        let bad = || {
+            let suggestion = if !s.starts_with('v') && parse_semver(&format!("v{s}")).is_some() {
+                format!("; did you mean v{s}?")
+            } else {
+                String::new()
+            };
+            Err(format!(
+                "{s:?} is not a Flux release like {}{suggestion}",
+                crate::config::DEFAULT_FLUX_VERSION
+            ))
+        };
+        let Some(version) = parse_semver(s) else {
+            return bad();
+        };
+        let (major, minor, patch) = crate::config::MIN_FLUX_VERSION;
+        if version < (major, minor, patch) {
+            return Err(format!(
+                "{s} is too old; the rendered repository needs Flux v{major}.{minor}.{patch} or later"
+            ));
+        }
+        if version.0 != 2 {
+            return Err(format!("{s} is not a Flux v2 release"));
+        }
+        Ok(())
+    }
+
+    fn parse_semver(s: &str) -> Option<(u64, u64, u64)> {
+        let rest = s.strip_prefix('v')?;
+        let (core, pre) = match rest.split_once('-') {
+            Some((c, p)) => (c, Some(p)),
+            None => (rest, None),
+        };
+        if pre.is_some_and(|p| {
+            p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+        }) {
+            return None;
+        }
+        let parts: Vec<&str> = core.split('.').collect();
+        if parts.len() != 3 {
+            return None;
+        }
+        let num = |p: &str| {
+            if p.is_empty()
+                || !p.chars().all(|c| c.is_ascii_digit())
+                || (p.len() > 1 && p.starts_with('0'))
+            {
+                None
+            } else {
+                p.parse::<u64>().ok()
+            }
+        };
+        Some((num(parts[0])?, num(parts[1])?, num(parts[2])?))
+    }
+}
+
+#[cfg(test)]
+mod tests;
