@@ -7,6 +7,7 @@ use crate::cli::{Cli, Command};
 use crate::error::{Error, Result, Status};
 
 pub mod completions;
+pub mod render;
 
 /// What every command gets besides its own arguments.
 #[derive(Debug, Clone)]
@@ -26,8 +27,8 @@ pub fn run(cli: Cli) -> Result<Status> {
     };
     match cli.command {
         Command::Completions(args) => completions::run(&args),
+        Command::Render(args) => render::run(&ctx, &args),
         Command::Init(_)
-        | Command::Render(_)
         | Command::AddApp(_)
         | Command::RemoveApp(_)
         | Command::Apps
