@@ -776,3 +776,50 @@ fn a_crash_in_the_very_first_apply_leaves_an_empty_repository() {
     assert!(recover(dir.path()).expect("recover"));
     assert_eq!(snapshot(dir.path()), before);
 }
+
+// --- The command -------------------------------------------------------------------------
+
+#[test]
+fn render_keeps_the_users_homelab_yaml_as_written() {
+    use homelab::commands::render::apply_rendering;
+    use homelab::error::Status;
+    let dir = tempdir();
+    let mine = "# my homelab\nversion: 1  # keep this comment\n";
+    write(dir.path(), "homelab.yaml", mine);
+    let mut files = v0();
+    files.insert("homelab.yaml".into(), "version: 1\n".into());
+    let status = apply_rendering(dir.path(), files.clone(), Mode::Apply).expect("render");
+    assert_eq!(status, Status::Ok);
+    assert_eq!(read(dir.path(), "homelab.yaml"), mine);
+    let state = State::load(dir.path()).expect("state");
+    assert!(state.files["homelab.yaml"].matches(mine.as_bytes()));
+    assert!(!dirty(dir.path()));
+    // A conflict elsewhere makes the command exit 1.
+    replace_in(dir.path(), HELMRELEASE, "192.168.1.240", "192.168.1.241");
+    files.insert(HELMRELEASE.into(), HELMRELEASE_V0.replace("192.168.1.240", "192.168.1.250"));
+    let status = apply_rendering(dir.path(), files, Mode::Apply).expect("render");
+    assert_eq!(status, Status::ChecksFailed);
+}
+
+#[test]
+fn render_without_homelab_yaml_exits_2_with_a_hint() {
+    let dir = tempdir();
+    crate::support::homelab()
+        .dir(dir.path())
+        .arg("render")
+        .expect_code(2)
+        .stderr_has("homelab.yaml")
+        .stderr_has("hint: run `homelab init` first");
+    assert!(tree(dir.path()).is_empty(), "nothing was created");
+    assert!(!dir.path().join(".git").exists());
+}
+
+#[test]
+fn render_refuses_force_with_merge() {
+    let dir = tempdir();
+    crate::support::homelab()
+        .dir(dir.path())
+        .args(["render", "--force", "--merge"])
+        .expect_code(2)
+        .stderr_has("--force");
+}
