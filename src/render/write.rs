@@ -730,9 +730,18 @@ fn execute(
         .map_err(|err| Error::failed(format!("cannot write the journal: {err}")))?;
     write_atomic(&journal_path(repo), &journal_text)?;
 
-    // 2. Stage every new content beside its target.
+    // 2. Stage every new content beside its target. The bar only shows on a terminal.
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(ops.len() as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    )
+    .with_message("writing files");
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {pos}/{len}") {
+        bar.set_style(style);
+    }
     let mut staged = Vec::with_capacity(ops.len());
     for op in ops {
+        bar.inc(1);
         let target = repo_dir.join(&op.path);
         let tmp = match &op.content {
             Some(bytes) => Some(stage(&target, bytes)?),
@@ -770,7 +779,9 @@ fn execute(
     update_rendered_ref(repo, state, renderings).map_err(git)?;
 
     // 5. One commit; then the journal goes.
+    bar.set_message("committing");
     let commit = crate::git::commit_all(repo, message)?;
+    bar.finish_and_clear();
     finish(repo);
     Ok(commit)
 }

@@ -796,7 +796,10 @@ fn render_keeps_the_users_homelab_yaml_as_written() {
     assert!(!dirty(dir.path()));
     // A conflict elsewhere makes the command exit 1.
     replace_in(dir.path(), HELMRELEASE, "192.168.1.240", "192.168.1.241");
-    files.insert(HELMRELEASE.into(), HELMRELEASE_V0.replace("192.168.1.240", "192.168.1.250"));
+    files.insert(
+        HELMRELEASE.into(),
+        HELMRELEASE_V0.replace("192.168.1.240", "192.168.1.250"),
+    );
     let status = apply_rendering(dir.path(), files, Mode::Apply).expect("render");
     assert_eq!(status, Status::ChecksFailed);
 }
