@@ -8,6 +8,7 @@ use crate::error::{Error, Result, Status};
 
 pub mod completions;
 pub mod push;
+pub mod render;
 
 /// What every command gets besides its own arguments.
 #[derive(Debug, Clone)]
@@ -28,8 +29,8 @@ pub fn run(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Completions(args) => completions::run(&args),
         Command::Push(args) => push::run(&ctx, &args),
+        Command::Render(args) => render::run(&ctx, &args),
         Command::Init(_)
-        | Command::Render(_)
         | Command::AddApp(_)
         | Command::RemoveApp(_)
         | Command::Apps

@@ -1,3 +1,5 @@
 //! Rendering the Flux repository from `homelab.yaml` and the embedded templates.
 
+pub mod state;
 pub mod templates;
+pub mod write;

@@ -5,3 +5,4 @@ mod support;
 mod cli;
 mod git_push;
 mod validate;
+mod rerender;
