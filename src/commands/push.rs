@@ -3,6 +3,8 @@
 //! The commit and push themselves live in `crate::git`, shared with `init` and `add-app`;
 //! this command only reads the remote from homelab.yaml and reports the outcome.
 
+use std::path::Path;
+
 use crate::cli::PushArgs;
 use crate::commands::Context;
 use crate::config::{CONFIG_FILE, Config};
@@ -14,12 +16,19 @@ use crate::ui::style;
 pub const COMMIT_MESSAGE: &str = "Update homelab repository\n\nCommitted by `homelab push`.";
 
 pub fn run(ctx: &Context, args: &PushArgs) -> Result<Status> {
-    let config = load_config(ctx)?;
+    let config = crate::config::load(&ctx.dir)?;
+    push_repo(&ctx.dir, &config, args)?;
+    Ok(Status::Ok)
+}
+
+/// Commit pending changes in `dir` and push them to `config.git.url`, reporting the outcome
+/// on stderr. Shared by `push`, `init` and `add-app`.
+pub fn push_repo(dir: &Path, config: &Config, args: &PushArgs) -> Result<PushOutcome> {
     let branch = config.git.branch.trim();
     if config.git.url.trim().is_empty() {
         return Err(Error::usage(format!(
             "git.url is empty in {}: there is no remote to push to",
-            ctx.dir.join(CONFIG_FILE).display()
+            dir.join(CONFIG_FILE).display()
         ))
         .with_hint(
             "set git.url (e.g. git@github.com:you/homelab.git, ssh://git@nas.lan/srv/git/homelab.git \
@@ -43,7 +52,7 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<Status> {
         );
     }
 
-    let repo = git::open_or_init(&ctx.dir, branch)?;
+    let repo = git::open_or_init(dir, branch)?;
     if let Some(oid) = git::commit_all(&repo, COMMIT_MESSAGE)? {
         style::note(&format!("committed pending changes as {}", short(oid)));
     }
@@ -78,26 +87,9 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<Status> {
             ));
         }
     }
-    Ok(Status::Ok)
+    Ok(outcome)
 }
 
 fn short(oid: git2::Oid) -> String {
     oid.to_string()[..8].to_owned()
-}
-
-/// Read homelab.yaml.
-// Temporary: to be replaced by `crate::config::load` when the config loader lands.
-fn load_config(ctx: &Context) -> Result<Config> {
-    let path = ctx.dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        Error::usage(format!("cannot read {}: {e}", path.display()))
-            .with_hint("run `homelab init` to create it, or point --dir at the homelab repository")
-    })?;
-    serde_saphyr::from_str::<Config>(&text).map_err(|e| {
-        Error::usage(format!(
-            "{} is not a valid configuration: {e}",
-            path.display()
-        ))
-        .with_hint("fix the file (see the configuration reference in the README)")
-    })
 }

@@ -32,25 +32,9 @@ pub fn mode(args: &RenderArgs) -> Mode {
 
 /// Run `homelab render`.
 pub fn run(ctx: &Context, args: &RenderArgs) -> Result<Status> {
-    let cfg = load_config(&ctx.dir)?;
+    let cfg = crate::config::load(&ctx.dir)?;
     let files = render_files(&cfg, args)?;
     apply_rendering(&ctx.dir, files, mode(args))
-}
-
-/// Load `homelab.yaml`.
-// MERGE: replace the body with `crate::config::validate::load(dir)` once validation lands;
-// this private fallback only parses, it does not validate.
-fn load_config(dir: &Path) -> Result<Config> {
-    let path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|err| {
-        Error::usage(format!("cannot read {}: {err}", path.display()))
-            .with_hint("run `homelab init` first, or pass --dir to the homelab repository")
-    })?;
-    serde_saphyr::from_str(&text).map_err(|err| {
-        Error::usage(format!("{CONFIG_FILE} is invalid: {err}")).with_hint(format!(
-            "fix {CONFIG_FILE}, then run `homelab render` again"
-        ))
-    })
 }
 
 /// The new rendering of the whole repository.
