@@ -50,7 +50,9 @@ fn completions_and_man_page_are_up_to_date() {
         expected.push((root.join("completions").join(file), buf));
     }
     let mut man = Vec::new();
-    clap_mangen::Man::new(homelab::cli::Cli::command()).render(&mut man).expect("render man page");
+    clap_mangen::Man::new(homelab::cli::Cli::command())
+        .render(&mut man)
+        .expect("render man page");
     expected.push((root.join("completions/homelab.1"), man));
 
     let bless = std::env::var_os("HOMELAB_BLESS").is_some();
@@ -64,10 +66,16 @@ fn completions_and_man_page_are_up_to_date() {
             }
         }
     }
-    assert!(stale.is_empty(), "out of date: {stale:?}; run `HOMELAB_BLESS=1 cargo test --test it completions` and commit");
+    assert!(
+        stale.is_empty(),
+        "out of date: {stale:?}; run `HOMELAB_BLESS=1 cargo test --test it completions` and commit"
+    );
 }
 
 #[test]
 fn completions_subcommand_prints_a_script() {
-    homelab().args(["completions", "bash"]).ok().stdout_has("_homelab()");
+    homelab()
+        .args(["completions", "bash"])
+        .ok()
+        .stdout_has("_homelab()");
 }

@@ -4,5 +4,5 @@ mod support;
 
 mod cli;
 mod git_push;
-mod validate;
 mod rerender;
+mod validate;
