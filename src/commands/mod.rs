@@ -7,6 +7,7 @@ use crate::cli::{Cli, Command};
 use crate::error::{Error, Result, Status};
 
 pub mod completions;
+pub mod doctor;
 
 /// What every command gets besides its own arguments.
 #[derive(Debug, Clone)]
@@ -26,12 +27,12 @@ pub fn run(cli: Cli) -> Result<Status> {
     };
     match cli.command {
         Command::Completions(args) => completions::run(&args),
+        Command::Doctor(args) => doctor::run(&ctx, &args, cli.global.no_color),
         Command::Init(_)
         | Command::Render(_)
         | Command::AddApp(_)
         | Command::RemoveApp(_)
         | Command::Apps
-        | Command::Doctor(_)
         | Command::Bootstrap(_)
         | Command::Push(_) => {
             let _ = &ctx;
