@@ -1262,6 +1262,145 @@ fn host_routes(snap: &Snapshot) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doctor::Severity;
+
+    fn example() -> Config {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/homelab.yaml"
+        ))
+        .unwrap();
+        serde_saphyr::from_str(&text).unwrap()
+    }
+
+    fn dynamic(
+        api_version: &str,
+        kind: &str,
+        ns: Option<&str>,
+        name: &str,
+        rest: Value,
+    ) -> DynamicObject {
+        let mut v = serde_json::json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}});
+        if let Some(ns) = ns {
+            v["metadata"]["namespace"] = serde_json::json!(ns);
+        }
+        for (k, val) in rest.as_object().unwrap() {
+            v[k] = val.clone();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn by_check<'a>(s: &'a Section, check: &str) -> Vec<&'a Finding> {
+        s.findings.iter().filter(|f| f.check == check).collect()
+    }
+
+    #[test]
+    fn k3s_servicelb_and_bundled_traefik_are_explained() {
+        let mut snap = Snapshot::empty();
+        let ds: k8s_openapi::api::apps::v1::DaemonSet = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "svclb-traefik-abc", "namespace": "kube-system"}}))
+        .unwrap();
+        snap.daemonsets = Listing::Items(vec![ds]);
+        snap.k3s_helm_charts = Listing::Items(vec![dynamic(
+            "helm.cattle.io/v1",
+            "HelmChart",
+            Some("kube-system"),
+            "traefik",
+            serde_json::json!({}),
+        )]);
+        let s = loadbalancing(&example(), &snap);
+        let lb = by_check(&s, "lb.k3s-servicelb");
+        assert_eq!(lb.len(), 1);
+        assert_eq!(lb[0].status, Severity::Failed);
+        assert!(
+            lb[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("--disable servicelb --disable traefik")
+        );
+        assert_eq!(by_check(&s, "lb.k3s-traefik")[0].status, Severity::Failed);
+    }
+
+    #[test]
+    fn a_pool_with_other_addresses_is_named_with_both_sides() {
+        let mut snap = Snapshot::empty();
+        snap.ip_pools = Listing::Items(vec![dynamic(
+            "metallb.io/v1beta1",
+            "IPAddressPool",
+            Some("metallb-system"),
+            "pool",
+            serde_json::json!({"spec": {"addresses": ["10.0.0.1-10.0.0.5"]}}),
+        )]);
+        let s = loadbalancing(&example(), &snap);
+        let f = by_check(&s, "lb.pool")[0];
+        assert_eq!(f.status, Severity::Failed);
+        assert!(
+            f.message.contains("10.0.0.1-10.0.0.5")
+                && f.message.contains("192.168.1.240-192.168.1.250"),
+            "{}",
+            f.message
+        );
+        snap.ip_pools = Listing::NotInstalled;
+        let s = loadbalancing(&example(), &snap);
+        assert!(
+            by_check(&s, "lb.pool")[0]
+                .message
+                .contains("CRDs are not installed")
+        );
+    }
+
+    #[test]
+    fn certificate_expiry_thresholds() {
+        let cert = |days: i64| {
+            let t = k8s_openapi::jiff::Timestamp::now()
+                .checked_add(k8s_openapi::jiff::SignedDuration::from_hours(days * 24 + 1))
+                .unwrap();
+            dynamic(
+                "cert-manager.io/v1",
+                "Certificate",
+                Some("a"),
+                &format!("c{days}"),
+                serde_json::json!({"status": {
+                "conditions": [{"type": "Ready", "status": "True"}], "notAfter": t.to_string()}}),
+            )
+        };
+        let mut snap = Snapshot::empty();
+        snap.certificates = Listing::Items(vec![cert(60), cert(10), cert(3), cert(-2)]);
+        let mut cfg = example();
+        cfg.certificates.challenge = Challenge::Selfsigned;
+        let s = certificates(&cfg, &snap);
+        let st: Vec<Severity> = by_check(&s, "certs.certificates")
+            .iter()
+            .map(|f| f.status)
+            .collect();
+        assert_eq!(
+            st,
+            [
+                Severity::Ok,
+                Severity::Warning,
+                Severity::Failed,
+                Severity::Failed
+            ]
+        );
+        // No ClusterIssuer at all is a failure too.
+        assert_eq!(by_check(&s, "certs.issuers")[0].status, Severity::Failed);
+    }
+
+    #[test]
+    fn no_flux_says_bootstrap() {
+        let mut snap = Snapshot::empty();
+        snap.git_repositories = Listing::NotInstalled;
+        let s = flux(&example(), &snap, &GitState::default());
+        assert_eq!(s.findings.len(), 1);
+        assert!(
+            s.findings[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("homelab bootstrap")
+        );
+    }
 
     #[test]
     fn days_until_counts_whole_days() {

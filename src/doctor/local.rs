@@ -235,6 +235,9 @@ fn fetch_branch(repo: &Repository, url: &str, branch: &str) -> Result<(), String
     let mut callbacks = git2::RemoteCallbacks::new();
     let mut tried = 0u8;
     callbacks.credentials(move |_url, user, allowed| {
+        if allowed.contains(git2::CredentialType::USERNAME) {
+            return git2::Cred::username(user.unwrap_or("git"));
+        }
         tried += 1;
         // libgit2 asks again after each refusal; give each method a single chance.
         let user = user.unwrap_or("git");

@@ -219,6 +219,31 @@ async fn dns_secret(client: &Client, cfg: &Config) -> SecretKeys {
 pub const CERT_MANAGER_NAMESPACE: &str = "cert-manager";
 
 impl Snapshot {
+    /// A cluster with nothing in it and every kind installed: the base of unit tests.
+    pub fn empty() -> Snapshot {
+        Snapshot {
+            nodes: Listing::Items(vec![]),
+            deployments: Listing::Items(vec![]),
+            daemonsets: Listing::Items(vec![]),
+            services: Listing::Items(vec![]),
+            pods: Listing::Items(vec![]),
+            pvcs: Listing::Items(vec![]),
+            pvc_events: Listing::Items(vec![]),
+            storage_classes: Listing::Items(vec![]),
+            crds: Listing::Items(vec![]),
+            ingresses: Listing::Items(vec![]),
+            git_repositories: Listing::Items(vec![]),
+            kustomizations: Listing::Items(vec![]),
+            helm_releases: Listing::Items(vec![]),
+            ip_pools: Listing::Items(vec![]),
+            cluster_issuers: Listing::Items(vec![]),
+            certificates: Listing::Items(vec![]),
+            k3s_helm_charts: Listing::Items(vec![]),
+            http_routes: Listing::Items(vec![]),
+            dns_secret: SecretKeys::NotNeeded,
+        }
+    }
+
     /// Read everything, concurrently.
     pub async fn take(client: &Client, cfg: &Config) -> Snapshot {
         let all = ListParams::default;

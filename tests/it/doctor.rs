@@ -901,3 +901,71 @@ fn a_directory_without_homelab_yaml_fails_with_a_hint() {
         .stdout_has("hint: run `homelab init`")
         .stdout_has("[fail] cannot reach cluster: no kubeconfig at");
 }
+
+/// Not a test: the timing figure of docs/doctor.md. A healthy homelab plus twelve more apps'
+/// objects (HelmRelease, pods, Service, Ingress each), then ten timed runs of the binary.
+/// Run with `scripts/bench-doctor` (or `cargo test --test it doctor::bench -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run explicitly"]
+async fn bench_whole_run() {
+    let server = ApiServer::start();
+    let client = server.client().await;
+    install(&client).await;
+    let repo = make_repo();
+    let revision = format!("main@sha1:{}", repo.head());
+    for obj in healthy(&revision) {
+        put(&client, obj).await;
+    }
+    for i in 0..12 {
+        let ns = format!("app-{i}");
+        put(&client, namespace(&ns)).await;
+        put(
+            &client,
+            helm_release(&ns, &ns, true, "Helm install succeeded"),
+        )
+        .await;
+        put(
+            &client,
+            kustomization(&format!("app-{i}"), "./apps", &revision),
+        )
+        .await;
+        for p in 0..3 {
+            let mut pod = healthy(&revision)
+                .into_iter()
+                .find(|o| o["kind"] == "Pod")
+                .unwrap();
+            pod["metadata"]["namespace"] = json!(ns);
+            pod["metadata"]["name"] = json!(format!("{ns}-{p}"));
+            put(&client, pod).await;
+        }
+        put(&client, lb_service(&ns, &ns, Some("127.0.0.2"))).await;
+    }
+    let nfs = TcpListener::bind("127.0.0.1:0").unwrap();
+    let doctor = Doctor {
+        server: &server,
+        repo: &repo,
+        nfs_port: nfs.local_addr().unwrap().port(),
+    };
+    assert_eq!(doctor.run().code, 0);
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        let start = std::time::Instant::now();
+        let run = homelab()
+            .args(["doctor", "--kubeconfig"])
+            .arg(server.kubeconfig())
+            .dir(&repo.dir)
+            .env("HOMELAB_NFS_PORT", doctor.nfs_port.to_string())
+            .run();
+        times.push(start.elapsed());
+        assert_eq!(run.code(), 0, "{}", run.describe());
+    }
+    times.sort();
+    println!(
+        "homelab doctor, whole run ({} findings' worth of objects): min {:?}, median {:?}, max {:?} over {} runs",
+        doctor.run().findings().len(),
+        times[0],
+        times[times.len() / 2],
+        times[times.len() - 1],
+        times.len()
+    );
+}
