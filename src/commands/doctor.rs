@@ -14,8 +14,9 @@ pub fn run(ctx: &Context, args: &DoctorArgs, no_color: bool) -> Result<Status> {
         .build()
         .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}")))?;
 
+    // Progress on stderr, on a terminal only: stdout carries the report.
     let spinner = indicatif::ProgressBar::new_spinner();
-    if !crate::ui::style::color() && !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     spinner.set_message("checking the homelab…");
