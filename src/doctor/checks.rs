@@ -952,6 +952,7 @@ pub async fn storage(cfg: &Config, snap: &Snapshot) -> Section {
         "PersistentVolumeClaims",
         &snap.pvcs,
     ));
+    out.extend(unreadable("storage.pvcs", "PVC events", &snap.pvc_events));
     for pvc in snap.pvcs.items() {
         let phase = pvc
             .status

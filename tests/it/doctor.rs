@@ -446,6 +446,19 @@ fn healthy(revision: &str) -> Vec<Value> {
 
 // ------------------------------------------------------------------ running the doctor
 
+/// A stand-in NFS server: a TCP listener that accepts (and drops) every connection, so its
+/// accept queue never fills however many runs probe it. Returns its port.
+fn nfs_listener() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            drop(conn);
+        }
+    });
+    port
+}
+
 struct Doctor<'a> {
     server: &'a ApiServer,
     repo: &'a Repo,
@@ -566,11 +579,10 @@ async fn healthy_homelab_then_one_failure_class_at_a_time() {
         put(&client, obj).await;
     }
     // The NFS server: a listener on a free port, named through the documented override.
-    let nfs = TcpListener::bind("127.0.0.1:0").unwrap();
     let doctor = Doctor {
         server: &server,
         repo: &repo,
-        nfs_port: nfs.local_addr().unwrap().port(),
+        nfs_port: nfs_listener(),
     };
 
     // Healthy: nothing failed, exit 0. The only tolerated warning is the rendered-files
@@ -732,6 +744,15 @@ async fn healthy_homelab_then_one_failure_class_at_a_time() {
         "exports /srv/nfs/kubernetes",
     );
     delete(&client, &pvc).await;
+    // No controller runs to lift the pvc-protection finalizer: play it.
+    let (pvcs, _) = api_for(&client, &pvc);
+    pvcs.patch(
+        "data",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
     delete(&client, &event).await;
 
     // The NFS server down.
@@ -804,11 +825,10 @@ async fn healthy_homelab_then_one_failure_class_at_a_time() {
 async fn a_cluster_without_flux_says_to_bootstrap() {
     let server = ApiServer::start();
     let repo = make_repo();
-    let nfs = TcpListener::bind("127.0.0.1:0").unwrap();
     let doctor = Doctor {
         server: &server,
         repo: &repo,
-        nfs_port: nfs.local_addr().unwrap().port(),
+        nfs_port: nfs_listener(),
     };
     let out = doctor.run();
     assert_eq!(out.code, 1, "{}", out.text);
@@ -940,11 +960,10 @@ async fn bench_whole_run() {
         }
         put(&client, lb_service(&ns, &ns, Some("127.0.0.2"))).await;
     }
-    let nfs = TcpListener::bind("127.0.0.1:0").unwrap();
     let doctor = Doctor {
         server: &server,
         repo: &repo,
-        nfs_port: nfs.local_addr().unwrap().port(),
+        nfs_port: nfs_listener(),
     };
     assert_eq!(doctor.run().code, 0);
     let mut times = Vec::new();

@@ -189,11 +189,14 @@ impl ApiServer {
             format!("--tls-private-key-file={}", p("serving.key")),
             format!("--client-ca-file={}", p("ca.crt")),
             "--authorization-mode=RBAC".into(),
-            format!("--service-account-key-file={}", p("sa.key")),
+            format!("--service-account-key-file={}", p("sa.pub")),
             format!("--service-account-signing-key-file={}", p("sa.key")),
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
             "--service-cluster-ip-range=10.96.0.0/24".into(),
             "--allow-privileged=true".into(),
+            // The `kubernetes` Service endpoints would point at this loopback address, which
+            // the reconciler refuses; nothing here needs them.
+            "--endpoint-reconciler-type=none".into(),
             // Admission that waits for objects only controllers create (default service
             // accounts) would reject every Pod: no controllers run here.
             "--disable-admission-plugins=ServiceAccount".into(),
@@ -677,6 +680,7 @@ impl Pki {
         write_private(&dir.join("serving.crt"), &serving.cert_pem);
         write_private(&dir.join("serving.key"), &serving.key_pem);
         write_private(&dir.join("sa.key"), &sa_key.serialize_pem());
+        write_private(&dir.join("sa.pub"), &sa_key.public_key_pem());
         Pki {
             ca_pem,
             admin,
