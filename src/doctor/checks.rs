@@ -1389,6 +1389,46 @@ mod tests {
     }
 
     #[test]
+    fn the_envoy_gateway_service_is_found_by_its_owner_label() {
+        let mut cfg = example();
+        cfg.ingress.controller = IngressController::EnvoyGateway;
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "envoy-homelab-abc", "namespace": "envoy-gateway-system",
+                "labels": {"gateway.envoyproxy.io/owning-gateway-name": "homelab"}},
+            "spec": {"type": "LoadBalancer"},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.168.1.240"}]}}}))
+        .unwrap();
+        let mut snap = Snapshot::empty();
+        snap.services = Listing::Items(vec![svc]);
+        let s = loadbalancing(&cfg, &snap);
+        let f = by_check(&s, "lb.ingress")[0];
+        assert_eq!(f.status, Severity::Ok, "{f:?}");
+        assert!(by_check(&s, "lb.pending").is_empty());
+    }
+
+    #[test]
+    fn suspended_flux_objects_are_flagged() {
+        let mut snap = Snapshot::empty();
+        snap.kustomizations = Listing::Items(vec![dynamic(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            Some("flux-system"),
+            "apps",
+            serde_json::json!({"spec": {"suspend": true}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+        )]);
+        let s = flux(&example(), &snap, &GitState::default());
+        let f = by_check(&s, "flux.kustomizations")[0];
+        assert_eq!(f.status, Severity::Warning);
+        assert!(
+            f.hint
+                .as_deref()
+                .unwrap()
+                .contains("flux resume kustomization apps -n flux-system"),
+            "{f:?}"
+        );
+    }
+
+    #[test]
     fn no_flux_says_bootstrap() {
         let mut snap = Snapshot::empty();
         snap.git_repositories = Listing::NotInstalled;
