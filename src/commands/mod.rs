@@ -9,6 +9,7 @@ use crate::error::{Error, Result, Status};
 pub mod completions;
 pub mod push;
 pub mod render;
+pub mod doctor;
 
 /// What every command gets besides its own arguments.
 #[derive(Debug, Clone)]
@@ -30,11 +31,11 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Completions(args) => completions::run(&args),
         Command::Push(args) => push::run(&ctx, &args),
         Command::Render(args) => render::run(&ctx, &args),
+        Command::Doctor(args) => doctor::run(&ctx, &args, cli.global.no_color),
         Command::Init(_)
         | Command::AddApp(_)
         | Command::RemoveApp(_)
         | Command::Apps
-        | Command::Doctor(_)
         | Command::Bootstrap(_) => {
             let _ = &ctx;
             Err(Error::usage("not yet implemented"))

@@ -1,1 +1,243 @@
 //! `homelab doctor`'s checks: findings with a severity, a message and a hint.
+//!
+//! `flux check` says whether Flux runs; the doctor says whether the homelab works, from the
+//! machine (homelab.yaml, the git repository) to the apps, and for each problem what to do
+//! next. The cluster is read once, with one list call per kind issued concurrently
+//! ([`snapshot`]); every section is then a pure function of the configuration and that
+//! snapshot ([`checks`]), which keeps the checks fast, unit-testable and free of ordering
+//! effects. A cluster that cannot be reached still gets the local checks.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cli::KubeArgs;
+use crate::config::Config;
+
+pub mod checks;
+pub mod connect;
+pub mod local;
+pub mod output;
+pub mod snapshot;
+
+/// The version of the JSON document `--output json` prints. Bumped on any incompatible
+/// change (a renamed or removed field); new fields and new checks do not bump it.
+pub const JSON_VERSION: u32 = 1;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Ok,
+    Warning,
+    Failed,
+}
+
+/// One check's outcome: what was looked at, what was found, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// A stable identifier of the check, e.g. `nodes.ready` (see docs/doctor.md).
+    pub check: String,
+    pub status: Severity,
+    /// One line saying what was found.
+    pub message: String,
+    /// What to do next; present when the status is not ok.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Finding {
+    pub fn ok(check: &str, message: impl Into<String>) -> Self {
+        Self {
+            check: check.to_owned(),
+            status: Severity::Ok,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn warning(check: &str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            check: check.to_owned(),
+            status: Severity::Warning,
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn failed(check: &str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            check: check.to_owned(),
+            status: Severity::Failed,
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
+
+/// A group of findings, printed under one heading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Section {
+    /// Stable identifier: local, cluster, nodes, flux, loadbalancing, certificates, storage,
+    /// dns, apps.
+    pub name: &'static str,
+    /// Heading for people.
+    pub title: &'static str,
+    pub findings: Vec<Finding>,
+}
+
+impl Section {
+    pub fn new(name: &'static str, title: &'static str, findings: Vec<Finding>) -> Self {
+        Self {
+            name,
+            title,
+            findings,
+        }
+    }
+}
+
+/// Counts per severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub ok: usize,
+    pub warning: usize,
+    pub failed: usize,
+}
+
+/// Everything the doctor found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub version: u32,
+    pub summary: Summary,
+    pub sections: Vec<Section>,
+}
+
+impl Report {
+    pub fn new(sections: Vec<Section>) -> Self {
+        let mut summary = Summary::default();
+        for f in sections.iter().flat_map(|s| &s.findings) {
+            match f.status {
+                Severity::Ok => summary.ok += 1,
+                Severity::Warning => summary.warning += 1,
+                Severity::Failed => summary.failed += 1,
+            }
+        }
+        Self {
+            version: JSON_VERSION,
+            summary,
+            sections,
+        }
+    }
+
+    /// Whether any check failed (exit 1).
+    pub fn has_failures(&self) -> bool {
+        self.summary.failed > 0
+    }
+
+    /// Every finding, for lookups in tests and tools.
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.sections.iter().flat_map(|s| &s.findings)
+    }
+}
+
+/// What `homelab render` would write, keyed by repo-relative path. Produced by the caller so
+/// the doctor does not depend on how the repository is rendered (nor on the Flux manifest
+/// download that rendering may need).
+pub type RenderFn<'a> =
+    dyn Fn(&Config) -> anyhow::Result<BTreeMap<String, String>> + Send + Sync + 'a;
+
+/// The inputs of a doctor run.
+pub struct Options<'a> {
+    /// The repository directory (where homelab.yaml lives).
+    pub dir: PathBuf,
+    pub kube: KubeArgs,
+    /// Renders the repository from the configuration, for the "rendered files up to date"
+    /// check; `None` skips that check with a warning.
+    pub render: Option<&'a RenderFn<'a>>,
+}
+
+impl std::fmt::Debug for Options<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("dir", &self.dir)
+            .field("kube", &self.kube)
+            .field("render", &self.render.is_some())
+            .finish()
+    }
+}
+
+/// Run every check and return the report. Never fails: a problem is a finding.
+pub async fn run(opts: &Options<'_>) -> Report {
+    let dir = opts.dir.as_path();
+    let (config, config_finding) = local::load_config(dir);
+
+    // Local git work (libgit2 fetch) blocks; run it beside the cluster checks.
+    let local_task = {
+        let dir = dir.to_path_buf();
+        let cfg = config.clone();
+        tokio::task::spawn_blocking(move || local::git_checks(&dir, cfg.as_ref()))
+    };
+
+    let mut local_findings = vec![config_finding];
+    let cluster = cluster_sections(config.as_ref(), opts);
+
+    let (git, cluster) = tokio::join!(local_task, cluster);
+    let git = git.unwrap_or_else(|e| local::GitState::failed(format!("git checks crashed: {e}")));
+    local_findings.extend(git.findings.iter().cloned());
+    if let Some(cfg) = &config {
+        local_findings.push(rendered_finding(dir, cfg, opts.render));
+    }
+
+    let mut sections = vec![Section::new("local", "Local", local_findings)];
+    let (access, snap) = cluster;
+    let reachable = snap.is_some();
+    sections.push(access);
+    if let (Some(cfg), Some(snap)) = (&config, snap) {
+        sections.extend(checks::all(cfg, &snap, &git).await);
+    } else if let (Some(cfg), false) = (&config, reachable) {
+        sections.extend(checks::without_cluster(cfg).await);
+    }
+    Report::new(sections)
+}
+
+/// The cluster-access section, and the snapshot when the cluster could be read.
+async fn cluster_sections(
+    cfg: Option<&Config>,
+    opts: &Options<'_>,
+) -> (Section, Option<snapshot::Snapshot>) {
+    let (mut findings, connected) = connect::check(&opts.kube).await;
+    let Some(connected) = connected else {
+        return (Section::new("cluster", "Cluster access", findings), None);
+    };
+    let snap = match cfg {
+        Some(cfg) => Some(snapshot::Snapshot::take(&connected.client, cfg).await),
+        None => {
+            findings.push(Finding::warning(
+                "cluster.skipped",
+                "cluster checks skipped: homelab.yaml could not be read",
+                "fix homelab.yaml first (see the Local section)",
+            ));
+            None
+        }
+    };
+    (Section::new("cluster", "Cluster access", findings), snap)
+}
+
+fn rendered_finding(dir: &Path, cfg: &Config, render: Option<&RenderFn<'_>>) -> Finding {
+    let Some(render) = render else {
+        return Finding::warning(
+            "local.rendered",
+            "rendered files not compared with homelab.yaml (renderer unavailable)",
+            "run `homelab render --diff` to see what a re-render would change",
+        );
+    };
+    match render(cfg) {
+        Ok(files) => local::check_rendered(dir, &files),
+        Err(err) => Finding::warning(
+            "local.rendered",
+            format!("rendered files not compared with homelab.yaml: {err:#}"),
+            "run `homelab render --diff` (with --flux-manifests FILE when offline)",
+        ),
+    }
+}

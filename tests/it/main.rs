@@ -6,3 +6,4 @@ mod cli;
 mod git_push;
 mod rerender;
 mod validate;
+mod doctor;

@@ -1,0 +1,44 @@
+//! `homelab doctor`: run every check, print the findings, exit 1 when one failed.
+
+use crate::cli::{DoctorArgs, OutputFormat};
+use crate::doctor::output::{self, Decor};
+use crate::doctor::{Options, run as run_checks};
+use crate::error::{Error, Result, Status};
+
+use super::Context;
+
+pub fn run(ctx: &Context, args: &DoctorArgs, no_color: bool) -> Result<Status> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}")))?;
+
+    // Progress on stderr, on a terminal only: stdout carries the report.
+    let spinner = indicatif::ProgressBar::new_spinner();
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    spinner.set_message("checking the homelab…");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+
+    // The rendered-files check plugs in here once the renderer is merged:
+    // `render: Some(&|cfg| Ok(crate::render::render(cfg, &flux_install)?.files))`.
+    let opts = Options {
+        dir: ctx.dir.clone(),
+        kube: args.kube.clone(),
+        render: None,
+    };
+    let report = runtime.block_on(run_checks(&opts));
+    spinner.finish_and_clear();
+
+    match args.output {
+        OutputFormat::Json => print!("{}", output::json(&report)),
+        OutputFormat::Text => print!("{}", output::text(&report, Decor::detect(no_color))),
+    }
+    Ok(if report.has_failures() {
+        Status::ChecksFailed
+    } else {
+        Status::Ok
+    })
+}

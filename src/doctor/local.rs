@@ -1,0 +1,371 @@
+//! Checks that need no cluster: homelab.yaml, the git repository and its remote, and
+//! whether the files on disk are what homelab.yaml renders to.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use git2::{BranchType, FetchOptions, Oid, Repository, Status, StatusOptions};
+
+use super::Finding;
+use crate::config::{CONFIG_FILE, Config};
+
+/// Load homelab.yaml, as a finding.
+pub fn load_config(dir: &Path) -> (Option<Config>, Finding) {
+    match parse_config(dir) {
+        Ok(cfg) => (
+            Some(cfg),
+            Finding::ok("local.config", format!("{CONFIG_FILE} is valid")),
+        ),
+        Err(err) => {
+            let hint = err
+                .hint
+                .clone()
+                .unwrap_or_else(|| format!("fix {CONFIG_FILE} and run the doctor again"));
+            (
+                None,
+                Finding::failed(
+                    "local.config",
+                    format!("{CONFIG_FILE}: {}", err.message.replace('\n', "; ")),
+                    hint,
+                ),
+            )
+        }
+    }
+}
+
+/// PRIVATE FALLBACK until `crate::config::validate::load` is merged: reads and deserializes
+/// homelab.yaml without the semantic rules. Replace the body with
+/// `crate::config::validate::load(dir)`.
+fn parse_config(dir: &Path) -> crate::error::Result<Config> {
+    use crate::error::Error;
+    let path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|err| {
+        Error::usage(format!("cannot read {}: {err}", path.display()))
+            .with_hint("run `homelab init` to create it, or pass --dir DIR")
+    })?;
+    serde_saphyr::from_str::<Config>(&text).map_err(|err| {
+        Error::usage(format!("{err}")).with_hint(format!("fix {} and run again", path.display()))
+    })
+}
+
+/// The outcome of the git checks, with the commits later checks compare against.
+#[derive(Debug, Clone, Default)]
+pub struct GitState {
+    pub findings: Vec<Finding>,
+    /// The commit of the local branch.
+    pub local_head: Option<Oid>,
+    /// The commit of the branch on the remote (after a fetch, else as last fetched).
+    pub remote_head: Option<Oid>,
+}
+
+impl GitState {
+    pub fn failed(message: String) -> Self {
+        Self {
+            findings: vec![Finding::failed(
+                "local.git",
+                message,
+                "check the repository with `git status`",
+            )],
+            ..Self::default()
+        }
+    }
+
+    /// The commit Flux should be running: the remote's, else the local one.
+    pub fn expected_revision(&self) -> Option<Oid> {
+        self.remote_head.or(self.local_head)
+    }
+}
+
+/// Repository clean? Branch in sync with its remote?
+pub fn git_checks(dir: &Path, cfg: Option<&Config>) -> GitState {
+    let mut state = GitState::default();
+    let repo = match Repository::open(dir) {
+        Ok(r) => r,
+        Err(_) => {
+            state.findings.push(Finding::failed(
+                "local.git",
+                format!("{} is not a git repository", dir.display()),
+                "run `homelab init` (it creates and commits the repository)",
+            ));
+            return state;
+        }
+    };
+    let branch = cfg
+        .map(|c| c.git.branch.clone())
+        .unwrap_or_else(|| "main".into());
+    state.local_head = repo
+        .find_branch(&branch, BranchType::Local)
+        .ok()
+        .and_then(|b| b.get().target())
+        .or_else(|| repo.head().ok().and_then(|h| h.target()));
+
+    state.findings.push(clean_finding(&repo));
+
+    let url = cfg.map(|c| c.git.url.trim().to_owned()).unwrap_or_default();
+    if url.is_empty() {
+        state.findings.push(Finding::warning(
+            "local.remote",
+            "no git remote (git.url is empty): Flux cannot pull this repository",
+            "set git.url in homelab.yaml, then run `homelab push` and `homelab bootstrap`",
+        ));
+        return state;
+    }
+    let fetch_error = fetch_branch(&repo, &url, &branch).err();
+    let tracking = format!("refs/remotes/origin/{branch}");
+    state.remote_head = repo.refname_to_id(&tracking).ok();
+    let stale = fetch_error
+        .as_ref()
+        .map(|e| {
+            format!(
+                " (fetch failed: {}; compared with the last fetched state)",
+                one_line(e)
+            )
+        })
+        .unwrap_or_default();
+
+    let finding = match (state.local_head, state.remote_head) {
+        (None, _) => Finding::failed(
+            "local.remote",
+            format!("branch {branch} has no commits"),
+            "run `homelab init` or `homelab render` to commit the repository",
+        ),
+        (Some(_), None) if fetch_error.is_some() => Finding::warning(
+            "local.remote",
+            format!(
+                "cannot compare {branch} with {url}: {}",
+                one_line(fetch_error.as_deref().unwrap_or(""))
+            ),
+            "check git.url and your credentials (HOMELAB_SSH_KEY, HOMELAB_GIT_TOKEN), then run `homelab push`",
+        ),
+        (Some(_), None) => Finding::failed(
+            "local.remote",
+            format!("branch {branch} is not on the remote {url}"),
+            "run `homelab push`",
+        ),
+        (Some(local), Some(remote)) if local == remote => {
+            if stale.is_empty() {
+                Finding::ok("local.remote", format!("{branch} is in sync with {url}"))
+            } else {
+                Finding::warning(
+                    "local.remote",
+                    format!("{branch} matches origin/{branch}{stale}"),
+                    "check git.url and your credentials (HOMELAB_SSH_KEY, HOMELAB_GIT_TOKEN)",
+                )
+            }
+        }
+        (Some(local), Some(remote)) => match repo.graph_ahead_behind(local, remote) {
+            Ok((ahead, 0)) => Finding::failed(
+                "local.remote",
+                format!(
+                    "{branch} is {ahead} commit(s) ahead of {url}: Flux does not see them{stale}"
+                ),
+                "run `homelab push`",
+            ),
+            Ok((0, behind)) => Finding::warning(
+                "local.remote",
+                format!("{branch} is {behind} commit(s) behind {url}{stale}"),
+                format!(
+                    "run `git pull` (or `git merge origin/{branch}`) before changing the repository"
+                ),
+            ),
+            Ok((ahead, behind)) => Finding::failed(
+                "local.remote",
+                format!(
+                    "{branch} has diverged from {url}: {ahead} local and {behind} remote commit(s){stale}"
+                ),
+                "run `homelab push` (it rebases the tool's own commits) or merge by hand with `git pull`",
+            ),
+            Err(err) => Finding::warning(
+                "local.remote",
+                format!(
+                    "cannot compare {branch} with origin/{branch}: {}",
+                    err.message()
+                ),
+                "run `git status` to inspect the repository",
+            ),
+        },
+    };
+    state.findings.push(finding);
+    state
+}
+
+fn clean_finding(repo: &Repository) -> Finding {
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    match repo.statuses(Some(&mut opts)) {
+        Ok(statuses) => {
+            let changed: Vec<String> = statuses
+                .iter()
+                .filter(|s| s.status() != Status::CURRENT && !s.status().contains(Status::IGNORED))
+                .filter_map(|s| s.path().ok().map(str::to_owned))
+                .collect();
+            if changed.is_empty() {
+                Finding::ok("local.clean", "repository has no uncommitted changes")
+            } else {
+                let mut shown = changed
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if changed.len() > 3 {
+                    shown.push_str(", …");
+                }
+                Finding::warning(
+                    "local.clean",
+                    format!("{} uncommitted change(s): {shown}", changed.len()),
+                    "commit and push them with `homelab push` (Flux only sees what is pushed)",
+                )
+            }
+        }
+        Err(err) => Finding::warning(
+            "local.clean",
+            format!("cannot read the repository status: {}", err.message()),
+            "run `git status` to inspect the repository",
+        ),
+    }
+}
+
+/// PRIVATE STAND-IN for `crate::git::remote_status` (written in parallel): fetch the
+/// configured branch into `refs/remotes/origin/<branch>`, like `git fetch origin <branch>`.
+/// Credentials: the SSH agent, else `HOMELAB_SSH_KEY`; HTTPS token from `HOMELAB_GIT_TOKEN`.
+fn fetch_branch(repo: &Repository, url: &str, branch: &str) -> Result<(), String> {
+    let mut callbacks = git2::RemoteCallbacks::new();
+    let mut tried = 0u8;
+    callbacks.credentials(move |_url, user, allowed| {
+        if allowed.contains(git2::CredentialType::USERNAME) {
+            return git2::Cred::username(user.unwrap_or("git"));
+        }
+        tried += 1;
+        // libgit2 asks again after each refusal; give each method a single chance.
+        let user = user.unwrap_or("git");
+        match tried {
+            1 if allowed.contains(git2::CredentialType::SSH_KEY) => {
+                git2::Cred::ssh_key_from_agent(user)
+            }
+            2 if allowed.contains(git2::CredentialType::SSH_KEY) => {
+                match std::env::var_os("HOMELAB_SSH_KEY") {
+                    Some(key) => git2::Cred::ssh_key(user, None, Path::new(&key), None),
+                    None => Err(git2::Error::from_str(
+                        "no SSH key (HOMELAB_SSH_KEY) available",
+                    )),
+                }
+            }
+            1 if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) => {
+                match std::env::var("HOMELAB_GIT_TOKEN") {
+                    Ok(token) => git2::Cred::userpass_plaintext(user, &token),
+                    Err(_) => Err(git2::Error::from_str(
+                        "no token (HOMELAB_GIT_TOKEN) available",
+                    )),
+                }
+            }
+            _ => Err(git2::Error::from_str("no more credentials to try")),
+        }
+    });
+    let mut fo = FetchOptions::new();
+    fo.remote_callbacks(callbacks);
+    let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
+    let mut remote = match repo.find_remote("origin") {
+        Ok(r) if r.url().ok() == Some(url) => r,
+        _ => repo
+            .remote_anonymous(url)
+            .map_err(|e| e.message().to_owned())?,
+    };
+    remote
+        .fetch(&[refspec.as_str()], Some(&mut fo), None)
+        .map_err(|e| e.message().to_owned())
+}
+
+fn one_line(text: &str) -> String {
+    super::connect::one_line(text)
+}
+
+/// Compare what `homelab render` would write with the files on disk. Edited files are a
+/// warning, not a failure: `homelab render` keeps deliberate edits.
+pub fn check_rendered(dir: &Path, rendered: &BTreeMap<String, String>) -> Finding {
+    let mut missing = Vec::new();
+    let mut differ = Vec::new();
+    for (path, content) in rendered {
+        match std::fs::read_to_string(dir.join(path)) {
+            Ok(on_disk) if on_disk == *content => {}
+            Ok(_) => differ.push(path.as_str()),
+            Err(_) => missing.push(path.as_str()),
+        }
+    }
+    if missing.is_empty() && differ.is_empty() {
+        return Finding::ok(
+            "local.rendered",
+            format!("{} rendered files match homelab.yaml", rendered.len()),
+        );
+    }
+    let list = |v: &[&str]| {
+        let mut s = v.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+        if v.len() > 3 {
+            s.push_str(", …");
+        }
+        s
+    };
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!("{} missing ({})", missing.len(), list(&missing)));
+    }
+    if !differ.is_empty() {
+        parts.push(format!("{} differ ({})", differ.len(), list(&differ)));
+    }
+    Finding::warning(
+        "local.rendered",
+        format!(
+            "rendered files out of date with homelab.yaml: {}",
+            parts.join(", ")
+        ),
+        "run `homelab render --diff` to review, then `homelab render` and `homelab push`",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::Severity;
+
+    #[test]
+    fn rendered_files_are_compared_with_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("apps")).unwrap();
+        std::fs::write(
+            dir.path().join("apps/kustomization.yaml"),
+            "resources: []\n",
+        )
+        .unwrap();
+        let mut files = BTreeMap::new();
+        files.insert(
+            "apps/kustomization.yaml".to_owned(),
+            "resources: []\n".to_owned(),
+        );
+        assert_eq!(check_rendered(dir.path(), &files).status, Severity::Ok);
+
+        files.insert("README.md".to_owned(), "x".to_owned());
+        files.insert(
+            "apps/kustomization.yaml".to_owned(),
+            "resources: [a]\n".to_owned(),
+        );
+        let f = check_rendered(dir.path(), &files);
+        assert_eq!(f.status, Severity::Warning);
+        assert!(f.message.contains("1 missing (README.md)"), "{}", f.message);
+        assert!(
+            f.message.contains("1 differ (apps/kustomization.yaml)"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn a_directory_without_config_is_a_failed_finding_with_a_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cfg, f) = load_config(dir.path());
+        assert!(cfg.is_none());
+        assert_eq!(f.status, Severity::Failed);
+        assert!(f.hint.unwrap().contains("homelab init"));
+    }
+}

@@ -1,0 +1,129 @@
+//! Printing a [`Report`]: `flux check`-style text for people, a stable JSON document for tools.
+
+use std::fmt::Write as _;
+
+use super::{Report, Severity};
+
+/// How the text report is decorated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decor {
+    /// ✔ ⚠ ✗ in color, for a terminal.
+    Fancy,
+    /// `[ok]` `[warn]` `[fail]`, no escape codes: for NO_COLOR, --no-color, pipes and logs.
+    Plain,
+}
+
+impl Decor {
+    /// Fancy only when stdout (where the report goes) is a terminal and colors are allowed.
+    pub fn detect(no_color_flag: bool) -> Decor {
+        use std::io::IsTerminal;
+        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        if !no_color_flag && !no_color_env && std::io::stdout().is_terminal() {
+            Decor::Fancy
+        } else {
+            Decor::Plain
+        }
+    }
+
+    fn mark(self, s: Severity) -> &'static str {
+        match (self, s) {
+            (Decor::Fancy, Severity::Ok) => "\x1b[32m✔\x1b[0m",
+            (Decor::Fancy, Severity::Warning) => "\x1b[33m⚠\x1b[0m",
+            (Decor::Fancy, Severity::Failed) => "\x1b[31m✗\x1b[0m",
+            (Decor::Plain, Severity::Ok) => "[ok]",
+            (Decor::Plain, Severity::Warning) => "[warn]",
+            (Decor::Plain, Severity::Failed) => "[fail]",
+        }
+    }
+
+    fn heading(self, title: &str) -> String {
+        match self {
+            Decor::Fancy => format!("\x1b[1m{title}\x1b[0m"),
+            Decor::Plain => title.to_owned(),
+        }
+    }
+}
+
+/// The text report: a heading per section, a line per check with its hint below, a summary.
+pub fn text(report: &Report, decor: Decor) -> String {
+    let mut out = String::new();
+    for section in &report.sections {
+        let _ = writeln!(out, "{}", decor.heading(section.title));
+        for f in &section.findings {
+            let _ = writeln!(out, "  {} {}", decor.mark(f.status), f.message);
+            if let Some(hint) = &f.hint {
+                let _ = writeln!(out, "      hint: {hint}");
+            }
+        }
+    }
+    let s = report.summary;
+    let verdict = if s.failed > 0 {
+        "problems found"
+    } else if s.warning > 0 {
+        "healthy, with warnings"
+    } else {
+        "all checks passed"
+    };
+    let _ = writeln!(
+        out,
+        "\n{}: {} ok, {} warning(s), {} failed",
+        decor.heading(verdict),
+        s.ok,
+        s.warning,
+        s.failed
+    );
+    out
+}
+
+/// The JSON document (schema in docs/doctor.md).
+pub fn json(report: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|_| "{}".into());
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::{Finding, Section};
+
+    fn sample() -> Report {
+        Report::new(vec![Section::new(
+            "local",
+            "Local",
+            vec![
+                Finding::ok("local.config", "homelab.yaml is valid"),
+                Finding::failed(
+                    "local.remote",
+                    "main is 1 commit(s) ahead",
+                    "run `homelab push`",
+                ),
+            ],
+        )])
+    }
+
+    #[test]
+    fn plain_text_has_marks_hints_and_a_summary() {
+        let t = text(&sample(), Decor::Plain);
+        assert!(t.contains("Local\n  [ok] homelab.yaml is valid\n  [fail] main is 1 commit(s) ahead\n      hint: run `homelab push`\n"), "{t}");
+        assert!(
+            t.contains("problems found: 1 ok, 0 warning(s), 1 failed"),
+            "{t}"
+        );
+        assert!(!t.contains('\x1b'));
+    }
+
+    #[test]
+    fn json_has_version_summary_and_findings() {
+        let v: serde_json::Value = serde_json::from_str(&json(&sample())).unwrap();
+        assert_eq!(v["version"], 1);
+        assert_eq!(v["summary"]["failed"], 1);
+        assert_eq!(v["sections"][0]["name"], "local");
+        assert_eq!(v["sections"][0]["findings"][1]["status"], "failed");
+        assert_eq!(
+            v["sections"][0]["findings"][1]["hint"],
+            "run `homelab push`"
+        );
+        assert!(v["sections"][0]["findings"][0].get("hint").is_none());
+    }
+}
