@@ -7,3 +7,4 @@ mod git_push;
 mod rerender;
 mod validate;
 mod doctor;
+mod envtest;

@@ -122,6 +122,18 @@ impl ApiServer {
         if slot.is_some() {
             return;
         }
+        // A killed server's socket is released only once all its threads are gone, which
+        // can be a moment after the process itself shows as exited.
+        let port: u16 = self
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port in url");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let bin = binaries_dir();
         let mut proc = Proc::spawn(
             &self.dir,
@@ -438,20 +450,14 @@ fn free_port() -> u16 {
 }
 
 /// The watchdog: runs the server in the background and polls the test process; when the
-/// test process is gone (or the watchdog is told to stop) the server gets SIGTERM, then
-/// SIGKILL. `$1` = test pid, the rest = the server command line.
+/// test process is gone (or the watchdog is told to stop) the server is killed. SIGKILL,
+/// not a graceful stop: the data is thrown away anyway, and a graceful kube-apiserver
+/// shutdown takes seconds. `$1` = test pid, the rest = the server command line.
 const WATCHDOG: &str = r#"
 owner=$1; shift
 "$@" &
 child=$!
-stop() {
-    kill -TERM "$child" 2>/dev/null
-    i=0
-    while kill -0 "$child" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    kill -KILL "$child" 2>/dev/null
-    wait "$child"
-    exit 0
-}
+stop() { kill -KILL "$child" 2>/dev/null; wait "$child"; exit 0; }
 trap stop TERM INT HUP
 while kill -0 "$owner" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
 kill -0 "$owner" 2>/dev/null || stop
@@ -515,21 +521,38 @@ impl Proc {
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
-    /// SIGTERM to the group, then SIGKILL if it lingers; always reaps the watchdog.
+    /// Kill the whole group (watchdog and server) and reap the watchdog. Like a crash:
+    /// etcd keeps its data consistent, and restart tests want exactly that.
     fn stop(mut self) {
-        let pgid = self.child.id();
-        signal_group(pgid, "TERM");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // Whatever is left of the group (the server itself included) goes now.
-        signal_group(pgid, "KILL");
+        signal_group(self.child.id(), "KILL");
         let _ = self.child.wait();
+        // The server was a child of the watchdog; wait until it is really gone so its port
+        // is free for a restart.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && group_alive(self.child.id()) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
+}
+
+/// Whether any process of group `pgid` still runs (finished zombies excluded).
+fn group_alive(pgid: u32) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        fs::read_to_string(e.path().join("stat")).is_ok_and(|stat| {
+            // Fields after the command name: state ppid pgrp ...
+            let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+            let mut f = rest.split_whitespace();
+            let state = f.next();
+            let pgrp = f.nth(1);
+            // A zombie leader may still have threads tearing down (holding its sockets).
+            let running = state != Some("Z")
+                || fs::read_dir(e.path().join("task")).is_ok_and(|t| t.count() > 1);
+            running && pgrp == Some(pgid.to_string().as_str())
+        })
+    })
 }
 
 /// Wait until something accepts connections on the loopback `port`.

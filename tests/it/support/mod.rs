@@ -3,12 +3,12 @@
 #![allow(dead_code)]
 
 pub mod gitserver;
+pub mod envtest;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-pub mod envtest;
 
 /// The project root.
 pub fn root() -> PathBuf {
