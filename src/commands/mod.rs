@@ -7,9 +7,9 @@ use crate::cli::{Cli, Command};
 use crate::error::{Error, Result, Status};
 
 pub mod completions;
+pub mod doctor;
 pub mod push;
 pub mod render;
-pub mod doctor;
 
 /// What every command gets besides its own arguments.
 #[derive(Debug, Clone)]

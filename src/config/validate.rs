@@ -945,7 +945,9 @@ fn validate_apps(cfg: &Config, d: &mut Diagnostics) {
             field::dns_label(&app.namespace),
         );
         let path = format!("apps[{i}].host");
-        if d.check(&path, field::domain(&app.host)) {
+        // A single-label host is allowed here (LAN search domains, `localhost` in tests);
+        // the cluster's domain itself needs two labels for certificates.
+        if d.check(&path, field::dns_subdomain(&app.host)) {
             if let Some(first) = hosts.get(app.host.as_str()) {
                 d.push(
                     path,
@@ -1136,7 +1138,8 @@ pub mod field {
         Ok(())
     }
 
-    /// A single IPv4 host address (not unspecified, loopback, multicast or broadcast).
+    /// A single IPv4 host address (not unspecified, multicast or broadcast). Loopback is
+    /// allowed: it is how a one-machine lab (and the test suite) reaches its own services.
     pub fn ipv4(s: &str) -> Result<(), String> {
         let ip: Ipv4Addr = match s.parse() {
             Ok(ip) => ip,
@@ -1155,8 +1158,6 @@ pub mod field {
         };
         let kind = if ip.is_unspecified() {
             "the unspecified address"
-        } else if ip.is_loopback() {
-            "a loopback address"
         } else if ip.is_multicast() {
             "a multicast address"
         } else if ip.is_broadcast() {

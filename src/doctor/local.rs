@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use git2::{BranchType, FetchOptions, Oid, Repository, Status, StatusOptions};
+use git2::{BranchType, Oid, Repository, Status, StatusOptions};
 
 use super::Finding;
 use crate::config::{CONFIG_FILE, Config};
@@ -33,19 +33,8 @@ pub fn load_config(dir: &Path) -> (Option<Config>, Finding) {
     }
 }
 
-/// PRIVATE FALLBACK until `crate::config::validate::load` is merged: reads and deserializes
-/// homelab.yaml without the semantic rules. Replace the body with
-/// `crate::config::validate::load(dir)`.
 fn parse_config(dir: &Path) -> crate::error::Result<Config> {
-    use crate::error::Error;
-    let path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|err| {
-        Error::usage(format!("cannot read {}: {err}", path.display()))
-            .with_hint("run `homelab init` to create it, or pass --dir DIR")
-    })?;
-    serde_saphyr::from_str::<Config>(&text).map_err(|err| {
-        Error::usage(format!("{err}")).with_hint(format!("fix {} and run again", path.display()))
-    })
+    crate::config::validate::load(dir)
 }
 
 /// The outcome of the git checks, with the commits later checks compare against.
@@ -228,54 +217,20 @@ fn clean_finding(repo: &Repository) -> Finding {
     }
 }
 
-/// PRIVATE STAND-IN for `crate::git::remote_status` (written in parallel): fetch the
-/// configured branch into `refs/remotes/origin/<branch>`, like `git fetch origin <branch>`.
-/// Credentials: the SSH agent, else `HOMELAB_SSH_KEY`; HTTPS token from `HOMELAB_GIT_TOKEN`.
+/// Fetch the configured branch into `refs/remotes/origin/<branch>`, with the same
+/// credentials and host-key checks as `homelab push`, never prompting.
 fn fetch_branch(repo: &Repository, url: &str, branch: &str) -> Result<(), String> {
-    let mut callbacks = git2::RemoteCallbacks::new();
-    let mut tried = 0u8;
-    callbacks.credentials(move |_url, user, allowed| {
-        if allowed.contains(git2::CredentialType::USERNAME) {
-            return git2::Cred::username(user.unwrap_or("git"));
-        }
-        tried += 1;
-        // libgit2 asks again after each refusal; give each method a single chance.
-        let user = user.unwrap_or("git");
-        match tried {
-            1 if allowed.contains(git2::CredentialType::SSH_KEY) => {
-                git2::Cred::ssh_key_from_agent(user)
-            }
-            2 if allowed.contains(git2::CredentialType::SSH_KEY) => {
-                match std::env::var_os("HOMELAB_SSH_KEY") {
-                    Some(key) => git2::Cred::ssh_key(user, None, Path::new(&key), None),
-                    None => Err(git2::Error::from_str(
-                        "no SSH key (HOMELAB_SSH_KEY) available",
-                    )),
-                }
-            }
-            1 if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) => {
-                match std::env::var("HOMELAB_GIT_TOKEN") {
-                    Ok(token) => git2::Cred::userpass_plaintext(user, &token),
-                    Err(_) => Err(git2::Error::from_str(
-                        "no token (HOMELAB_GIT_TOKEN) available",
-                    )),
-                }
-            }
-            _ => Err(git2::Error::from_str("no more credentials to try")),
-        }
-    });
-    let mut fo = FetchOptions::new();
-    fo.remote_callbacks(callbacks);
-    let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
-    let mut remote = match repo.find_remote("origin") {
-        Ok(r) if r.url().ok() == Some(url) => r,
-        _ => repo
-            .remote_anonymous(url)
-            .map_err(|e| e.message().to_owned())?,
+    let opts = crate::git::PushOptions {
+        url: url.to_owned(),
+        branch: branch.to_owned(),
+        ssh_key: std::env::var_os("HOMELAB_SSH_KEY").map(Into::into),
+        known_hosts: None,
+        accept_new_host_key: false,
+        interactive: false,
     };
-    remote
-        .fetch(&[refspec.as_str()], Some(&mut fo), None)
-        .map_err(|e| e.message().to_owned())
+    crate::git::remote_status(repo, &opts)
+        .map(|_| ())
+        .map_err(|e| e.message)
 }
 
 fn one_line(text: &str) -> String {

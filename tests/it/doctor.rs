@@ -917,7 +917,7 @@ fn a_directory_without_homelab_yaml_fails_with_a_hint() {
         .arg(tmp.path().join("missing-kubeconfig"))
         .dir(tmp.path())
         .expect_code(1)
-        .stdout_has("[fail] homelab.yaml: cannot read")
+        .stdout_has("homelab.yaml not found")
         .stdout_has("hint: run `homelab init`")
         .stdout_has("[fail] cannot reach cluster: no kubeconfig at");
 }
