@@ -3,8 +3,8 @@
 mod support;
 
 mod cli;
+mod doctor;
+mod envtest;
 mod git_push;
 mod rerender;
 mod validate;
-mod doctor;
-mod envtest;

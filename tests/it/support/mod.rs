@@ -2,13 +2,12 @@
 
 #![allow(dead_code)]
 
-pub mod gitserver;
 pub mod envtest;
+pub mod gitserver;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-
 
 /// The project root.
 pub fn root() -> PathBuf {
