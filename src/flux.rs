@@ -82,6 +82,8 @@ fn load_cached(
 /// ServiceAccounts, and the CRDs only they serve) are dropped; shared ones (Namespace, RBAC,
 /// NetworkPolicies, ResourceQuota) are kept verbatim.
 pub fn gotk_components(install: &str, version: &str, components: &[String]) -> Result<String> {
+    // The version and component names go into the header comment: only known shapes pass.
+    check_version_syntax(version)?;
     for c in components {
         if !FLUX_COMPONENTS.contains(&c.as_str()) {
             return Err(
@@ -492,6 +494,13 @@ mod tests {
         let err = install_manifest("v2.9.4", Some(&dir.path().join("missing.yaml"))).unwrap_err();
         assert!(err.message.contains("missing.yaml"));
         let err = install_manifest("../../etc", Some(&good)).unwrap_err();
+        assert!(err.message.contains("flux.version"));
+        let err = gotk_components(
+            &fixture(),
+            "v2.9.4\napiVersion: v1",
+            &names(&FLUX_COMPONENTS[..4]),
+        )
+        .unwrap_err();
         assert!(err.message.contains("flux.version"));
     }
 
