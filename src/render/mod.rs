@@ -1,5 +1,511 @@
 //! Rendering the Flux repository from `homelab.yaml` and the embedded templates.
+//!
+//! Pure: a [`Config`] and the Flux install manifest in, a map of repository paths to file
+//! contents out. Writing, merging with the user's edits and committing belong to the callers,
+//! so rendering can be diffed, tested and benchmarked without touching the disk.
 
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use minijinja::value::Serde;
+use minijinja::{Environment, Value, context};
+use serde::Serialize;
+
+use crate::config::{AcmeServer, Challenge, Config};
+
+pub mod plan;
 pub mod state;
 pub mod templates;
 pub mod write;
+
+/// The ACME directory of Let's Encrypt production.
+pub const ACME_PRODUCTION: &str = "https://acme-v02.api.letsencrypt.org/directory";
+/// The ACME directory of Let's Encrypt staging (untrusted certificates, generous limits).
+pub const ACME_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+/// The shared Gateway (envoy-gateway only) apps attach their HTTPRoutes to.
+pub const GATEWAY_NAME: &str = "homelab";
+/// The namespace of the shared Gateway.
+pub const GATEWAY_NAMESPACE: &str = "envoy-gateway-system";
+/// The Secret (in [`GATEWAY_NAMESPACE`]) holding the wildcard certificate of the Gateway.
+pub const WILDCARD_SECRET: &str = "wildcard-tls";
+/// The IngressClass apps use with traefik.
+pub const INGRESS_CLASS: &str = "traefik";
+
+/// The rendered repository.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rendered {
+    /// Repository-relative path (`/` separators) → content.
+    pub files: BTreeMap<String, String>,
+}
+
+/// Render the whole repository with the templates embedded in this binary.
+pub fn render(cfg: &Config, flux_install: &str) -> anyhow::Result<Rendered> {
+    let env = templates::environment().context("loading the embedded templates")?;
+    render_with(&env, cfg, flux_install)
+}
+
+/// Render the whole repository with the templates of `env` (e.g. an older template set).
+pub fn render_with(
+    env: &Environment<'_>,
+    cfg: &Config,
+    flux_install: &str,
+) -> anyhow::Result<Rendered> {
+    check_path_names(cfg)?;
+    let base = base_context(cfg);
+    let mut files = BTreeMap::new();
+    for entry in plan::entries(cfg) {
+        let tmpl = env
+            .get_template(entry.template)
+            .with_context(|| format!("template {} is missing", entry.template))?;
+        let ctx = match entry.chart {
+            Some(chart) => context! { chart => Value::from(Serde(chart)), ..base.clone() },
+            None => base.clone(),
+        };
+        let text = tmpl
+            .render(ctx)
+            .with_context(|| format!("rendering {} from {}", entry.path, entry.template))?;
+        files.insert(entry.path, text);
+    }
+    files.insert(crate::config::CONFIG_FILE.to_owned(), config_yaml(cfg)?);
+    let gotk = crate::flux::gotk_components(flux_install, &cfg.flux.version, &cfg.flux.components)
+        .map_err(anyhow::Error::new)?;
+    files.insert(
+        format!(
+            "clusters/{}/flux-system/gotk-components.yaml",
+            cfg.cluster.name
+        ),
+        gotk,
+    );
+    Ok(Rendered { files })
+}
+
+/// The ClusterIssuer every app's certificates come from.
+pub fn cluster_issuer_name(cfg: &Config) -> &'static str {
+    match (cfg.certificates.challenge, cfg.certificates.acme_server) {
+        (Challenge::Selfsigned, _) => "homelab-ca",
+        (_, AcmeServer::Production) => "letsencrypt-production",
+        (_, AcmeServer::Staging) => "letsencrypt-staging",
+    }
+}
+
+/// The entries of `apps/kustomization.yaml`: one folder per installed app.
+pub fn apps_resources(cfg: &Config) -> Vec<String> {
+    cfg.apps.iter().map(|a| a.name.clone()).collect()
+}
+
+/// Names that become repository paths must be DNS-1123 labels, so no configuration can
+/// write outside the repository or collide with another file (validation says so too; this
+/// keeps `render` safe on its own).
+fn check_path_names(cfg: &Config) -> anyhow::Result<()> {
+    let mut names = vec![("cluster.name", cfg.cluster.name.as_str())];
+    names.extend(cfg.apps.iter().map(|a| ("apps[].name", a.name.as_str())));
+    for (field, name) in names {
+        if !is_dns_label(name) {
+            return Err(crate::error::Error::usage(format!(
+                "{field}: {name:?} is not a DNS label"
+            ))
+            .with_hint("use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit")
+            .into());
+        }
+    }
+    Ok(())
+}
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// `homelab.yaml` as written to the repository.
+fn config_yaml(cfg: &Config) -> anyhow::Result<String> {
+    let body = serde_saphyr::to_string(cfg).context("serializing homelab.yaml")?;
+    Ok(format!(
+        "# The homelab's configuration: edit it and run `homelab render` to update the repository.\n{body}"
+    ))
+}
+
+#[derive(Serialize)]
+struct Dns {
+    secret_name: &'static str,
+    secret_key: &'static str,
+    settings: BTreeMap<String, String>,
+}
+
+/// What every template sees: the configuration and the values derived from it.
+fn base_context(cfg: &Config) -> Value {
+    let (secret_name, keys) = cfg.certificates.dns_provider.secret();
+    let dns = Dns {
+        secret_name,
+        secret_key: keys.first().copied().unwrap_or(""),
+        settings: cfg.certificates.dns_settings.clone(),
+    };
+    context! {
+        cfg => Value::from(Serde(cfg)),
+        cluster_path => format!("./clusters/{}", cfg.cluster.name),
+        issuer => cluster_issuer_name(cfg),
+        acme => plan::uses_acme(cfg),
+        acme_servers => context! { production => ACME_PRODUCTION, staging => ACME_STAGING },
+        dns => Value::from(Serde(&dns)),
+        gateway => context! {
+            name => GATEWAY_NAME,
+            namespace => GATEWAY_NAMESPACE,
+            secret => WILDCARD_SECRET,
+        },
+        ingress_class => INGRESS_CLASS,
+        controllers => Value::from(Serde(plan::controllers(cfg))),
+        config_files => Value::from(Serde(plan::config_files(cfg))),
+        apps => apps_resources(cfg),
+        storage_provisioner => plan::storage_provisioner_name(cfg.storage.provisioner),
+        charts => context! {
+            metallb => Value::from(Serde(plan::METALLB)),
+            cert_manager => Value::from(Serde(plan::CERT_MANAGER)),
+            traefik => Value::from(Serde(plan::TRAEFIK)),
+            envoy_gateway => Value::from(Serde(plan::ENVOY_GATEWAY)),
+            csi_driver_nfs => Value::from(Serde(plan::CSI_DRIVER_NFS)),
+            nfs_subdir => Value::from(Serde(plan::NFS_SUBDIR)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::config::{AcmeServer, App, Challenge, DnsProvider, IngressController, Provisioner};
+
+    fn flux_install() -> String {
+        let dir = std::env::var_os("HOMELAB_FIXTURES_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+            });
+        std::fs::read_to_string(dir.join("flux/install.yaml")).expect(
+            "Flux fixture: set HOMELAB_FIXTURES_DIR to the directory holding flux/install.yaml",
+        )
+    }
+
+    fn example() -> Config {
+        let text = include_str!("../../examples/homelab.yaml");
+        serde_saphyr::from_str(text).expect("example parses")
+    }
+
+    fn settings(p: DnsProvider) -> BTreeMap<String, String> {
+        p.allowed_settings()
+            .iter()
+            .map(|k| ((*k).to_owned(), format!("value-of-{k}")))
+            .collect()
+    }
+
+    /// The example varied along every option the templates branch on.
+    fn variants() -> Vec<Config> {
+        let mut out = Vec::new();
+        for ingress in [IngressController::Traefik, IngressController::EnvoyGateway] {
+            for challenge in [Challenge::Dns01, Challenge::Http01, Challenge::Selfsigned] {
+                for provider in DnsProvider::ALL {
+                    if challenge != Challenge::Dns01 && provider != DnsProvider::Cloudflare {
+                        continue;
+                    }
+                    for (provisioner, acme, default_class) in [
+                        (Provisioner::CsiDriverNfs, AcmeServer::Production, true),
+                        (
+                            Provisioner::NfsSubdirExternalProvisioner,
+                            AcmeServer::Staging,
+                            false,
+                        ),
+                    ] {
+                        let mut cfg = example();
+                        cfg.ingress.controller = ingress;
+                        cfg.certificates.challenge = challenge;
+                        cfg.certificates.dns_provider = provider;
+                        cfg.certificates.dns_settings = settings(provider);
+                        cfg.certificates.acme_server = acme;
+                        cfg.storage.provisioner = provisioner;
+                        cfg.storage.default_class = default_class;
+                        out.push(cfg);
+                    }
+                }
+            }
+        }
+        let mut with_apps = example();
+        with_apps.apps = vec![App {
+            name: "nextcloud".into(),
+            namespace: "nextcloud".into(),
+            host: "cloud.example.com".into(),
+            settings: BTreeMap::new(),
+        }];
+        with_apps.git.url = "ssh://git@example.com/homelab.git".into();
+        out.push(with_apps);
+        out
+    }
+
+    fn docs(text: &str) -> Vec<serde_json::Value> {
+        serde_saphyr::from_multiple(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    #[test]
+    fn every_embedded_template_is_rendered_by_some_configuration() {
+        let install = flux_install();
+        let env = templates::environment().unwrap();
+        let mut used = BTreeSet::new();
+        for cfg in variants() {
+            for entry in plan::entries(&cfg) {
+                used.insert(entry.template.to_owned());
+            }
+            let rendered = render_with(&env, &cfg, &install).unwrap();
+            for (path, text) in &rendered.files {
+                if path.ends_with(".yaml") {
+                    let parsed = docs(text);
+                    assert!(!parsed.is_empty(), "{path} is empty");
+                    for d in &parsed {
+                        assert!(d.is_object(), "{path}: {d}");
+                    }
+                }
+            }
+        }
+        // Partials (`_name`) are rendered through their includers.
+        let all: BTreeSet<String> = templates::sources()
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|n| n.starts_with("repo/") && !n.rsplit('/').next().unwrap().starts_with('_'))
+            .collect();
+        assert_eq!(all, used);
+    }
+
+    #[test]
+    fn each_dns_provider_gets_its_solver_and_secret_reference() {
+        let install = flux_install();
+        for provider in DnsProvider::ALL {
+            let mut cfg = example();
+            cfg.certificates.dns_provider = provider;
+            cfg.certificates.dns_settings = settings(provider);
+            let rendered = render(&cfg, &install).unwrap();
+            let issuers = docs(&rendered.files["infrastructure/configs/cluster-issuers.yaml"]);
+            let names: Vec<_> = issuers
+                .iter()
+                .map(|d| d["metadata"]["name"].clone())
+                .collect();
+            assert_eq!(names, ["letsencrypt-staging", "letsencrypt-production"]);
+            let solver = &issuers[1]["spec"]["acme"]["solvers"][0]["dns01"];
+            let key = match provider {
+                DnsProvider::Cloudflare => "cloudflare",
+                DnsProvider::Route53 => "route53",
+                DnsProvider::Digitalocean => "digitalocean",
+                DnsProvider::Clouddns => "cloudDNS",
+                DnsProvider::Azuredns => "azureDNS",
+                DnsProvider::Rfc2136 => "rfc2136",
+            };
+            let body = solver[key]
+                .as_object()
+                .unwrap_or_else(|| panic!("{key}: {solver}"));
+            let (secret, keys) = provider.secret();
+            let refs: Vec<_> = body
+                .iter()
+                .filter(|(k, _)| k.ends_with("SecretRef"))
+                .map(|(_, v)| (v["name"].as_str().unwrap(), v["key"].as_str().unwrap()))
+                .collect();
+            assert_eq!(refs, [(secret, keys[0])], "{key}");
+            // Every setting the provider accepts lands in the solver, none is lost.
+            let values: BTreeSet<&str> = body.values().filter_map(|v| v.as_str()).collect();
+            for k in provider.allowed_settings() {
+                assert!(
+                    values.contains(format!("value-of-{k}").as_str()),
+                    "{key}: {k} missing"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn http01_solves_through_the_ingress_or_the_gateway() {
+        let install = flux_install();
+        let mut cfg = example();
+        cfg.certificates.challenge = Challenge::Http01;
+        let r = render(&cfg, &install).unwrap();
+        let issuer = &docs(&r.files["infrastructure/configs/cluster-issuers.yaml"])[1];
+        assert_eq!(
+            issuer["spec"]["acme"]["solvers"][0]["http01"]["ingress"]["ingressClassName"],
+            "traefik"
+        );
+        cfg.ingress.controller = IngressController::EnvoyGateway;
+        let r = render(&cfg, &install).unwrap();
+        let issuer = &docs(&r.files["infrastructure/configs/cluster-issuers.yaml"])[1];
+        let parent =
+            &issuer["spec"]["acme"]["solvers"][0]["http01"]["gatewayHTTPRoute"]["parentRefs"][0];
+        assert_eq!(parent["name"], GATEWAY_NAME);
+        assert_eq!(parent["namespace"], GATEWAY_NAMESPACE);
+        // No wildcard certificate can come from HTTP-01.
+        let gateway = docs(&r.files["infrastructure/configs/gateway.yaml"]);
+        assert!(gateway.iter().all(|d| d["kind"] != "Certificate"));
+    }
+
+    #[test]
+    fn selfsigned_builds_a_ca_chain() {
+        let mut cfg = example();
+        cfg.certificates.challenge = Challenge::Selfsigned;
+        assert_eq!(cluster_issuer_name(&cfg), "homelab-ca");
+        let r = render(&cfg, &flux_install()).unwrap();
+        let chain = docs(&r.files["infrastructure/configs/cluster-issuers.yaml"]);
+        let kinds: Vec<_> = chain
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}/{}",
+                    d["kind"].as_str().unwrap(),
+                    d["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "ClusterIssuer/homelab-selfsigned",
+                "Certificate/homelab-ca",
+                "ClusterIssuer/homelab-ca"
+            ]
+        );
+        assert_eq!(chain[1]["spec"]["isCA"], true);
+        assert_eq!(
+            chain[2]["spec"]["ca"]["secretName"],
+            chain[1]["spec"]["secretName"]
+        );
+    }
+
+    #[test]
+    fn issuer_name_follows_the_acme_server() {
+        let mut cfg = example();
+        assert_eq!(cluster_issuer_name(&cfg), "letsencrypt-production");
+        cfg.certificates.acme_server = AcmeServer::Staging;
+        assert_eq!(cluster_issuer_name(&cfg), "letsencrypt-staging");
+        cfg.certificates.challenge = Challenge::Http01;
+        assert_eq!(cluster_issuer_name(&cfg), "letsencrypt-staging");
+    }
+
+    #[test]
+    fn storage_class_follows_the_configuration() {
+        let install = flux_install();
+        let mut cfg = example();
+        let r = render(&cfg, &install).unwrap();
+        let sc = &docs(&r.files["infrastructure/configs/storage-class.yaml"])[0];
+        assert_eq!(sc["metadata"]["name"], "nfs");
+        assert_eq!(
+            sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
+            "true"
+        );
+        assert_eq!(sc["provisioner"], "nfs.csi.k8s.io");
+        assert_eq!(sc["parameters"]["server"], "192.168.1.5");
+        assert_eq!(sc["parameters"]["share"], "/srv/nfs/kubernetes");
+        assert_eq!(sc["mountOptions"], serde_json::json!(["nfsvers=4.1"]));
+        cfg.storage.default_class = false;
+        cfg.storage.provisioner = Provisioner::NfsSubdirExternalProvisioner;
+        let r = render(&cfg, &install).unwrap();
+        let sc = &docs(&r.files["infrastructure/configs/storage-class.yaml"])[0];
+        assert_eq!(
+            sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
+            "false"
+        );
+        let release = &docs(
+            &r.files["infrastructure/controllers/nfs-subdir-external-provisioner/release.yaml"],
+        )[0];
+        assert_eq!(
+            release["spec"]["values"]["storageClass"]["provisionerName"],
+            sc["provisioner"]
+        );
+    }
+
+    #[test]
+    fn traefik_is_pinned_to_the_ingress_address_and_redirects_to_https() {
+        let r = render(&example(), &flux_install()).unwrap();
+        let release = &docs(&r.files["infrastructure/controllers/traefik/release.yaml"])[0];
+        let values = &release["spec"]["values"];
+        assert_eq!(
+            values["service"]["annotations"]["metallb.io/loadBalancerIPs"],
+            "192.168.1.240"
+        );
+        assert_eq!(values["ingressClass"]["isDefaultClass"], true);
+        assert_eq!(
+            values["ports"]["web"]["http"]["redirections"]["entryPoint"]["to"],
+            "websecure"
+        );
+        let source = &docs(&r.files["infrastructure/controllers/traefik/source.yaml"])[0];
+        assert_eq!(source["kind"], "OCIRepository");
+        assert_eq!(source["spec"]["ref"]["tag"], plan::TRAEFIK.version);
+        assert_eq!(release["spec"]["chartRef"]["name"], "traefik");
+    }
+
+    #[test]
+    fn apps_are_listed_in_the_apps_kustomization() {
+        let mut cfg = example();
+        assert!(apps_resources(&cfg).is_empty());
+        cfg.apps = ["nextcloud", "jellyfin"]
+            .iter()
+            .map(|n| App {
+                name: (*n).into(),
+                namespace: (*n).into(),
+                host: format!("{n}.example.com"),
+                settings: BTreeMap::new(),
+            })
+            .collect();
+        assert_eq!(apps_resources(&cfg), ["nextcloud", "jellyfin"]);
+        let r = render(&cfg, &flux_install()).unwrap();
+        let k = &docs(&r.files["apps/kustomization.yaml"])[0];
+        assert_eq!(k["resources"], serde_json::json!(["nextcloud", "jellyfin"]));
+    }
+
+    #[test]
+    fn names_that_would_escape_the_repository_are_refused() {
+        let install = flux_install();
+        let mut cfg = example();
+        cfg.cluster.name = "../../etc".into();
+        let err = render(&cfg, &install).unwrap_err();
+        let err = crate::error::Error::from(err);
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.message.contains("cluster.name"), "{}", err.message);
+        let mut cfg = example();
+        cfg.apps = vec![App {
+            name: "a/b".into(),
+            namespace: "x".into(),
+            host: "x".into(),
+            settings: BTreeMap::new(),
+        }];
+        assert!(render(&cfg, &install).is_err());
+    }
+
+    #[test]
+    fn the_cluster_path_has_every_flux_file() {
+        let r = render(&example(), &flux_install()).unwrap();
+        for f in [
+            "kustomization.yaml",
+            "flux-system/gotk-components.yaml",
+            "flux-system/gotk-sync.yaml",
+            "flux-system/kustomization.yaml",
+            "infrastructure.yaml",
+            "apps.yaml",
+        ] {
+            assert!(
+                r.files.contains_key(&format!("clusters/homelab/{f}")),
+                "{f}"
+            );
+        }
+        let sync = docs(&r.files["clusters/homelab/flux-system/gotk-sync.yaml"]);
+        assert_eq!(sync[0]["spec"]["interval"], "1m0s");
+        assert_eq!(sync[0]["spec"]["secretRef"]["name"], "flux-system");
+        assert_eq!(sync[1]["spec"]["interval"], "10m0s");
+        assert_eq!(sync[1]["spec"]["path"], "./clusters/homelab");
+        let infra = docs(&r.files["clusters/homelab/infrastructure.yaml"]);
+        assert_eq!(
+            infra[1]["spec"]["dependsOn"][0]["name"],
+            "infra-controllers"
+        );
+        assert_eq!(infra[0]["spec"]["wait"], true);
+        let apps = &docs(&r.files["clusters/homelab/apps.yaml"])[0];
+        assert_eq!(apps["spec"]["dependsOn"][0]["name"], "infra-configs");
+        assert_eq!(apps["spec"]["decryption"]["secretRef"]["name"], "sops-age");
+    }
+}

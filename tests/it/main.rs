@@ -8,3 +8,4 @@ mod envtest;
 mod git_push;
 mod rerender;
 mod validate;
+mod render;

@@ -1,0 +1,577 @@
+//! The rendered Flux repository: every document parses, kustomize builds every path Flux
+//! applies, hostile strings stay inside their scalars, and whole trees match the snapshots.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use homelab::config::{App, Config, IngressController, Provisioner};
+use homelab::render::{Rendered, render};
+
+use crate::support;
+
+fn load(path: &Path) -> Config {
+    let text = std::fs::read_to_string(path).expect("read config");
+    serde_saphyr::from_str(&text).expect("config parses")
+}
+
+fn flux_install() -> String {
+    std::fs::read_to_string(support::flux_install()).expect("read the Flux fixture")
+}
+
+fn example() -> Config {
+    load(&support::example_config())
+}
+
+fn full() -> Config {
+    load(&support::root().join("examples/full.yaml"))
+}
+
+/// Every `.yaml` file of the tree, parsed document by document.
+fn parse_all(rendered: &Rendered) -> BTreeMap<String, Vec<serde_json::Value>> {
+    rendered
+        .files
+        .iter()
+        .filter(|(path, _)| path.ends_with(".yaml"))
+        .map(|(path, text)| {
+            let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text)
+                .unwrap_or_else(|e| panic!("{path} does not parse: {e}\n{text}"));
+            (path.clone(), docs)
+        })
+        .collect()
+}
+
+fn write_tree(rendered: &Rendered, dir: &Path) {
+    for (path, text) in &rendered.files {
+        let file = dir.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+}
+
+/// Every path a Flux Kustomization of the tree points at.
+fn flux_paths(docs: &BTreeMap<String, Vec<serde_json::Value>>) -> Vec<String> {
+    let mut paths: Vec<String> = docs
+        .values()
+        .flatten()
+        .filter(|d| {
+            d["kind"] == "Kustomization"
+                && d["apiVersion"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("kustomize.toolkit.fluxcd.io/"))
+        })
+        .map(|d| d["spec"]["path"].as_str().expect("spec.path").to_owned())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+fn kustomize(dir: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("run kubectl (install it: it builds the kustomizations Flux would)");
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    serde_saphyr::from_multiple(&text).expect("kustomize output parses")
+}
+
+fn kind_names(docs: &[serde_json::Value]) -> Vec<String> {
+    docs.iter()
+        .map(|d| {
+            format!(
+                "{}/{}",
+                d["kind"].as_str().unwrap_or("?"),
+                d["metadata"]["name"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+/// The whole tree as one reviewable text; gotk-components.yaml is cut to its header and
+/// object list (its content is upstream's, tested in the flux module).
+fn snapshot_text(rendered: &Rendered) -> String {
+    let mut out = String::new();
+    for (path, text) in &rendered.files {
+        out.push_str(&format!("=== {path} ===\n"));
+        if path.ends_with("gotk-components.yaml") {
+            for line in text.lines().take(4) {
+                out.push_str(line);
+                out.push('\n');
+            }
+            let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).unwrap();
+            for kn in kind_names(&docs) {
+                out.push_str(&format!("# object: {kn}\n"));
+            }
+        } else {
+            out.push_str(text);
+        }
+    }
+    out
+}
+
+fn assert_builds(cfg: &Config) -> Rendered {
+    let rendered = render(cfg, &flux_install()).expect("render");
+    let docs = parse_all(&rendered);
+    let dir = tempfile::tempdir().unwrap();
+    write_tree(&rendered, dir.path());
+    let paths = flux_paths(&docs);
+    let cluster = format!("./clusters/{}", cfg.cluster.name);
+    for expected in [
+        cluster.as_str(),
+        "./infrastructure/controllers",
+        "./infrastructure/configs",
+        "./apps",
+    ] {
+        assert!(
+            paths.iter().any(|p| p == expected),
+            "no Flux Kustomization for {expected}: {paths:?}"
+        );
+    }
+    for path in &paths {
+        kustomize(&dir.path().join(path));
+    }
+    rendered
+}
+
+#[test]
+fn example_renders_a_tree_kustomize_builds() {
+    let cfg = example();
+    let rendered = assert_builds(&cfg);
+    let dir = tempfile::tempdir().unwrap();
+    write_tree(&rendered, dir.path());
+    // The cluster path holds Flux, the sync objects and the three layers, nothing else.
+    let objs = kind_names(&kustomize(&dir.path().join("clusters/homelab")));
+    for kn in [
+        "Namespace/flux-system",
+        "Deployment/source-controller",
+        "GitRepository/flux-system",
+        "Kustomization/flux-system",
+        "Kustomization/infra-controllers",
+        "Kustomization/infra-configs",
+        "Kustomization/apps",
+    ] {
+        assert!(objs.iter().any(|o| o == kn), "{kn} missing from {objs:?}");
+    }
+    let controllers = kind_names(&kustomize(&dir.path().join("infrastructure/controllers")));
+    for kn in [
+        "HelmRelease/metallb",
+        "HelmRelease/cert-manager",
+        "HelmRelease/traefik",
+        "HelmRelease/csi-driver-nfs",
+        "OCIRepository/cert-manager",
+        "OCIRepository/traefik",
+        "HelmRepository/metallb",
+        "HelmRepository/csi-driver-nfs",
+    ] {
+        assert!(controllers.iter().any(|o| o == kn), "{kn} missing");
+    }
+    let mut configs = kind_names(&kustomize(&dir.path().join("infrastructure/configs")));
+    configs.sort();
+    assert_eq!(
+        configs,
+        [
+            "ClusterIssuer/letsencrypt-production",
+            "ClusterIssuer/letsencrypt-staging",
+            "IPAddressPool/homelab",
+            "L2Advertisement/homelab",
+            "StorageClass/nfs",
+        ]
+    );
+}
+
+#[test]
+fn full_config_renders_a_tree_kustomize_builds() {
+    let cfg = full();
+    assert_eq!(cfg.ingress.controller, IngressController::EnvoyGateway);
+    assert_eq!(
+        cfg.storage.provisioner,
+        Provisioner::NfsSubdirExternalProvisioner
+    );
+    let rendered = assert_builds(&cfg);
+    let docs = parse_all(&rendered);
+    let gateway = &docs["infrastructure/configs/gateway.yaml"];
+    let kinds: Vec<&str> = gateway
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "EnvoyProxy",
+            "GatewayClass",
+            "Gateway",
+            "HTTPRoute",
+            "Certificate"
+        ]
+    );
+    let gotk = &rendered.files["clusters/rack/flux-system/gotk-components.yaml"];
+    assert!(gotk.contains("# Components: source-controller,kustomize-controller,helm-controller,notification-controller,image-reflector-controller,image-automation-controller\n"));
+    let objects = kind_names(&serde_saphyr::from_multiple::<serde_json::Value>(gotk).unwrap());
+    assert!(objects.contains(&"Deployment/image-automation-controller".to_owned()));
+    assert!(!objects.contains(&"Deployment/source-watcher".to_owned()));
+}
+
+#[test]
+fn example_snapshot() {
+    let rendered = render(&example(), &flux_install()).unwrap();
+    insta::assert_snapshot!("example_tree", snapshot_text(&rendered));
+}
+
+#[test]
+fn full_snapshot() {
+    let rendered = render(&full(), &flux_install()).unwrap();
+    insta::assert_snapshot!("full_tree", snapshot_text(&rendered));
+}
+
+#[test]
+fn rendering_twice_gives_the_same_tree_and_never_touches_the_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = std::fs::read_dir(dir.path()).unwrap().count();
+    let cfg = full();
+    let a = render(&cfg, &flux_install()).unwrap();
+    let b = render(&cfg, &flux_install()).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), before);
+}
+
+#[test]
+fn homelab_yaml_in_the_tree_reads_back_as_the_config() {
+    for cfg in [example(), full()] {
+        let rendered = render(&cfg, &flux_install()).unwrap();
+        let back: Config = serde_saphyr::from_str(&rendered.files["homelab.yaml"]).unwrap();
+        assert_eq!(back, cfg);
+    }
+}
+
+/// Strings a user (or an attacker with write access to homelab.yaml) could type, each an
+/// attempt to end its scalar and add keys, objects or template code.
+const HOSTILE: &[&str] = &[
+    "x\nkind: Secret",
+    "x: y",
+    "a # comment",
+    "\"quoted\" and 'single'",
+    "{{ cfg }}",
+    "{% raw %}",
+    "---\napiVersion: v1\nkind: Secret",
+    "...\n---",
+    "[1, 2]",
+    "{a: b}",
+    "&anchor *alias",
+    "!!binary x",
+    "\\\" \\n",
+    "line\r\nbreak",
+    "- item",
+    "| block",
+    "\t\ttabs",
+];
+
+fn hostile(i: usize) -> String {
+    HOSTILE[i % HOSTILE.len()].to_owned()
+}
+
+fn hostile_config(seed: usize) -> Config {
+    let mut cfg = full();
+    let mut n = seed;
+    let mut next = || {
+        n += 1;
+        hostile(n)
+    };
+    cfg.cluster.domain = next();
+    cfg.nodes[0].name = next();
+    cfg.nodes[0].address = next();
+    cfg.network.loadbalancer_pool = vec![next(), next()];
+    cfg.network.ingress_address = next();
+    cfg.certificates.email = next();
+    cfg.certificates.dns_settings = [
+        ("region", next()),
+        ("hosted_zone_id", next()),
+        ("access_key_id", next()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    cfg.storage.nfs_server = next();
+    cfg.storage.nfs_path = next();
+    cfg.storage.storage_class = next();
+    cfg.git.url = next();
+    cfg.git.branch = next();
+    cfg.apps = vec![App {
+        // Names are paths (validated as DNS labels by render too); the rest is free text.
+        name: "app".to_owned(),
+        namespace: next(),
+        host: next(),
+        settings: BTreeMap::new(),
+    }];
+    cfg
+}
+
+/// Every mapping key anywhere in a document, with its path.
+fn keys(value: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let p = format!("{path}.{k}");
+                out.push(p.clone());
+                keys(v, &p, out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                keys(v, &format!("{path}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn structure(rendered: &Rendered) -> BTreeMap<String, (Vec<String>, Vec<String>)> {
+    parse_all(rendered)
+        .into_iter()
+        .filter(|(path, _)| !path.ends_with("homelab.yaml"))
+        .map(|(path, docs)| {
+            let mut k = Vec::new();
+            for d in &docs {
+                keys(d, "", &mut k);
+            }
+            (path, (kind_names(&docs), k))
+        })
+        .collect()
+}
+
+#[test]
+fn hostile_strings_stay_inside_their_scalars() {
+    let install = flux_install();
+    let benign = render(&full(), &install).unwrap();
+    let mut benign_structure = structure(&benign);
+    // The hostile config has one app, the benign one none.
+    benign_structure.remove("apps/kustomization.yaml");
+    for seed in 0..HOSTILE.len() {
+        let cfg = hostile_config(seed);
+        let rendered = render(&cfg, &install).unwrap();
+        // homelab.yaml round-trips exactly.
+        let back: Config = serde_saphyr::from_str(&rendered.files["homelab.yaml"]).unwrap();
+        assert_eq!(back, cfg, "seed {seed}");
+        let mut s = structure(&rendered);
+        let apps = s.remove("apps/kustomization.yaml").unwrap();
+        assert_eq!(apps.1, vec![".apiVersion", ".kind", ".resources"]);
+        for (path, (objects, keys)) in &s {
+            let (b_objects, b_keys) = &benign_structure[path];
+            // The same objects (by kind: the storage class name is the user's) and exactly the
+            // same keys everywhere.
+            let kinds = |v: &Vec<String>| {
+                v.iter()
+                    .map(|s| s.split('/').next().unwrap().to_owned())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(kinds(objects), kinds(b_objects), "seed {seed}: {path}");
+            assert_eq!(keys, b_keys, "seed {seed}: {path}: keys");
+        }
+        // And the values arrive intact where they are used.
+        let docs = parse_all(&rendered);
+        let sync = &docs[&format!("clusters/{}/flux-system/gotk-sync.yaml", cfg.cluster.name)];
+        assert_eq!(sync[0]["spec"]["url"], cfg.git.url);
+        assert_eq!(sync[0]["spec"]["ref"]["branch"], cfg.git.branch);
+        let pool = &docs["infrastructure/configs/metallb.yaml"][0];
+        assert_eq!(
+            pool["spec"]["addresses"],
+            serde_json::json!(cfg.network.loadbalancer_pool)
+        );
+        let gateway = &docs["infrastructure/configs/gateway.yaml"];
+        assert_eq!(
+            gateway[2]["spec"]["listeners"][1]["hostname"],
+            format!("*.{}", cfg.cluster.domain)
+        );
+        let issuer = &docs["infrastructure/configs/cluster-issuers.yaml"][0];
+        assert_eq!(issuer["spec"]["acme"]["email"], cfg.certificates.email);
+        assert_eq!(
+            issuer["spec"]["acme"]["solvers"][0]["dns01"]["route53"]["region"],
+            cfg.certificates.dns_settings["region"]
+        );
+        let sc = &docs["infrastructure/configs/storage-class.yaml"][0];
+        assert_eq!(sc["metadata"]["name"], cfg.storage.storage_class);
+    }
+}
+
+/// The CRD schemas of the fixtures: (apiVersion, kind) → openAPIV3Schema.
+fn crd_schemas() -> BTreeMap<(String, String), serde_json::Value> {
+    let dir = support::fixtures_dir();
+    let mut files = vec![dir.join("flux/install.yaml")];
+    for entry in std::fs::read_dir(dir.join("crds")).unwrap() {
+        files.push(entry.unwrap().path());
+    }
+    let mut out = BTreeMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).unwrap();
+        for crd in docs
+            .iter()
+            .filter(|d| d["kind"] == "CustomResourceDefinition")
+        {
+            let group = crd["spec"]["group"].as_str().unwrap();
+            let kind = crd["spec"]["names"]["kind"].as_str().unwrap();
+            for version in crd["spec"]["versions"].as_array().unwrap() {
+                if version["served"] != true {
+                    continue;
+                }
+                let api = format!("{group}/{}", version["name"].as_str().unwrap());
+                out.insert(
+                    (api, kind.to_owned()),
+                    version["schema"]["openAPIV3Schema"].clone(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Every field of `value` must be declared by `schema` (as a strict server-side apply would
+/// require), unless the schema preserves unknown fields there.
+fn check_fields(
+    value: &serde_json::Value,
+    schema: &serde_json::Value,
+    path: &str,
+    errors: &mut Vec<String>,
+) {
+    if schema["x-kubernetes-preserve-unknown-fields"] == true {
+        return;
+    }
+    match value {
+        serde_json::Value::Object(map) => {
+            let props = schema["properties"].as_object();
+            let additional = &schema["additionalProperties"];
+            for (k, v) in map {
+                if path.is_empty() && (k == "apiVersion" || k == "kind" || k == "metadata") {
+                    continue;
+                }
+                let p = format!("{path}.{k}");
+                if let Some(sub) = props.and_then(|m| m.get(k)) {
+                    check_fields(v, sub, &p, errors);
+                } else if additional.is_object() {
+                    check_fields(v, additional, &p, errors);
+                } else {
+                    errors.push(p);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                check_fields(v, &schema["items"], &format!("{path}[]"), errors);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_custom_object_uses_only_fields_its_crd_declares() {
+    let schemas = crd_schemas();
+    let install = flux_install();
+    let mut variants = vec![example(), full()];
+    for (challenge, provider) in [
+        (
+            homelab::config::Challenge::Http01,
+            homelab::config::DnsProvider::Cloudflare,
+        ),
+        (
+            homelab::config::Challenge::Selfsigned,
+            homelab::config::DnsProvider::Cloudflare,
+        ),
+        (
+            homelab::config::Challenge::Dns01,
+            homelab::config::DnsProvider::Digitalocean,
+        ),
+        (
+            homelab::config::Challenge::Dns01,
+            homelab::config::DnsProvider::Clouddns,
+        ),
+        (
+            homelab::config::Challenge::Dns01,
+            homelab::config::DnsProvider::Azuredns,
+        ),
+        (
+            homelab::config::Challenge::Dns01,
+            homelab::config::DnsProvider::Rfc2136,
+        ),
+    ] {
+        for base in [example(), full()] {
+            let mut cfg = base;
+            cfg.certificates.challenge = challenge;
+            cfg.certificates.dns_provider = provider;
+            cfg.certificates.dns_settings = provider
+                .allowed_settings()
+                .iter()
+                .map(|k| ((*k).to_owned(), "x".to_owned()))
+                .collect();
+            variants.push(cfg);
+        }
+    }
+    // The checker itself finds an undeclared field.
+    let bogus = serde_json::json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "spec": {"interval": "1h", "chartRef": {"kind": "OCIRepository", "name": "x", "tag": "1"}}});
+    let mut errors = Vec::new();
+    check_fields(
+        &bogus,
+        &schemas[&(
+            "helm.toolkit.fluxcd.io/v2".to_owned(),
+            "HelmRelease".to_owned(),
+        )],
+        "",
+        &mut errors,
+    );
+    assert_eq!(errors, [".spec.chartRef.tag"]);
+
+    let mut checked = std::collections::BTreeSet::new();
+    for cfg in variants {
+        let rendered = render(&cfg, &install).unwrap();
+        for (path, docs) in parse_all(&rendered) {
+            if path.ends_with("gotk-components.yaml") || path.ends_with("homelab.yaml") {
+                continue;
+            }
+            for doc in docs {
+                let api = doc["apiVersion"].as_str().unwrap_or_default().to_owned();
+                let kind = doc["kind"].as_str().unwrap_or_default().to_owned();
+                let builtin = !api.contains('.')
+                    || api.starts_with("storage.k8s.io/")
+                    || api.starts_with("kustomize.config.k8s.io/");
+                if builtin {
+                    continue;
+                }
+                let schema = schemas
+                    .get(&(api.clone(), kind.clone()))
+                    .unwrap_or_else(|| panic!("{path}: no served CRD for {api} {kind}"));
+                let mut errors = Vec::new();
+                check_fields(&doc, schema, "", &mut errors);
+                assert!(
+                    errors.is_empty(),
+                    "{path}: {kind} has undeclared fields {errors:?}"
+                );
+                checked.insert(kind);
+            }
+        }
+    }
+    for kind in [
+        "GitRepository",
+        "Kustomization",
+        "HelmRelease",
+        "HelmRepository",
+        "OCIRepository",
+        "ClusterIssuer",
+        "Certificate",
+        "IPAddressPool",
+        "L2Advertisement",
+        "EnvoyProxy",
+        "GatewayClass",
+        "Gateway",
+        "HTTPRoute",
+    ] {
+        assert!(checked.contains(kind), "{kind} never checked");
+    }
+}
