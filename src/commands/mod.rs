@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result, Status};
 
+pub mod add_app;
+pub mod apps;
 pub mod completions;
+pub mod remove_app;
 
 /// What every command gets besides its own arguments.
 #[derive(Debug, Clone)]
@@ -26,11 +29,11 @@ pub fn run(cli: Cli) -> Result<Status> {
     };
     match cli.command {
         Command::Completions(args) => completions::run(&args),
+        Command::AddApp(args) => add_app::run(&ctx, &args),
+        Command::RemoveApp(args) => remove_app::run(&ctx, &args),
+        Command::Apps => apps::run(&ctx),
         Command::Init(_)
         | Command::Render(_)
-        | Command::AddApp(_)
-        | Command::RemoveApp(_)
-        | Command::Apps
         | Command::Doctor(_)
         | Command::Bootstrap(_)
         | Command::Push(_) => {
