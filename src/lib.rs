@@ -15,4 +15,5 @@ pub mod flux;
 pub mod git;
 pub mod kube;
 pub mod render;
+pub mod secrets;
 pub mod ui;

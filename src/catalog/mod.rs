@@ -1,1 +1,108 @@
 //! The app catalog: profiles under `profiles/`, embedded in the binary.
+//!
+//! The catalog is data, so adding an app is one YAML file and no Rust: a profile names its
+//! chart, the questions to ask, the Secret keys it needs and its HelmRelease values. This
+//! module turns a profile plus an installed [`App`] into the files under `apps/<name>/`
+//! (pure: no disk, no cluster), which both `add-app` and the whole-repo renderer use.
+
+mod profile;
+mod render;
+
+use include_dir::{Dir, include_dir};
+
+use crate::config::{App, Config};
+
+pub use profile::{
+    Chart, Expose, Needs, Overlay, Profile, Question, SecretKey, Validation, is_dns_label,
+    is_dns_name, matches,
+};
+pub use render::{
+    GATEWAY_NAME, GATEWAY_NAMESPACE, GATEWAY_SECTION, apps_kustomization, cluster_issuer_name,
+    effective_settings, has_secrets, plain_secret, render_app, sops_config,
+};
+
+/// The `profiles/` directory, embedded at build time.
+static PROFILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/profiles");
+
+/// Parse one embedded profile file; errors name the file.
+fn parse(path: &str, text: &str) -> anyhow::Result<Profile> {
+    let profile: Profile =
+        serde_saphyr::from_str(text).map_err(|e| anyhow::anyhow!("profiles/{path}: {e}"))?;
+    let stem = path.trim_end_matches(".yaml");
+    anyhow::ensure!(
+        profile.name == stem,
+        "profiles/{path}: name {:?} must match the file name",
+        profile.name
+    );
+    Ok(profile)
+}
+
+/// Every embedded profile with any parse error, sorted by name. The catalog tests call this
+/// so a broken profile fails the build's tests rather than hiding from [`all`].
+pub fn load_all() -> anyhow::Result<Vec<Profile>> {
+    let mut out = Vec::new();
+    for file in PROFILES.files() {
+        let path = file.path().to_string_lossy().into_owned();
+        if !path.ends_with(".yaml") {
+            continue;
+        }
+        let text = file
+            .contents_utf8()
+            .ok_or_else(|| anyhow::anyhow!("profiles/{path} is not UTF-8"))?;
+        out.push(parse(&path, text)?);
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Every profile of the catalog, sorted by name.
+pub fn all() -> Vec<Profile> {
+    load_all().expect("the embedded profiles are valid (checked by the catalog tests)")
+}
+
+/// The profile called `name`.
+pub fn get(name: &str) -> Option<Profile> {
+    all().into_iter().find(|p| p.name == name)
+}
+
+/// The catalog name closest to a mistyped `name`, if one is close enough to be a typo.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    let names: Vec<&'static str> = PROFILES
+        .files()
+        .filter_map(|f| f.path().to_str())
+        .filter_map(|p| p.strip_suffix(".yaml"))
+        .collect();
+    let lower = name.to_ascii_lowercase();
+    names
+        .iter()
+        .map(|n| (strsim::jaro_winkler(&lower, n), *n))
+        .filter(|(score, n)| *score >= 0.8 || (lower.len() >= 3 && n.contains(lower.as_str())))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, n)| n)
+}
+
+/// The repository path of an app's encrypted Secret. Written once by `add-app` (it holds
+/// generated passwords), so re-rendering must keep it, never regenerate it.
+pub fn secret_path(app: &App) -> String {
+    format!("apps/{}/secret.sops.yaml", app.name)
+}
+
+/// The name of the Secret holding an app's credentials.
+pub fn secret_name(app: &App) -> String {
+    format!("{}-credentials", app.name)
+}
+
+/// The directory of an app in the repository.
+pub fn app_dir(app_name: &str) -> String {
+    format!("apps/{app_name}")
+}
+
+/// The default host of an app: `<app>.<domain>`.
+pub fn default_host(cfg: &Config, profile: &Profile) -> String {
+    format!("{}.{}", profile.name, cfg.cluster.domain)
+}
+
+/// Profile names, for "see the list" messages.
+pub fn names() -> Vec<String> {
+    all().into_iter().map(|p| p.name).collect()
+}

@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result, Status};
 
+pub mod add_app;
+pub mod apps;
 pub mod completions;
 pub mod doctor;
 pub mod push;
 pub mod render;
+pub mod remove_app;
 
 /// What every command gets besides its own arguments.
 #[derive(Debug, Clone)]
@@ -32,11 +35,10 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Push(args) => push::run(&ctx, &args),
         Command::Render(args) => render::run(&ctx, &args),
         Command::Doctor(args) => doctor::run(&ctx, &args, cli.global.no_color),
-        Command::Init(_)
-        | Command::AddApp(_)
-        | Command::RemoveApp(_)
-        | Command::Apps
-        | Command::Bootstrap(_) => {
+        Command::AddApp(args) => add_app::run(&ctx, &args),
+        Command::RemoveApp(args) => remove_app::run(&ctx, &args),
+        Command::Apps => apps::run(&ctx),
+        Command::Init(_) | Command::Bootstrap(_) => {
             let _ = &ctx;
             Err(Error::usage("not yet implemented"))
         }

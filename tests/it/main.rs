@@ -2,6 +2,7 @@
 
 mod support;
 
+mod apps;
 mod cli;
 mod doctor;
 mod envtest;

@@ -1,0 +1,353 @@
+//! From a profile and an installed app to the files under `apps/<name>/`.
+//!
+//! Object skeletons come from `templates/apps/` (strict, JSON-escaped); HelmRelease values
+//! come from the profile as structured data, with `{{ … }}` expressions in string leaves
+//! evaluated one leaf at a time and the result serialized as JSON, so no answer can
+//! change the shape of the YAML.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, Result, anyhow};
+use minijinja::{Environment, UndefinedBehavior, context};
+use serde_json::Value;
+
+use super::profile::{Profile, matches};
+use crate::config::{AcmeServer, App, Challenge, Config, IngressController};
+
+/// The Gateway (rendered with Envoy Gateway) that app HTTPRoutes attach to, and its HTTPS
+/// listener, which serves the wildcard `*.<domain>` certificate.
+pub const GATEWAY_NAME: &str = "homelab";
+pub const GATEWAY_NAMESPACE: &str = "envoy-gateway-system";
+pub const GATEWAY_SECTION: &str = "https";
+
+/// The ClusterIssuer apps get their certificates from.
+// Same rule as the repository renderer's `cluster_issuer_name`; one of them goes when both land.
+pub fn cluster_issuer_name(cfg: &Config) -> &'static str {
+    match (cfg.certificates.challenge, cfg.certificates.acme_server) {
+        (Challenge::Selfsigned, _) => "homelab-ca",
+        (_, AcmeServer::Production) => "letsencrypt-production",
+        (_, AcmeServer::Staging) => "letsencrypt-staging",
+    }
+}
+
+/// The app's settings with defaults filled in for questions it applies to but has no answer
+/// for (e.g. a question added to the profile after the app was installed).
+pub fn effective_settings(profile: &Profile, app: &App) -> BTreeMap<String, String> {
+    let mut out = app.settings.clone();
+    for q in &profile.questions {
+        if !out.contains_key(&q.key) && matches(&q.when, &out) {
+            out.insert(q.key.clone(), q.default.clone());
+        }
+    }
+    out
+}
+
+/// Whether the app has an encrypted Secret (some profiles need one only for some answers).
+pub fn has_secrets(profile: &Profile, app: &App) -> bool {
+    let settings = effective_settings(profile, app);
+    profile.secrets.iter().any(|s| matches(&s.when, &settings))
+}
+
+/// serde_json → minijinja, without minijinja's serde feature.
+fn to_mj(v: &Value) -> minijinja::Value {
+    match v {
+        Value::Null => minijinja::Value::from(()),
+        Value::Bool(b) => minijinja::Value::from(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => minijinja::Value::from(i),
+            (_, Some(u), _) => minijinja::Value::from(u),
+            (_, _, f) => minijinja::Value::from(f.unwrap_or_default()),
+        },
+        Value::String(s) => minijinja::Value::from(s.clone()),
+        Value::Array(items) => items.iter().map(to_mj).collect(),
+        Value::Object(map) => minijinja::Value::from_object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), to_mj(v)))
+                .collect::<BTreeMap<String, minijinja::Value>>(),
+        ),
+    }
+}
+
+/// minijinja → serde_json, for expressions whose type is kept.
+fn from_mj(v: &minijinja::Value) -> Result<Value> {
+    use minijinja::value::ValueKind;
+    Ok(match v.kind() {
+        ValueKind::Undefined | ValueKind::None => Value::Null,
+        ValueKind::Bool => Value::Bool(v.is_true()),
+        ValueKind::Number => match v.as_i64() {
+            Some(i) => Value::from(i),
+            None => {
+                let f = f64::try_from(v.clone())?;
+                serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+            }
+        },
+        ValueKind::String => Value::String(v.as_str().unwrap_or_default().to_owned()),
+        ValueKind::Seq | ValueKind::Iterable => Value::Array(
+            v.try_iter()?
+                .map(|item| from_mj(&item))
+                .collect::<Result<_>>()?,
+        ),
+        ValueKind::Map => {
+            let mut out = serde_json::Map::new();
+            for key in v.try_iter()? {
+                out.insert(key.to_string(), from_mj(&v.get_item(&key)?)?);
+            }
+            Value::Object(out)
+        }
+        _ => Value::String(v.to_string()),
+    })
+}
+
+fn expression_env() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env
+}
+
+/// The context `{{ … }}` in profile values and secret values sees.
+fn value_context(cfg: &Config, app: &App, settings: &BTreeMap<String, String>) -> minijinja::Value {
+    context! {
+        app => context! { name => &app.name, namespace => &app.namespace, host => &app.host },
+        settings => to_mj(&serde_json::to_value(settings).unwrap_or_default()),
+        domain => &cfg.cluster.domain,
+        storage_class => &cfg.storage.storage_class,
+        issuer => cluster_issuer_name(cfg),
+        secret_name => super::secret_name(app),
+        tls_secret => format!("{}-tls", app.name),
+        ingress_controller => match cfg.ingress.controller {
+            IngressController::Traefik => "traefik",
+            IngressController::EnvoyGateway => "envoy-gateway",
+        },
+    }
+}
+
+/// Evaluate the expressions in every string leaf. A leaf that is exactly one `{{ expr }}`
+/// keeps the expression's type (number, bool, list), so `"{{ settings.port | int }}"`
+/// renders as a number.
+fn eval_tree(
+    env: &Environment<'_>,
+    ctx: &minijinja::Value,
+    v: &Value,
+    path: &str,
+) -> Result<Value> {
+    Ok(match v {
+        Value::Object(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, item) in map {
+                out.insert(
+                    k.clone(),
+                    eval_tree(env, ctx, item, &format!("{path}.{k}"))?,
+                );
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| eval_tree(env, ctx, item, &format!("{path}[{i}]")))
+                .collect::<Result<_>>()?,
+        ),
+        Value::String(s) if s.contains("{{") || s.contains("{%") => {
+            eval_str(env, ctx, s).with_context(|| format!("values{path}"))?
+        }
+        other => other.clone(),
+    })
+}
+
+fn eval_str(env: &Environment<'_>, ctx: &minijinja::Value, s: &str) -> Result<Value> {
+    let trimmed = s.trim();
+    if let Some(inner) = trimmed
+        .strip_prefix("{{")
+        .and_then(|r| r.strip_suffix("}}"))
+        .filter(|inner| !inner.contains("{{") && !inner.contains("}}"))
+    {
+        let expr = env.compile_expression(inner.trim())?;
+        let value = expr.eval(ctx)?;
+        if value.is_undefined() {
+            return Err(anyhow!("{inner} is undefined"));
+        }
+        return from_mj(&value);
+    }
+    Ok(Value::String(env.render_str(s, ctx)?))
+}
+
+/// Merge `over` into `base`: mappings merge key by key, anything else replaces.
+fn deep_merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(existing) => deep_merge(existing, v),
+                    None => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// The HelmRelease values of an app: the profile's values, matching overlays merged over
+/// them, expressions evaluated.
+pub fn values(cfg: &Config, profile: &Profile, app: &App) -> Result<Value> {
+    let settings = effective_settings(profile, app);
+    let mut merged = profile.values.clone();
+    for overlay in &profile.overlays {
+        if matches(&overlay.when, &settings) {
+            deep_merge(&mut merged, &overlay.values);
+        }
+    }
+    let env = expression_env();
+    let ctx = value_context(cfg, app, &settings);
+    eval_tree(&env, &ctx, &merged, "")
+}
+
+fn render_template(name: &str, ctx: minijinja::Value) -> Result<String> {
+    let env = crate::render::templates::environment()?;
+    Ok(env.get_template(name)?.render(ctx)?)
+}
+
+/// Every file under `apps/<name>/` except the encrypted Secret (written once by `add-app`,
+/// see [`super::secret_path`]), keyed by repository-relative path.
+pub fn render_app(cfg: &Config, app: &App) -> Result<BTreeMap<String, String>> {
+    let profile = super::get(&app.name).ok_or_else(|| {
+        anyhow!(
+            "apps: {:?} is not in the app catalog (known: {})",
+            app.name,
+            super::names().join(", ")
+        )
+    })?;
+    let dir = super::app_dir(&app.name);
+    let settings = effective_settings(&profile, app);
+    let env = expression_env();
+    let vctx = value_context(cfg, app, &settings);
+    let service = match eval_str(&env, &vctx, &profile.expose.service)? {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    let values = values(cfg, &profile, app)?;
+    let base = context! {
+        name => &app.name,
+        namespace => &app.namespace,
+        host => &app.host,
+        chart => to_mj(&serde_json::to_value(&profile.chart)?),
+        issuer => cluster_issuer_name(cfg),
+        tls_secret => format!("{}-tls", app.name),
+        service => service,
+        port => profile.expose.port,
+        gateway => context! { name => GATEWAY_NAME, namespace => GATEWAY_NAMESPACE, section => GATEWAY_SECTION },
+        values => to_mj(&values),
+    };
+    let mut files = BTreeMap::new();
+    let mut resources = vec!["namespace.yaml".to_owned()];
+    files.insert(
+        format!("{dir}/namespace.yaml"),
+        render_template("apps/namespace.yaml", base.clone())?,
+    );
+    let source = if profile.chart.oci.is_some() {
+        "ocirepository.yaml"
+    } else {
+        "helmrepository.yaml"
+    };
+    files.insert(
+        format!("{dir}/{source}"),
+        render_template(&format!("apps/{source}"), base.clone())?,
+    );
+    resources.push(source.to_owned());
+    if has_secrets(&profile, app) {
+        resources.push("secret.sops.yaml".to_owned());
+    }
+    files.insert(
+        format!("{dir}/helmrelease.yaml"),
+        render_template("apps/helmrelease.yaml", base.clone())?,
+    );
+    resources.push("helmrelease.yaml".to_owned());
+    let exposure = match cfg.ingress.controller {
+        IngressController::Traefik => "ingress.yaml",
+        IngressController::EnvoyGateway => "httproute.yaml",
+    };
+    files.insert(
+        format!("{dir}/{exposure}"),
+        render_template(&format!("apps/{exposure}"), base)?,
+    );
+    resources.push(exposure.to_owned());
+    files.insert(
+        format!("{dir}/kustomization.yaml"),
+        render_template(
+            "apps/kustomization.yaml",
+            context! { resources => resources },
+        )?,
+    );
+    Ok(files)
+}
+
+/// `apps/kustomization.yaml`: one entry per installed app, in homelab.yaml's order.
+pub fn apps_kustomization(cfg: &Config) -> String {
+    let resources: Vec<String> = cfg.apps.iter().map(|a| a.name.clone()).collect();
+    render_template(
+        "apps/apps-kustomization.yaml",
+        context! { resources => resources },
+    )
+    .expect("the apps kustomization template renders")
+}
+
+/// The plain (unencrypted) Secret of an app: `given` values (from `--set`) win, then the
+/// profile's fixed values, then generated passwords. Never write this to disk: encrypt it
+/// with [`crate::secrets::encrypt_secret`]. `None` when the app needs no Secret.
+pub fn plain_secret(
+    cfg: &Config,
+    profile: &Profile,
+    app: &App,
+    given: &BTreeMap<String, String>,
+) -> Result<Option<String>> {
+    let settings = effective_settings(profile, app);
+    let env = expression_env();
+    let ctx = value_context(cfg, app, &settings);
+    let mut data = BTreeMap::new();
+    for key in profile
+        .secrets
+        .iter()
+        .filter(|s| matches(&s.when, &settings))
+    {
+        let value = if let Some(v) = given.get(&key.key) {
+            v.clone()
+        } else if let Some(template) = &key.value {
+            match eval_str(&env, &ctx, template)? {
+                Value::String(s) => s,
+                other => other.to_string(),
+            }
+        } else if let Some(len) = key.generate {
+            crate::secrets::generate_password(len)
+        } else {
+            return Err(anyhow!(
+                "the Secret key {:?} ({}) has no value: pass --set {}=…",
+                key.key,
+                key.description,
+                key.key
+            ));
+        };
+        data.insert(key.key.clone(), value);
+    }
+    if data.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(render_template(
+        "apps/secret.yaml",
+        context! {
+            secret_name => super::secret_name(app),
+            namespace => &app.namespace,
+            data => to_mj(&serde_json::to_value(&data)?),
+        },
+    )?))
+}
+
+/// `.sops.yaml` at the repository root, so `sops` edits app secrets with the right key.
+pub fn sops_config(recipient: &str) -> String {
+    render_template(
+        "apps/sops.yaml",
+        context! { recipient => recipient, encrypted_regex => crate::secrets::ENCRYPTED_REGEX },
+    )
+    .expect("the .sops.yaml template renders")
+}

@@ -1,0 +1,721 @@
+//! The app catalog end to end: every profile renders and parses for both ingress
+//! controllers, `kubectl kustomize` builds a repository holding every app, Nextcloud's
+//! values are right, secrets never reach git in plaintext (checked in every blob of every
+//! commit) and decrypt with the real `sops`, and add / add again / remove / add back leave
+//! the repository as expected.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use homelab::catalog::{self, Profile, Validation};
+use homelab::config::{App, Challenge, Config, IngressController};
+use serde_json::Value;
+
+use crate::support::{self, homelab, sops};
+
+fn example() -> Config {
+    let text = std::fs::read_to_string(support::example_config()).expect("example config");
+    serde_saphyr::from_str(&text).expect("example config parses")
+}
+
+/// A sample answer for a question without a default.
+fn sample(v: &Validation) -> String {
+    match v {
+        Validation::Host => "192.168.1.241".into(),
+        Validation::Int { min, .. } => min.unwrap_or(1).to_string(),
+        Validation::Bool => "true".into(),
+        Validation::Size => "1Gi".into(),
+        Validation::Enum(o) => o[0].clone(),
+        Validation::Regex(_) | Validation::Text => "sample".into(),
+    }
+}
+
+/// The app as `add-app --non-interactive` would record it, with required answers sampled.
+fn app_for(cfg: &Config, p: &Profile) -> App {
+    let mut settings = BTreeMap::new();
+    for q in &p.questions {
+        if catalog::matches(&q.when, &settings) {
+            let v = if q.default.is_empty() {
+                sample(&q.validation)
+            } else {
+                q.default.clone()
+            };
+            settings.insert(q.key.clone(), v);
+        }
+    }
+    App {
+        name: p.name.clone(),
+        namespace: p.namespace.clone(),
+        host: catalog::default_host(cfg, p),
+        settings,
+    }
+}
+
+/// The `--set` flags `add-app --non-interactive` needs for a profile (required answers only).
+fn required_sets(p: &Profile) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut settings = BTreeMap::new();
+    for q in &p.questions {
+        if catalog::matches(&q.when, &settings) {
+            let v = if q.default.is_empty() {
+                let v = sample(&q.validation);
+                out.push(format!("--set={}={v}", q.key));
+                v
+            } else {
+                q.default.clone()
+            };
+            settings.insert(q.key.clone(), v);
+        }
+    }
+    for s in &p.secrets {
+        if catalog::matches(&s.when, &settings) && s.generate.is_none() && s.value.is_none() {
+            out.push(format!("--set={}=given-{}-value", s.key, s.key));
+        }
+    }
+    out
+}
+
+/// Exit-code assertion that keeps the run for more checks.
+trait CodeIs {
+    fn code_is(self, code: i32) -> Self;
+}
+
+impl CodeIs for support::Run {
+    fn code_is(self, code: i32) -> Self {
+        assert_eq!(
+            self.code(),
+            code,
+            "unexpected exit code\n{}",
+            self.describe()
+        );
+        self
+    }
+}
+
+fn parse_yaml(path: &str, text: &str) -> Value {
+    serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("{path} is not valid YAML: {e}\n{text}"))
+}
+
+#[test]
+fn catalog_has_the_promised_apps_with_pinned_versions() {
+    let profiles = catalog::load_all().expect("every profile parses");
+    let names: BTreeSet<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
+    for want in [
+        "nextcloud",
+        "jellyfin",
+        "vaultwarden",
+        "home-assistant",
+        "uptime-kuma",
+        "pihole",
+        "grafana",
+        "kube-prometheus-stack",
+        "paperless-ngx",
+        "adguard-home",
+        "syncthing",
+        "homepage",
+    ] {
+        assert!(names.contains(want), "{want} missing from the catalog");
+    }
+    let exact = regex::Regex::new(r"^[0-9]+\.[0-9]+\.[0-9]+$").expect("regex");
+    for p in &profiles {
+        assert!(
+            exact.is_match(&p.chart.version),
+            "{}: chart version {:?} is not pinned",
+            p.name,
+            p.chart.version
+        );
+        assert!(
+            p.chart.repository.is_some() != p.chart.oci.is_some(),
+            "{}: exactly one of chart.repository / chart.oci",
+            p.name
+        );
+        if let Some(oci) = &p.chart.oci {
+            assert!(oci.starts_with("oci://"), "{}: {oci}", p.name);
+        }
+        assert!(catalog::is_dns_label(&p.namespace), "{}: namespace", p.name);
+        for q in &p.questions {
+            if !q.default.is_empty() {
+                q.validation
+                    .check(&q.default)
+                    .unwrap_or_else(|e| panic!("{}: default of {}: {e}", p.name, q.key));
+            }
+        }
+    }
+    assert_eq!(catalog::suggest("nextclod"), Some("nextcloud"));
+    assert_eq!(catalog::suggest("jelyfin"), Some("jellyfin"));
+    assert_eq!(catalog::suggest("zzzzqqq"), None);
+}
+
+#[test]
+fn every_profile_renders_and_parses_for_both_ingress_controllers() {
+    for controller in [IngressController::Traefik, IngressController::EnvoyGateway] {
+        let mut cfg = example();
+        cfg.ingress.controller = controller;
+        for p in catalog::all() {
+            let app = app_for(&cfg, &p);
+            cfg.apps = vec![app.clone()];
+            let files =
+                catalog::render_app(&cfg, &app).unwrap_or_else(|e| panic!("{}: {e:#}", p.name));
+            let dir = format!("apps/{}/", p.name);
+            assert!(
+                files.keys().all(|k| k.starts_with(&dir)),
+                "{:?}",
+                files.keys()
+            );
+            let mut kinds = BTreeSet::new();
+            for (path, text) in &files {
+                let doc = parse_yaml(path, text);
+                kinds.insert(doc["kind"].as_str().unwrap_or_default().to_owned());
+            }
+            let exposure = match controller {
+                IngressController::Traefik => "Ingress",
+                IngressController::EnvoyGateway => "HTTPRoute",
+            };
+            for kind in ["Namespace", "HelmRelease", "Kustomization", exposure] {
+                assert!(
+                    kinds.contains(kind),
+                    "{} ({controller:?}) lacks a {kind}: {kinds:?}",
+                    p.name
+                );
+            }
+            let source = if p.chart.oci.is_some() {
+                "OCIRepository"
+            } else {
+                "HelmRepository"
+            };
+            assert!(kinds.contains(source), "{}: {kinds:?}", p.name);
+
+            // The kustomization lists exactly the app's files (plus the Secret written at add time).
+            let kust = parse_yaml("kustomization", &files[&format!("{dir}kustomization.yaml")]);
+            for r in kust["resources"].as_array().expect("resources") {
+                let r = r.as_str().expect("str");
+                assert!(
+                    files.contains_key(&format!("{dir}{r}")) || r == "secret.sops.yaml",
+                    "{}: kustomization lists missing {r}",
+                    p.name
+                );
+            }
+            let hr = parse_yaml("helmrelease", &files[&format!("{dir}helmrelease.yaml")]);
+            let values = hr["spec"]["values"].to_string();
+            assert!(
+                !values.contains("{{"),
+                "{}: unevaluated expression in {values}",
+                p.name
+            );
+            if p.needs.storage {
+                assert!(
+                    values.contains("\"nfs\""),
+                    "{}: values do not use the NFS class: {values}",
+                    p.name
+                );
+            }
+            let given: BTreeMap<String, String> = p
+                .secrets
+                .iter()
+                .map(|s| (s.key.clone(), "given".to_owned()))
+                .collect();
+            if let Some(secret) = catalog::plain_secret(&cfg, &p, &app, &given).expect("secret") {
+                let doc = parse_yaml("secret", &secret);
+                assert_eq!(doc["kind"], "Secret");
+                assert_eq!(doc["metadata"]["name"], format!("{}-credentials", p.name));
+                assert!(catalog::has_secrets(&p, &app));
+            }
+        }
+    }
+}
+
+#[test]
+fn nextcloud_values_carry_host_tls_storage_and_external_database_by_reference() {
+    let mut cfg = example();
+    cfg.storage.storage_class = "nfs-fast".into();
+    let p = catalog::get("nextcloud").expect("nextcloud");
+    let mut app = app_for(&cfg, &p);
+    app.host = "cloud.example.com".into();
+    app.settings = [
+        ("database", "external"),
+        ("db_host", "db.lan"),
+        ("db_port", "3307"),
+        ("db_name", "nc"),
+        ("db_user", "ncuser"),
+        ("admin_user", "root"),
+        ("storage_size", "100Gi"),
+        ("upload_limit", "8G"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    cfg.apps = vec![app.clone()];
+    let files = catalog::render_app(&cfg, &app).expect("renders");
+    let hr = parse_yaml("hr", &files["apps/nextcloud/helmrelease.yaml"]);
+    assert_eq!(
+        hr["spec"]["chart"]["spec"]["version"],
+        p.chart.version.as_str()
+    );
+    let v = &hr["spec"]["values"];
+    assert_eq!(v["nextcloud"]["host"], "cloud.example.com");
+    assert_eq!(v["nextcloud"]["trustedDomains"][0], "cloud.example.com");
+    assert_eq!(
+        v["nextcloud"]["existingSecret"]["secretName"],
+        "nextcloud-credentials"
+    );
+    assert!(
+        v["nextcloud"]["configs"]["homelab.config.php"]
+            .as_str()
+            .expect("php")
+            .contains("trusted_proxies")
+    );
+    assert!(
+        v["nextcloud"]["phpConfigs"]["zz-homelab-uploads.ini"]
+            .as_str()
+            .expect("ini")
+            .contains("upload_max_filesize = 8G")
+    );
+    assert_eq!(v["persistence"]["enabled"], true);
+    assert_eq!(v["persistence"]["storageClass"], "nfs-fast");
+    assert_eq!(v["persistence"]["size"], "100Gi");
+    assert_eq!(v["cronjob"]["enabled"], true);
+    assert_eq!(v["mariadb"]["enabled"], false);
+    assert_eq!(v["internalDatabase"]["enabled"], false);
+    let db = &v["externalDatabase"];
+    assert_eq!(db["enabled"], true);
+    assert_eq!(db["host"], "db.lan:3307");
+    assert_eq!(db["database"], "nc");
+    assert_eq!(db["existingSecret"]["enabled"], true);
+    assert_eq!(db["existingSecret"]["secretName"], "nextcloud-credentials");
+    assert_eq!(db["existingSecret"]["passwordKey"], "db-password");
+    assert!(db.get("password").is_none(), "no password in values: {db}");
+
+    let ing = parse_yaml("ingress", &files["apps/nextcloud/ingress.yaml"]);
+    assert_eq!(
+        ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+        "letsencrypt-production"
+    );
+    assert_eq!(ing["spec"]["tls"][0]["hosts"][0], "cloud.example.com");
+    assert_eq!(ing["spec"]["rules"][0]["host"], "cloud.example.com");
+    let backend = &ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"];
+    assert_eq!(backend["name"], "nextcloud");
+    assert_eq!(backend["port"]["number"], 8080);
+
+    // The issuer follows the certificate settings.
+    cfg.certificates.challenge = Challenge::Selfsigned;
+    let files = catalog::render_app(&cfg, &app).expect("renders");
+    let ing = parse_yaml("ingress", &files["apps/nextcloud/ingress.yaml"]);
+    assert_eq!(
+        ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+        "homelab-ca"
+    );
+
+    // External database: the user's password is required and ends up only in the Secret.
+    let given = BTreeMap::from([("db-password".to_owned(), "s3cret-db".to_owned())]);
+    let secret = catalog::plain_secret(&cfg, &p, &app, &given)
+        .expect("secret")
+        .expect("some");
+    let s = parse_yaml("secret", &secret);
+    assert_eq!(s["stringData"]["db-password"], "s3cret-db");
+    assert_eq!(s["stringData"]["db-username"], "ncuser");
+    assert_eq!(s["stringData"]["nextcloud-username"], "root");
+    assert!(
+        s["stringData"]["nextcloud-password"]
+            .as_str()
+            .expect("pw")
+            .len()
+            >= 32
+    );
+    assert!(catalog::plain_secret(&cfg, &p, &app, &BTreeMap::new()).is_err());
+}
+
+/// A fresh homelab repository: the example homelab.yaml, `git init`, a first commit.
+struct Repo {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    key: PathBuf,
+}
+
+impl Repo {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("repo");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::copy(support::example_config(), dir.join("homelab.yaml")).expect("copy");
+        let repo = git2::Repository::init(&dir).expect("git init");
+        homelab::git::commit_all(&repo, "Initial").expect("commit");
+        let key = tmp.path().join("keys/age.agekey");
+        Self {
+            _tmp: tmp,
+            dir,
+            key,
+        }
+    }
+
+    fn add(&self, args: &[&str]) -> support::Run {
+        homelab()
+            .dir(&self.dir)
+            .env("HOMELAB_AGE_KEY_FILE", &self.key)
+            .arg("add-app")
+            .args(args)
+            .arg("--non-interactive")
+            .run()
+    }
+
+    fn remove(&self, name: &str) -> support::Run {
+        homelab()
+            .dir(&self.dir)
+            .env("HOMELAB_AGE_KEY_FILE", &self.key)
+            .args(["remove-app", name, "--non-interactive"])
+            .run()
+    }
+
+    fn config(&self) -> Config {
+        serde_saphyr::from_str(&self.read("homelab.yaml")).expect("homelab.yaml parses")
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    fn head(&self) -> git2::Oid {
+        git2::Repository::open(&self.dir)
+            .expect("open")
+            .head()
+            .expect("head")
+            .target()
+            .expect("oid")
+    }
+
+    /// Every file of the work tree (outside .git) with its content.
+    fn snapshot(&self) -> BTreeMap<String, String> {
+        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+            for entry in std::fs::read_dir(dir).expect("read_dir") {
+                let path = entry.expect("entry").path();
+                if path.file_name().is_some_and(|n| n == ".git") {
+                    continue;
+                }
+                if path.is_dir() {
+                    walk(root, &path, out);
+                } else {
+                    let rel = path
+                        .strip_prefix(root)
+                        .expect("prefix")
+                        .to_string_lossy()
+                        .into_owned();
+                    out.insert(rel, std::fs::read_to_string(&path).expect("read"));
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(&self.dir, &self.dir, &mut out);
+        out
+    }
+
+    /// Every blob of every commit reachable from HEAD, as text.
+    fn all_blobs(&self) -> Vec<(String, String)> {
+        let repo = git2::Repository::open(&self.dir).expect("open");
+        let mut walk = repo.revwalk().expect("revwalk");
+        walk.push_head().expect("head");
+        let mut out = Vec::new();
+        for oid in walk {
+            let commit = repo.find_commit(oid.expect("oid")).expect("commit");
+            out.push((
+                format!("commit {}", commit.id()),
+                commit.message().unwrap_or_default().to_owned(),
+            ));
+            let tree = commit.tree().expect("tree");
+            tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
+                if let Ok(blob) = entry.to_object(&repo).and_then(|o| o.peel_to_blob()) {
+                    out.push((
+                        format!("{}{}", root, entry.name().unwrap_or_default()),
+                        String::from_utf8_lossy(blob.content()).into_owned(),
+                    ));
+                }
+                git2::TreeWalkResult::Ok
+            })
+            .expect("walk");
+        }
+        out
+    }
+
+    fn clean(&self) -> bool {
+        let repo = git2::Repository::open(&self.dir).expect("open");
+        repo.statuses(None).expect("status").is_empty()
+    }
+}
+
+#[test]
+fn add_refuse_remove_and_add_back_nextcloud() {
+    let repo = Repo::new();
+    let before = repo.snapshot();
+
+    repo.add(&["nextcloud", "--no-push"])
+        .code_is(0)
+        .stdout_has("nextcloud: https://nextcloud.example.com");
+    let cfg = repo.config();
+    assert_eq!(cfg.apps.len(), 1);
+    let app = &cfg.apps[0];
+    assert_eq!(
+        (app.name.as_str(), app.namespace.as_str(), app.host.as_str()),
+        ("nextcloud", "nextcloud", "nextcloud.example.com")
+    );
+    assert_eq!(app.settings["database"], "bundled");
+    assert!(
+        app.settings.keys().all(|k| !k.contains("password")),
+        "{:?}",
+        app.settings
+    );
+    let kust = parse_yaml("apps", &repo.read("apps/kustomization.yaml"));
+    assert_eq!(kust["resources"], serde_json::json!(["nextcloud"]));
+    for f in [
+        "namespace.yaml",
+        "helmrepository.yaml",
+        "helmrelease.yaml",
+        "ingress.yaml",
+        "kustomization.yaml",
+        "secret.sops.yaml",
+    ] {
+        assert!(
+            repo.dir.join("apps/nextcloud").join(f).is_file(),
+            "{f} missing"
+        );
+    }
+    assert!(repo.read(".sops.yaml").contains("age1"));
+    assert!(repo.clean(), "everything is committed");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&repo.key)
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "age key mode {mode:o}");
+    }
+    let added = repo.snapshot();
+    let head = repo.head();
+
+    // Adding it again is refused and changes nothing.
+    repo.add(&["nextcloud", "--no-push"])
+        .code_is(2)
+        .stderr_has("nextcloud is already installed")
+        .stderr_has("hint:");
+    assert_eq!(repo.snapshot(), added);
+    assert_eq!(repo.head(), head);
+
+    // Collisions and unknown names: exit 2, nothing changed.
+    repo.add(&["jellyfin", "--host", "nextcloud.example.com", "--no-push"])
+        .code_is(2)
+        .stderr_has("--host: nextcloud.example.com is already the host of nextcloud");
+    repo.add(&["jellyfin", "--namespace", "nextcloud", "--no-push"])
+        .code_is(2)
+        .stderr_has("--namespace: nextcloud is already the namespace of nextcloud");
+    repo.add(&["nextclod"])
+        .code_is(2)
+        .stderr_has("did you mean nextcloud?");
+    repo.add(&["vaultwarden", "--set", "storage_size=lots"])
+        .code_is(2)
+        .stderr_has("--set storage_size")
+        .stderr_has("hint:");
+    repo.add(&["vaultwarden", "--set", "colour=blue"])
+        .code_is(2)
+        .stderr_has("has no setting called \"colour\"");
+    repo.add(&["nextcloud-x", "--namespace", "Bad_NS"])
+        .code_is(2);
+    repo.add(&["pihole"])
+        .code_is(2)
+        .stderr_has("--set dns_address=");
+    assert_eq!(repo.snapshot(), added);
+    assert_eq!(repo.head(), head);
+
+    // Remove: back to the start, apart from an empty apps list and .sops.yaml.
+    repo.remove("nextcloud").code_is(0);
+    assert!(!repo.dir.join("apps/nextcloud").exists());
+    assert!(repo.config().apps.is_empty());
+    let kust = parse_yaml("apps", &repo.read("apps/kustomization.yaml"));
+    assert_eq!(kust["resources"], serde_json::json!([]));
+    assert!(repo.clean());
+    let removed = repo.snapshot();
+    for (k, v) in &before {
+        if k != "homelab.yaml" {
+            assert_eq!(removed.get(k), Some(v), "{k}");
+        }
+    }
+    assert_eq!(repo.config().apps, example().apps);
+    repo.remove("nextcloud")
+        .code_is(2)
+        .stderr_has("\"nextcloud\" is not installed");
+
+    // Add back: the same files (new passwords in the encrypted Secret).
+    repo.add(&["nextcloud", "--no-push"]).code_is(0);
+    let back = repo.snapshot();
+    assert_eq!(
+        back.keys().collect::<Vec<_>>(),
+        added.keys().collect::<Vec<_>>()
+    );
+    for (k, v) in &added {
+        if !k.ends_with("secret.sops.yaml") {
+            assert_eq!(&back[k], v, "{k} differs after add, remove, add");
+        }
+    }
+    assert!(repo.clean());
+}
+
+#[test]
+fn no_plaintext_secret_in_the_repository_or_its_history_and_sops_decrypts_it() {
+    let repo = Repo::new();
+    let given_admin = "Given-Admin-Pass-7f3a9c";
+    let given_db = "Given-Db-Pass-91bd2e";
+    repo.add(&[
+        "nextcloud",
+        "--no-push",
+        "--host=files.example.com",
+        "--set=database=external",
+        "--set=db_host=10.0.0.5",
+        &format!("--set=nextcloud-password={given_admin}"),
+        &format!("--set=db-password={given_db}"),
+    ])
+    .code_is(0);
+    repo.add(&["vaultwarden", "--no-push"]).code_is(0);
+
+    // The real sops decrypts what we wrote, with the key file add-app created.
+    let plain = sops::decrypt(&repo.dir.join("apps/nextcloud/secret.sops.yaml"), &repo.key);
+    let doc = parse_yaml("decrypted", &plain);
+    assert_eq!(doc["kind"], "Secret");
+    assert_eq!(doc["metadata"]["namespace"], "nextcloud");
+    assert_eq!(doc["stringData"]["nextcloud-password"], given_admin);
+    assert_eq!(doc["stringData"]["db-password"], given_db);
+    assert_eq!(doc["stringData"]["db-username"], "nextcloud");
+    let vw = parse_yaml(
+        "vw",
+        &sops::decrypt(
+            &repo.dir.join("apps/vaultwarden/secret.sops.yaml"),
+            &repo.key,
+        ),
+    );
+    let token = vw["stringData"]["admin-token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(token.len(), 48);
+
+    let hr = parse_yaml("hr", &repo.read("apps/nextcloud/helmrelease.yaml"));
+    assert_eq!(
+        hr["spec"]["values"]["externalDatabase"]["host"],
+        "10.0.0.5:3306"
+    );
+
+    let secrets = [given_admin, given_db, token.as_str()];
+    let blobs = repo.all_blobs();
+    assert!(blobs.len() > 10, "walked the history: {}", blobs.len());
+    for (path, text) in &blobs {
+        for s in secrets {
+            assert!(!text.contains(s), "plaintext secret found in {path}");
+        }
+    }
+    // Nor on the command's output.
+    let out = repo.remove("vaultwarden");
+    assert!(!out.stdout().contains(&token) && !out.stderr().contains(&token));
+}
+
+#[test]
+fn sops_round_trip_with_the_real_sops() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key_file = tmp.path().join("age.agekey");
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    {
+        use age::secrecy::ExposeSecret as _;
+        std::fs::write(
+            &key_file,
+            format!("{}\n", identity.to_string().expose_secret()),
+        )
+        .expect("key");
+    }
+
+    let plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: demo\n  namespace: apps\n  labels:\n    tier: \"1\"\ntype: Opaque\ndata:\n  token: aGVsbG8gd29ybGQ=\nstringData:\n  password: \"p@ss: w0rd # not a comment\"\n  multi: |\n    line one\n    line two\n  unicode: \"grüße ✓\"\n  empty: \"\"\n";
+    let sealed = homelab::secrets::encrypt_secret(plain, &recipient).expect("encrypts");
+    for word in ["aGVsbG8gd29ybGQ=", "p@ss", "line one", "grüße"] {
+        assert!(!sealed.contains(word), "{word} in {sealed}");
+    }
+    let file = tmp.path().join("secret.sops.yaml");
+    std::fs::write(&file, &sealed).expect("write");
+    let decrypted = sops::decrypt(&file, &key_file);
+    let want: Value = serde_saphyr::from_str(plain).expect("plain");
+    let got: Value = serde_saphyr::from_str(&decrypted).expect("decrypted");
+    assert_eq!(got, want);
+
+    // Tampering is detected by sops (the MAC covers the readable fields too).
+    let tampered = sealed.replace("name: demo", "name: evil");
+    assert_ne!(tampered, sealed);
+    std::fs::write(&file, tampered).expect("write");
+    let out = Command::new(sops::sops_bin())
+        .args(["--disable-version-check", "--decrypt"])
+        .arg(&file)
+        .env("SOPS_AGE_KEY_FILE", &key_file)
+        .output()
+        .expect("sops");
+    assert!(!out.status.success(), "sops accepted a tampered file");
+}
+
+#[test]
+fn kubectl_kustomize_builds_a_repository_with_every_app() {
+    for controller in ["traefik", "envoy-gateway"] {
+        let repo = Repo::new();
+        let cfg_text = repo
+            .read("homelab.yaml")
+            .replace("controller: traefik", &format!("controller: {controller}"));
+        std::fs::write(repo.dir.join("homelab.yaml"), cfg_text).expect("write");
+        let profiles = catalog::all();
+        for p in &profiles {
+            let mut args = vec![p.name.clone(), "--no-push".into()];
+            args.extend(required_sets(p));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            // Sampled LoadBalancer addresses are shared; they are not checked for uniqueness.
+            repo.add(&args).code_is(0);
+        }
+        let cfg = repo.config();
+        assert_eq!(cfg.apps.len(), profiles.len());
+        let out = Command::new("kubectl")
+            .args(["kustomize", "apps"])
+            .current_dir(&repo.dir)
+            .output()
+            .expect("kubectl is installed (needed by this test)");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "kubectl kustomize apps failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let exposure = if controller == "traefik" {
+            "kind: Ingress"
+        } else {
+            "kind: HTTPRoute"
+        };
+        let releases = stdout.matches("kind: HelmRelease").count();
+        assert_eq!(releases, profiles.len(), "one HelmRelease per app");
+        assert_eq!(
+            stdout.matches(exposure).count(),
+            profiles.len(),
+            "one {exposure} per app"
+        );
+        assert!(
+            stdout.contains("ENC[AES256_GCM,data:"),
+            "encrypted Secrets are part of the build"
+        );
+        assert!(repo.clean());
+    }
+}
+
+#[test]
+fn apps_lists_the_catalog_and_what_is_installed() {
+    let repo = Repo::new();
+    let out = homelab().dir(&repo.dir).arg("apps").ok();
+    for p in catalog::all() {
+        assert!(out.stdout().contains(&p.name), "{} not listed", p.name);
+    }
+    assert!(!out.stdout().contains("installed at"));
+    repo.add(&["uptime-kuma", "--no-push", "--host", "status.example.com"])
+        .code_is(0);
+    homelab()
+        .dir(&repo.dir)
+        .arg("apps")
+        .ok()
+        .stdout_has("installed at https://status.example.com");
+}

@@ -1,0 +1,45 @@
+//! The real `sops` binary, built by `scripts/build-sops` (never downloaded by a test).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `$HOMELAB_SOPS`, else `${CARGO_TARGET_DIR:-target}/tools/sops`; panics with how to build it.
+pub fn sops_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("HOMELAB_SOPS") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        super::root().join(target)
+    };
+    let bin = target.join("tools/sops");
+    assert!(
+        bin.is_file(),
+        "the sops binary is missing at {}: build it once with `scripts/build-sops` (needs Go and the Go module proxy), or set HOMELAB_SOPS",
+        bin.display()
+    );
+    bin
+}
+
+/// Decrypt `file` with the age identity in `key_file`; returns the plaintext YAML.
+pub fn decrypt(file: &Path, key_file: &Path) -> String {
+    let out = Command::new(sops_bin())
+        .arg("--disable-version-check")
+        .arg("--decrypt")
+        .arg(file)
+        .env("SOPS_AGE_KEY_FILE", key_file)
+        .env_remove("SOPS_AGE_KEY")
+        .output()
+        .expect("run sops");
+    assert!(
+        out.status.success(),
+        "sops -d {} failed:\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
