@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result, Status};
 
+pub mod bootstrap;
 pub mod completions;
 
 /// What every command gets besides its own arguments.
@@ -26,13 +27,13 @@ pub fn run(cli: Cli) -> Result<Status> {
     };
     match cli.command {
         Command::Completions(args) => completions::run(&args),
+        Command::Bootstrap(args) => bootstrap::run(&ctx, &args),
         Command::Init(_)
         | Command::Render(_)
         | Command::AddApp(_)
         | Command::RemoveApp(_)
         | Command::Apps
         | Command::Doctor(_)
-        | Command::Bootstrap(_)
         | Command::Push(_) => {
             let _ = &ctx;
             Err(Error::usage("not yet implemented"))
