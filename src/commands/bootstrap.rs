@@ -53,9 +53,9 @@ fn load_config(dir: &Path) -> Result<Config> {
     })
 }
 
-/// The documents a kustomization directory lists under `resources` (recursively), and the
-/// other fields it uses, which bootstrap does not apply (Flux applies them on its first
-/// reconciliation of the same directory).
+/// The documents a kustomization directory lists under `resources` (recursively), with its
+/// `patches` applied, and the other fields it uses, which bootstrap does not apply (Flux
+/// applies them on its first reconciliation of the same directory).
 fn read_kustomization(dir: &Path, docs: &mut Vec<Value>, ignored: &mut Vec<String>) -> Result<()> {
     let file = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
         .iter()
@@ -74,47 +74,53 @@ fn read_kustomization(dir: &Path, docs: &mut Vec<Value>, ignored: &mut Vec<Strin
         return Err(Error::usage(format!("{} is not a mapping", file.display()))
             .with_hint("re-render it with `homelab render --force`"));
     };
-    for (key, value) in fields {
-        match key.as_str() {
-            "apiVersion" | "kind" => {}
-            "resources" => {
-                for entry in value.as_array().into_iter().flatten() {
-                    let Some(entry) = entry.as_str() else {
-                        continue;
-                    };
-                    if entry.contains("://") {
-                        return Err(Error::usage(format!(
-                            "{}: remote resource {entry:?} is not supported by bootstrap",
-                            file.display()
-                        ))
-                        .with_hint("list local files only in the flux-system kustomization"));
-                    }
-                    let path = dir.join(entry);
-                    if path.is_dir() {
-                        read_kustomization(&path, docs, ignored)?;
-                    } else if path.is_file() {
-                        let text = std::fs::read_to_string(&path)?;
-                        let parsed = parse_documents(&text).map_err(|e| {
-                            Error::usage(format!("{} is not valid YAML: {e:#}", path.display()))
-                                .with_hint(
-                                    "fix the file, or re-render it with `homelab render --force`",
-                                )
-                        })?;
-                        docs.extend(parsed);
-                    } else {
-                        return Err(Error::usage(format!(
-                            "{} lists {entry:?}, which does not exist",
-                            file.display()
-                        ))
-                        .with_hint(
-                            "render the repository (`homelab render`) or fix the resources list",
-                        ));
-                    }
-                }
-            }
-            other => ignored.push(format!("{other} (in {})", file.display())),
+    let mut local = Vec::new();
+    for entry in fields
+        .get("resources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(entry) = entry.as_str() else {
+            continue;
+        };
+        if entry.contains("://") {
+            return Err(Error::usage(format!(
+                "{}: remote resource {entry:?} is not supported by bootstrap",
+                file.display()
+            ))
+            .with_hint("list local files only in the flux-system kustomization"));
+        }
+        let path = dir.join(entry);
+        if path.is_dir() {
+            read_kustomization(&path, &mut local, ignored)?;
+        } else if path.is_file() {
+            let text = std::fs::read_to_string(&path)?;
+            let parsed = parse_documents(&text).map_err(|e| {
+                Error::usage(format!("{} is not valid YAML: {e:#}", path.display()))
+                    .with_hint("fix the file, or re-render it with `homelab render --force`")
+            })?;
+            local.extend(parsed);
+        } else {
+            return Err(Error::usage(format!(
+                "{} lists {entry:?}, which does not exist",
+                file.display()
+            ))
+            .with_hint("render the repository (`homelab render`) or fix the resources list"));
         }
     }
+    if let Some(patches) = fields.get("patches") {
+        crate::kube::patches::apply_patches(&mut local, patches, dir, &file)?;
+    }
+    for key in fields.keys() {
+        if !matches!(
+            key.as_str(),
+            "apiVersion" | "kind" | "resources" | "patches"
+        ) {
+            ignored.push(format!("{key} (in {})", file.display()));
+        }
+    }
+    docs.extend(local);
     Ok(())
 }
 
@@ -470,7 +476,7 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
     read_kustomization(&flux_dir, &mut docs, &mut ignored)?;
     for field in &ignored {
         style::note(&format!(
-            "{} bootstrap applies `resources` only; {field} is applied by Flux on its first reconciliation",
+            "{} bootstrap applies `resources` and `patches` only; {field} is applied by Flux on its first reconciliation",
             style::yellow("note:")
         ));
     }

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod client;
 pub mod credentials;
+pub mod patches;
 pub mod wait;
 
 pub use apply::{

@@ -198,6 +198,12 @@ async fn fresh_bootstrap_applies_everything_and_a_rerun_changes_nothing() {
     let client = server.client().await;
     let repo = repo(HTTPS_URL, "dns01");
     let age = repo.write_age_key();
+    // A user patch in flux-system/kustomization.yaml counts from the first apply.
+    std::fs::write(
+        repo.dir.join("clusters/homelab/flux-system/kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - gotk-components.yaml\n  - gotk-sync.yaml\npatches:\n  - patch: |\n      - op: add\n        path: /spec/template/spec/containers/0/args/-\n        value: --concurrent=20\n    target:\n      kind: Deployment\n      name: (kustomize|helm)-controller\n",
+    )
+    .expect("kustomization");
 
     let run = repo
         .bootstrap(server.kubeconfig())
@@ -234,6 +240,23 @@ async fn fresh_bootstrap_applies_everything_and_a_rerun_changes_nothing() {
             "{} {}: managers {managers:?}",
             doc["kind"],
             doc["metadata"]["name"]
+        );
+    }
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "flux-system");
+    for (name, patched) in [
+        ("kustomize-controller", true),
+        ("helm-controller", true),
+        ("source-controller", false),
+    ] {
+        let d = deployments.get(name).await.expect("deployment");
+        let args = d.spec.expect("spec").template.spec.expect("pod").containers[0]
+            .args
+            .clone()
+            .unwrap_or_default();
+        assert_eq!(
+            args.iter().any(|a| a == "--concurrent=20"),
+            patched,
+            "{name}: {args:?}"
         );
     }
     let git = secret_data(&client, "flux-system", "flux-system").await;
