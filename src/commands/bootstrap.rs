@@ -424,10 +424,9 @@ fn describe_access(a: &Access) -> String {
 fn print_report(report: &ApplyReport, dry_run: bool) {
     for obj in &report.objects {
         if dry_run || obj.outcome != Outcome::Unchanged {
-            let suffix = if obj.unvalidated {
-                " (not validated: its CRD does not exist yet)"
-            } else {
-                ""
+            let suffix = match &obj.unvalidated {
+                Some(why) => format!(" (not validated: {why})"),
+                None => String::new(),
             };
             println!("{:<10} {}{suffix}", obj.outcome.as_str(), obj.id());
         }
@@ -490,6 +489,23 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
             flux_dir.display()
         ))
         .with_hint("render the repository (`homelab render`) so flux-system has gotk-sync.yaml"));
+    }
+
+    for repo in sync
+        .iter()
+        .filter(|d| str_at(d, "/kind") == Some("GitRepository"))
+    {
+        let url = str_at(repo, "/spec/url").unwrap_or_default();
+        if !["ssh://", "https://", "http://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+        {
+            return Err(Error::usage(format!(
+                "the GitRepository in {} has url {url:?}, which Flux cannot use",
+                flux_dir.display()
+            ))
+            .with_hint("Flux needs ssh://user@host/path or https:// URLs (not user@host:path): fix git.url and run `homelab render`"));
+        }
     }
 
     // 2. The cluster: reachable, recent enough, and we may do what we need.

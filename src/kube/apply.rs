@@ -66,9 +66,9 @@ pub struct Applied {
     pub namespace: Option<String>,
     pub name: String,
     pub outcome: Outcome,
-    /// Dry run only: the object's kind comes from a CRD that is itself only being dry-run,
-    /// so the server could not validate it.
-    pub unvalidated: bool,
+    /// Dry run only: why the server could not validate the object (its CRD or namespace is
+    /// itself only being dry-run).
+    pub unvalidated: Option<String>,
 }
 
 impl Applied {
@@ -143,6 +143,10 @@ pub struct Applier {
     opts: ApplyOptions,
     cache: HashMap<String, HashMap<String, Resolved>>,
     retries: Arc<AtomicUsize>,
+    /// `(apiVersion, kind)` provided by CRDs this applier applied (or dry-ran).
+    provided: BTreeSet<(String, String)>,
+    /// Namespaces a dry run pretended to create.
+    dry_namespaces: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Applier {
@@ -326,7 +330,7 @@ async fn apply_one(
         namespace,
         name,
         outcome,
-        unvalidated: false,
+        unvalidated: None,
     })
 }
 
@@ -337,6 +341,8 @@ impl Applier {
             opts,
             cache: HashMap::new(),
             retries: Arc::new(AtomicUsize::new(0)),
+            provided: BTreeSet::new(),
+            dry_namespaces: BTreeSet::new(),
         }
     }
 
@@ -513,12 +519,23 @@ impl Applier {
                 let (api_version, kind, _, _) = identity(&doc)?;
                 batch.push((self.resolve_waiting(&api_version, &kind).await?, doc));
             }
-            report.objects.extend(self.apply_batch(batch).await?);
+            let applied = self.apply_batch(batch).await?;
+            if self.opts.dry_run {
+                // Namespaces a dry run only pretends to create: their objects cannot be
+                // validated by the server.
+                self.dry_namespaces.extend(
+                    applied
+                        .iter()
+                        .filter(|a| a.kind == "Namespace" && a.outcome == Outcome::Created)
+                        .map(|a| a.name.clone()),
+                );
+            }
+            report.objects.extend(applied);
         }
 
-        // Kinds the CRDs of this batch provide: served only once they are Established.
-        let mut new_kinds: BTreeSet<(String, String)> = BTreeSet::new();
+        // Kinds the CRDs provide: served only once they are Established.
         let mut crd_names = Vec::new();
+        let mut new_group_versions = BTreeSet::new();
         for crd in &crds {
             if let Some(name) = str_at(crd, &["metadata", "name"]) {
                 crd_names.push(name.to_owned());
@@ -532,14 +549,16 @@ impl Applier {
                 .flatten()
             {
                 if let Some(v) = version.get("name").and_then(Value::as_str) {
-                    new_kinds.insert((format!("{group}/{v}"), kind.to_owned()));
+                    let gv = format!("{group}/{v}");
+                    new_group_versions.insert(gv.clone());
+                    self.provided.insert((gv, kind.to_owned()));
                 }
             }
         }
         if !self.opts.dry_run && !crd_names.is_empty() {
             self.wait_established(&crd_names).await?;
         }
-        for (api_version, _) in &new_kinds {
+        for api_version in &new_group_versions {
             self.forget(api_version);
         }
 
@@ -547,32 +566,44 @@ impl Applier {
         let mut pending = Vec::new();
         for doc in rest {
             let (api_version, kind, namespace, name) = identity(&doc)?;
-            let provided_here = new_kinds.contains(&(api_version.clone(), kind.clone()));
-            if self.opts.dry_run && provided_here {
-                // The CRD was only dry-run: the kind is not served, nothing can validate it.
-                if self.resolve(&api_version, &kind).await?.is_none() {
-                    pending.push(Applied {
-                        api_version,
-                        kind,
-                        namespace,
-                        name,
-                        outcome: Outcome::Created,
-                        unvalidated: true,
-                    });
-                    continue;
-                }
-            }
-            let resolved = if provided_here || !self.opts.dry_run {
-                self.resolve_waiting(&api_version, &kind).await?
+            let provided = self.provided.contains(&(api_version.clone(), kind.clone()));
+            let resolved = if provided && !self.opts.dry_run {
+                Some(self.resolve_waiting(&api_version, &kind).await?)
             } else {
-                self.resolve(&api_version, &kind).await?.ok_or_else(|| {
-                    Error::failed(format!(
+                self.resolve(&api_version, &kind).await?
+            };
+            let unvalidated = match &resolved {
+                // The CRD was only dry-run: the kind is not served.
+                None if provided && self.opts.dry_run => {
+                    Some("its CRD does not exist yet".to_owned())
+                }
+                None => {
+                    return Err(Error::failed(format!(
                         "the cluster does not serve kind {kind} of {api_version}"
                     ))
-                    .with_hint("install the CustomResourceDefinition that provides it first (or check the apiVersion for typos)")
-                })?
+                    .with_hint("install the CustomResourceDefinition that provides it first (or check the apiVersion for typos)"));
+                }
+                Some(r)
+                    if r.namespaced
+                        && self
+                            .dry_namespaces
+                            .contains(namespace.as_deref().unwrap_or("default")) =>
+                {
+                    Some("its namespace does not exist yet".to_owned())
+                }
+                Some(_) => None,
             };
-            batch.push((resolved, doc));
+            match (resolved, unvalidated) {
+                (Some(resolved), None) => batch.push((resolved, doc)),
+                (_, reason) => pending.push(Applied {
+                    api_version,
+                    kind,
+                    namespace,
+                    name,
+                    outcome: Outcome::Created,
+                    unvalidated: reason,
+                }),
+            }
         }
         report.objects.extend(self.apply_batch(batch).await?);
         report.objects.extend(pending);
