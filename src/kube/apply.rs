@@ -145,8 +145,6 @@ pub struct Applier {
     retries: Arc<AtomicUsize>,
     /// `(apiVersion, kind)` provided by CRDs this applier applied (or dry-ran).
     provided: BTreeSet<(String, String)>,
-    /// Namespaces a dry run pretended to create.
-    dry_namespaces: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Applier {
@@ -217,6 +215,11 @@ fn is_not_found(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.code == 404)
 }
 
+/// A 404 for the object's namespace (not for its kind).
+fn is_namespace_not_found(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(s) if s.code == 404 && s.message.starts_with("namespaces \""))
+}
+
 /// The server's own message for an error, without kube's debug noise.
 pub fn error_message(err: &kube::Error) -> String {
     match err {
@@ -244,7 +247,7 @@ where
             Err(e) => {
                 let budget = if is_transient(&e) {
                     RETRY_BUDGET
-                } else if retry_not_found && is_not_found(&e) {
+                } else if retry_not_found && is_not_found(&e) && !is_namespace_not_found(&e) {
                     CRD_BUDGET
                 } else {
                     return Err(e);
@@ -304,9 +307,22 @@ async fn apply_one(
         params.field_validation = Some(ValidationDirective::Strict);
     }
     let patch = Patch::Apply(&doc);
-    let after = with_retry(&retries, true, || api.patch(&name, &params, &patch))
-        .await
-        .map_err(fail)?;
+    let after = match with_retry(&retries, true, || api.patch(&name, &params, &patch)).await {
+        Ok(after) => after,
+        // A dry run in a namespace the same dry run only pretends to create: the server
+        // decoded (and strictly validated) the object, but cannot go further.
+        Err(e) if opts.dry_run && is_namespace_not_found(&e) => {
+            return Ok(Applied {
+                api_version,
+                kind,
+                namespace,
+                name,
+                outcome: Outcome::Created,
+                unvalidated: Some("its namespace does not exist yet".to_owned()),
+            });
+        }
+        Err(e) => return Err(fail(e)),
+    };
     let outcome = match before {
         None => Outcome::Created,
         Some(before) if opts.dry_run => {
@@ -342,7 +358,6 @@ impl Applier {
             cache: HashMap::new(),
             retries: Arc::new(AtomicUsize::new(0)),
             provided: BTreeSet::new(),
-            dry_namespaces: BTreeSet::new(),
         }
     }
 
@@ -519,18 +534,7 @@ impl Applier {
                 let (api_version, kind, _, _) = identity(&doc)?;
                 batch.push((self.resolve_waiting(&api_version, &kind).await?, doc));
             }
-            let applied = self.apply_batch(batch).await?;
-            if self.opts.dry_run {
-                // Namespaces a dry run only pretends to create: their objects cannot be
-                // validated by the server.
-                self.dry_namespaces.extend(
-                    applied
-                        .iter()
-                        .filter(|a| a.kind == "Namespace" && a.outcome == Outcome::Created)
-                        .map(|a| a.name.clone()),
-                );
-            }
-            report.objects.extend(applied);
+            report.objects.extend(self.apply_batch(batch).await?);
         }
 
         // Kinds the CRDs provide: served only once they are Established.
@@ -583,14 +587,6 @@ impl Applier {
                     ))
                     .with_hint("install the CustomResourceDefinition that provides it first (or check the apiVersion for typos)"));
                 }
-                Some(r)
-                    if r.namespaced
-                        && self
-                            .dry_namespaces
-                            .contains(namespace.as_deref().unwrap_or("default")) =>
-                {
-                    Some("its namespace does not exist yet".to_owned())
-                }
                 Some(_) => None,
             };
             match (resolved, unvalidated) {
@@ -605,7 +601,50 @@ impl Applier {
                 }),
             }
         }
-        report.objects.extend(self.apply_batch(batch).await?);
+        let custom: Vec<(Resolved, Value)> = batch
+            .iter()
+            .filter(|(r, _)| {
+                self.provided
+                    .contains(&(r.resource.api_version.clone(), r.resource.kind.clone()))
+            })
+            .cloned()
+            .collect();
+        let applied = self.apply_batch(batch).await?;
+        // The API server stores a custom resource created right after its CRD without the
+        // schema's defaults, and persists them on the next apply: without this second,
+        // otherwise no-op apply, every rerun would report it "configured".
+        let created: BTreeSet<(String, String, String)> = applied
+            .iter()
+            .filter(|a| a.outcome == Outcome::Created)
+            .map(|a| {
+                (
+                    a.kind.clone(),
+                    a.namespace.clone().unwrap_or_default(),
+                    a.name.clone(),
+                )
+            })
+            .collect();
+        let settle: Vec<(Resolved, Value)> = custom
+            .into_iter()
+            .filter(|(r, d)| {
+                let ns = if r.namespaced {
+                    str_at(d, &["metadata", "namespace"]).unwrap_or("default")
+                } else {
+                    ""
+                };
+                created.contains(&(
+                    r.resource.kind.clone(),
+                    ns.to_owned(),
+                    str_at(d, &["metadata", "name"])
+                        .unwrap_or_default()
+                        .to_owned(),
+                ))
+            })
+            .collect();
+        if !self.opts.dry_run && !settle.is_empty() {
+            self.apply_batch(settle).await?;
+        }
+        report.objects.extend(applied);
         report.objects.extend(pending);
         report.retries = self.retries.load(Ordering::Relaxed) - retries_before;
         Ok(report)
