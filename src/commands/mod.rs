@@ -4,15 +4,17 @@
 use std::path::PathBuf;
 
 use crate::cli::{Cli, Command};
-use crate::error::{Error, Result, Status};
+use crate::error::{Result, Status};
 
 pub mod add_app;
 pub mod apps;
+pub mod bootstrap;
 pub mod completions;
 pub mod doctor;
+pub mod init;
 pub mod push;
-pub mod render;
 pub mod remove_app;
+pub mod render;
 
 /// What every command gets besides its own arguments.
 #[derive(Debug, Clone)]
@@ -38,9 +40,7 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::AddApp(args) => add_app::run(&ctx, &args),
         Command::RemoveApp(args) => remove_app::run(&ctx, &args),
         Command::Apps => apps::run(&ctx),
-        Command::Init(_) | Command::Bootstrap(_) => {
-            let _ = &ctx;
-            Err(Error::usage("not yet implemented"))
-        }
+        Command::Bootstrap(args) => bootstrap::run(&ctx, &args),
+        Command::Init(args) => init::run(&ctx, &args),
     }
 }

@@ -1,1 +1,12 @@
 //! Talking to the cluster: kubeconfig, server-side apply, waiting for readiness.
+
+pub mod apply;
+pub mod client;
+pub mod credentials;
+pub mod patches;
+pub mod wait;
+
+pub use apply::{
+    Applier, ApplyOptions, ApplyReport, apply_documents, dry_run_strict, parse_documents,
+};
+pub use client::{Connected, connect, contexts};

@@ -3,10 +3,14 @@
 mod support;
 
 mod apps;
+mod bootstrap;
 mod cli;
 mod doctor;
 mod envtest;
 mod git_push;
-mod rerender;
-mod validate;
+mod init;
 mod render;
+mod rerender;
+mod strict;
+mod validate;
+mod wizard;

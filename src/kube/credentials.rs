@@ -1,0 +1,470 @@
+//! The Secrets Flux needs and git can never hold: the git credentials Flux pulls with (an SSH
+//! deploy key with the git host's real host key, or an HTTPS token), the SOPS age identity,
+//! and the DNS provider's API credentials for cert-manager.
+//!
+//! They are built in memory and applied straight to the cluster: never written to disk,
+//! never printed (only public keys and fingerprints are).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
+
+use crate::config::{Config, DnsProvider};
+use crate::error::{Error, Result};
+
+/// The namespace and name of Flux's git credentials Secret, as `flux bootstrap` names it.
+pub const GIT_SECRET: (&str, &str) = ("flux-system", "flux-system");
+/// The Secret the Kustomizations decrypt SOPS files with.
+pub const SOPS_SECRET: (&str, &str) = ("flux-system", "sops-age");
+/// Where cert-manager looks for the DNS provider's credentials.
+pub const PROVIDER_NAMESPACE: &str = "cert-manager";
+
+/// How Flux reaches the git remote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitRemote {
+    Ssh {
+        user: String,
+        host: String,
+        port: u16,
+    },
+    Https {
+        username: String,
+    },
+}
+
+/// Classify `git.url`; local paths and `git://` are refused, since the cluster must be able
+/// to reach the repository with credentials.
+pub fn parse_remote(url: &str) -> Result<GitRemote> {
+    let bad = |why: &str| {
+        Error::usage(format!("git.url {url:?} {why}")).with_hint(
+            "set git.url in homelab.yaml to an ssh://, user@host:path or https:// URL the cluster can reach",
+        )
+    };
+    if url.trim().is_empty() {
+        return Err(Error::usage("git.url is empty: bootstrap needs a git remote Flux can pull from")
+            .with_hint("set git.url in homelab.yaml (e.g. ssh://git@github.com/you/homelab.git), run `homelab push`, then `homelab bootstrap`"));
+    }
+    let split_user = |authority: &str| -> (Option<String>, String) {
+        match authority.rsplit_once('@') {
+            Some((user, host)) => (
+                Some(user.split(':').next().unwrap_or_default().to_owned()),
+                host.to_owned(),
+            ),
+            None => (None, authority.to_owned()),
+        }
+    };
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority = rest.split('/').next().unwrap_or_default();
+        let (user, hostport) = split_user(authority);
+        match scheme {
+            "ssh" => {
+                let (host, port) = split_port(&hostport).ok_or_else(|| bad("has a bad port"))?;
+                if host.is_empty() {
+                    return Err(bad("has no host"));
+                }
+                Ok(GitRemote::Ssh {
+                    user: user.unwrap_or_else(|| "git".to_owned()),
+                    host,
+                    port: port.unwrap_or(22),
+                })
+            }
+            "https" | "http" => Ok(GitRemote::Https {
+                username: user
+                    .filter(|u| !u.is_empty())
+                    .unwrap_or_else(|| "git".to_owned()),
+            }),
+            _ => Err(bad("uses a scheme Flux cannot pull from")),
+        }
+    } else if let Some((authority, _path)) = url.split_once(':')
+        && !authority.contains('/')
+        && !authority.is_empty()
+    {
+        let (user, host) = split_user(authority);
+        Ok(GitRemote::Ssh {
+            user: user.unwrap_or_else(|| "git".to_owned()),
+            host,
+            port: 22,
+        })
+    } else {
+        Err(bad("is a local path, which the cluster cannot reach"))
+    }
+}
+
+fn split_port(hostport: &str) -> Option<(String, Option<u16>)> {
+    if let Some(rest) = hostport.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse().ok()?),
+            None => None,
+        };
+        return Some((host.to_owned(), port));
+    }
+    match hostport.rsplit_once(':') {
+        Some((host, port)) => Some((host.to_owned(), Some(port.parse().ok()?))),
+        None => Some((hostport.to_owned(), None)),
+    }
+}
+
+/// The host field of a known_hosts line: `host`, or `[host]:port` off port 22.
+pub fn known_hosts_pattern(host: &str, port: u16) -> String {
+    if port == 22 {
+        host.to_owned()
+    } else {
+        format!("[{host}]:{port}")
+    }
+}
+
+/// Connect to the SSH server of `url` and capture its host key (libssh2 hands it to the
+/// certificate check before any authentication; we stop right there).
+pub fn scan_host_key(url: &str, timeout: Duration) -> std::result::Result<PublicKey, String> {
+    let url = url.to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let captured = std::rc::Rc::new(std::cell::RefCell::new(None::<Vec<u8>>));
+        let sink = captured.clone();
+        let mut callbacks = git2::RemoteCallbacks::new();
+        callbacks.certificate_check(move |cert, _host| {
+            if let Some(raw) = cert.as_hostkey().and_then(|k| k.hostkey()) {
+                *sink.borrow_mut() = Some(raw.to_vec());
+            }
+            Err(git2::Error::from_str(
+                "host key recorded, not connecting further",
+            ))
+        });
+        let result = git2::Remote::create_detached(url.as_str()).and_then(|mut remote| {
+            remote
+                .connect_auth(git2::Direction::Fetch, Some(callbacks), None)
+                .map(|_| ())
+        });
+        let outcome = match captured.borrow_mut().take() {
+            Some(raw) => PublicKey::from_bytes(&raw).map_err(|e| e.to_string()),
+            None => Err(match result {
+                Err(e) => e.message().to_owned(),
+                Ok(()) => "the server sent no SSH host key".to_owned(),
+            }),
+        };
+        let _ = tx.send(outcome);
+    });
+    rx.recv_timeout(timeout)
+        .unwrap_or_else(|_| Err(format!("no answer within {}s", timeout.as_secs())))
+}
+
+/// The keys `known_hosts` lists for this host (plain patterns; hashed `|1|` entries cannot
+/// be matched without HMAC-SHA1 and are skipped).
+pub fn known_keys(known_hosts: &Path, host: &str, port: u16) -> Vec<PublicKey> {
+    let Ok(text) = std::fs::read_to_string(known_hosts) else {
+        return Vec::new();
+    };
+    let pattern = known_hosts_pattern(host, port);
+    ssh_key::known_hosts::KnownHosts::new(&text)
+        .filter_map(std::result::Result::ok)
+        .filter(|e| e.marker().is_none())
+        .filter(|e| match e.host_patterns() {
+            ssh_key::known_hosts::HostPatterns::Patterns(ps) => ps.contains(&pattern),
+            ssh_key::known_hosts::HostPatterns::HashedName { .. } => false,
+        })
+        .map(|e| e.public_key().clone())
+        .collect()
+}
+
+/// `~/.ssh/known_hosts`, if HOME is set.
+pub fn user_known_hosts() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".ssh").join("known_hosts"))
+}
+
+fn same_key(a: &PublicKey, b: &PublicKey) -> bool {
+    a.key_data() == b.key_data()
+}
+
+/// The `known_hosts` content for Flux, from the host's real key, checked against the user's
+/// own known_hosts. Returns the content and a note for the user.
+pub fn known_hosts_for(
+    url: &str,
+    host: &str,
+    port: u16,
+    user_file: Option<&Path>,
+) -> Result<(String, String)> {
+    let known = user_file
+        .map(|f| known_keys(f, host, port))
+        .unwrap_or_default();
+    let pattern = known_hosts_pattern(host, port);
+    let line = |key: &PublicKey| -> Result<String> {
+        let text = key
+            .to_openssh()
+            .map_err(|e| Error::failed(format!("cannot encode the host key: {e}")))?;
+        Ok(format!("{pattern} {text}\n"))
+    };
+    match scan_host_key(url, Duration::from_secs(20)) {
+        Ok(scanned) => {
+            let fingerprint = scanned.fingerprint(HashAlg::Sha256);
+            if known.is_empty() {
+                Ok((
+                    line(&scanned)?,
+                    format!(
+                        "host key of {pattern} ({fingerprint}) is not in your known_hosts: compare it with the fingerprint your git host publishes"
+                    ),
+                ))
+            } else if known.iter().any(|k| same_key(k, &scanned)) {
+                Ok((
+                    line(&scanned)?,
+                    format!("host key of {pattern} ({fingerprint}) matches your known_hosts"),
+                ))
+            } else {
+                Err(Error::failed(format!(
+                    "the SSH host key of {pattern} ({fingerprint}) differs from the one in your known_hosts"
+                ))
+                .with_hint("someone may be intercepting the connection; if the host's key really changed, fix ~/.ssh/known_hosts first"))
+            }
+        }
+        Err(why) => {
+            if let Some(key) = known.first() {
+                Ok((
+                    line(key)?,
+                    format!(
+                        "could not reach {pattern} ({why}); using its key from your known_hosts"
+                    ),
+                ))
+            } else {
+                Err(Error::failed(format!(
+                    "cannot read the SSH host key of {pattern}: {why}"
+                ))
+                .with_hint(format!(
+                    "make sure {host} is reachable on port {port}, or add its key to ~/.ssh/known_hosts (ssh-keyscan -p {port} {host} >> ~/.ssh/known_hosts)"
+                )))
+            }
+        }
+    }
+}
+
+/// Flux's deploy key: the one in `file`, or a new ed25519 key.
+pub fn deploy_key(file: Option<&Path>, comment: &str) -> Result<PrivateKey> {
+    match file {
+        Some(path) => {
+            let key = PrivateKey::read_openssh_file(path).map_err(|e| {
+                Error::usage(format!(
+                    "--deploy-key {}: not a readable OpenSSH private key ({e})",
+                    path.display()
+                ))
+                .with_hint("pass an OpenSSH private key file, e.g. one made with `ssh-keygen -t ed25519 -N ''`")
+            })?;
+            if key.is_encrypted() {
+                return Err(Error::usage(format!(
+                    "--deploy-key {}: the key is passphrase-protected; Flux needs an unencrypted key",
+                    path.display()
+                ))
+                .with_hint("use a dedicated deploy key without a passphrase, or omit --deploy-key to generate one"));
+            }
+            Ok(key)
+        }
+        None => {
+            let mut key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519)
+                .map_err(|e| Error::failed(format!("cannot generate a deploy key: {e}")))?;
+            key.set_comment(comment);
+            Ok(key)
+        }
+    }
+}
+
+/// A Secret manifest; values are base64-encoded `data` (not `stringData`, which the server
+/// rewrites, so reapplying would never be a no-op).
+pub fn secret(namespace: &str, name: &str, data: &BTreeMap<String, Vec<u8>>) -> Value {
+    let engine = base64::engine::general_purpose::STANDARD;
+    let data: serde_json::Map<String, Value> = data
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(engine.encode(v))))
+        .collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "homelab"},
+        },
+        "type": "Opaque",
+        "data": data,
+    })
+}
+
+/// The SSH git credentials Secret content.
+pub fn ssh_secret_data(key: &PrivateKey, known_hosts: &str) -> Result<BTreeMap<String, Vec<u8>>> {
+    let private = key
+        .to_openssh(LineEnding::LF)
+        .map_err(|e| Error::failed(format!("cannot encode the deploy key: {e}")))?;
+    let public = key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| Error::failed(format!("cannot encode the deploy key: {e}")))?;
+    Ok(BTreeMap::from([
+        ("identity".to_owned(), private.as_bytes().to_vec()),
+        (
+            "identity.pub".to_owned(),
+            format!("{public}\n").into_bytes(),
+        ),
+        ("known_hosts".to_owned(), known_hosts.as_bytes().to_vec()),
+    ]))
+}
+
+/// The age identity file of a cluster: `$HOMELAB_AGE_KEY_FILE`, else
+/// `${XDG_CONFIG_HOME:-~/.config}/homelab/<cluster>/age.agekey`.
+pub fn age_key_file(cluster: &str) -> Option<PathBuf> {
+    if let Some(file) = std::env::var_os("HOMELAB_AGE_KEY_FILE").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(file));
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".config"))
+        })?;
+    Some(base.join("homelab").join(cluster).join("age.agekey"))
+}
+
+/// Where a DNS provider's secret comes from: `(environment variable, Secret key, is a file path)`.
+pub fn provider_sources(provider: DnsProvider) -> Vec<(&'static str, &'static str, bool)> {
+    let (_, keys) = provider.secret();
+    let key = keys[0];
+    match provider {
+        DnsProvider::Cloudflare => vec![("CLOUDFLARE_API_TOKEN", key, false)],
+        DnsProvider::Route53 => vec![("AWS_SECRET_ACCESS_KEY", key, false)],
+        DnsProvider::Digitalocean => vec![("DIGITALOCEAN_TOKEN", key, false)],
+        DnsProvider::Clouddns => vec![("GOOGLE_APPLICATION_CREDENTIALS", key, true)],
+        DnsProvider::Azuredns => vec![("AZURE_CLIENT_SECRET", key, false)],
+        DnsProvider::Rfc2136 => vec![("RFC2136_TSIG_SECRET", key, false)],
+    }
+}
+
+/// The DNS provider credentials from the environment. `Ok(None)` when the variable is unset.
+/// Route53's access key id goes into the Secret too when homelab.yaml does not carry it.
+pub fn provider_secret_from_env(cfg: &Config) -> Result<Option<BTreeMap<String, Vec<u8>>>> {
+    let provider = cfg.certificates.dns_provider;
+    let mut data = BTreeMap::new();
+    for (var, key, is_file) in provider_sources(provider) {
+        let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let bytes = if is_file {
+            std::fs::read(&value).map_err(|e| {
+                Error::usage(format!(
+                    "{var}: cannot read the service account file {}: {e}",
+                    PathBuf::from(&value).display()
+                ))
+                .with_hint(format!("set {var} to the path of the JSON key file of the service account cert-manager should use"))
+            })?
+        } else {
+            value.to_string_lossy().into_owned().into_bytes()
+        };
+        data.insert(key.to_owned(), bytes);
+    }
+    if provider == DnsProvider::Route53
+        && !cfg.certificates.dns_settings.contains_key("access_key_id")
+        && let Some(id) = std::env::var_os("AWS_ACCESS_KEY_ID").filter(|v| !v.is_empty())
+    {
+        data.insert(
+            "access-key-id".to_owned(),
+            id.to_string_lossy().into_owned().into_bytes(),
+        );
+    }
+    Ok(Some(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remotes_are_classified() {
+        assert_eq!(
+            parse_remote("ssh://git@github.com/me/homelab.git").expect("ssh"),
+            GitRemote::Ssh {
+                user: "git".into(),
+                host: "github.com".into(),
+                port: 22
+            }
+        );
+        assert_eq!(
+            parse_remote("ssh://forgejo@nas.lan:2222/me/homelab.git").expect("port"),
+            GitRemote::Ssh {
+                user: "forgejo".into(),
+                host: "nas.lan".into(),
+                port: 2222
+            }
+        );
+        assert_eq!(
+            parse_remote("git@gitlab.com:me/homelab.git").expect("scp"),
+            GitRemote::Ssh {
+                user: "git".into(),
+                host: "gitlab.com".into(),
+                port: 22
+            }
+        );
+        assert_eq!(
+            parse_remote("https://oauth2@gitea.lan/me/homelab.git").expect("https"),
+            GitRemote::Https {
+                username: "oauth2".into()
+            }
+        );
+        assert_eq!(
+            parse_remote("https://github.com/me/homelab.git").expect("https"),
+            GitRemote::Https {
+                username: "git".into()
+            }
+        );
+        for bad in ["", "/srv/git/homelab.git", "file:///srv/x", "git://host/x"] {
+            let err = parse_remote(bad).expect_err(bad);
+            assert!(err.message.contains("git.url"), "{}", err.message);
+            assert!(err.hint.is_some());
+        }
+    }
+
+    #[test]
+    fn known_hosts_patterns_follow_openssh() {
+        assert_eq!(known_hosts_pattern("github.com", 22), "github.com");
+        assert_eq!(known_hosts_pattern("127.0.0.1", 2222), "[127.0.0.1]:2222");
+    }
+
+    #[test]
+    fn known_keys_match_by_host_and_port() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let key = deploy_key(None, "k").expect("key");
+        let other = deploy_key(None, "o").expect("key");
+        let file = dir.path().join("known_hosts");
+        std::fs::write(
+            &file,
+            format!(
+                "# comment\n[127.0.0.1]:2222 {}\ngithub.com,1.2.3.4 {}\n",
+                key.public_key().to_openssh().expect("pub"),
+                other.public_key().to_openssh().expect("pub")
+            ),
+        )
+        .expect("write");
+        let found = known_keys(&file, "127.0.0.1", 2222);
+        assert_eq!(found.len(), 1);
+        assert!(same_key(&found[0], key.public_key()));
+        assert!(known_keys(&file, "127.0.0.1", 22).is_empty());
+        assert_eq!(known_keys(&file, "github.com", 22).len(), 1);
+    }
+
+    #[test]
+    fn ssh_secret_has_the_keys_flux_reads() {
+        let key = deploy_key(None, "flux").expect("key");
+        let data = ssh_secret_data(&key, "h ssh-ed25519 AAAA\n").expect("data");
+        assert_eq!(
+            data.keys().collect::<Vec<_>>(),
+            ["identity", "identity.pub", "known_hosts"]
+        );
+        let private = String::from_utf8(data["identity"].clone()).expect("utf8");
+        assert!(private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+        let manifest = secret("flux-system", "flux-system", &data);
+        assert_eq!(manifest["type"], "Opaque");
+        assert!(manifest.get("stringData").is_none());
+    }
+}

@@ -1,0 +1,259 @@
+//! Waiting until what was applied actually works: Deployments Available, Flux objects Ready
+//! at the revision that was pushed. On timeout, each object's own status message says why,
+//! which is what a user needs (not "timed out").
+
+use std::time::Duration;
+
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject};
+use serde_json::Value;
+
+use crate::kube::apply::error_message;
+
+/// What "ready" means for one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// A Deployment whose Available condition is True for its current generation.
+    DeploymentAvailable,
+    /// A Flux object whose Ready condition is True for its current generation, and, when
+    /// given, whose revision (`status.artifact.revision` for sources,
+    /// `status.lastAppliedRevision` for Kustomizations) equals this one.
+    FluxReady { revision: Option<String> },
+}
+
+/// One object to wait for.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub resource: ApiResource,
+    pub namespace: String,
+    pub name: String,
+    pub check: Check,
+}
+
+impl Target {
+    pub fn id(&self) -> String {
+        format!("{}/{}/{}", self.resource.kind, self.namespace, self.name)
+    }
+}
+
+/// Where a target stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    pub ready: bool,
+    /// Why not ready (the object's own message where it has one).
+    pub message: String,
+}
+
+fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
+    obj.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(type_))
+}
+
+fn current_generation(obj: &Value) -> bool {
+    let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64);
+    let observed = obj
+        .pointer("/status/observedGeneration")
+        .and_then(Value::as_i64);
+    match (generation, observed) {
+        (Some(g), Some(o)) => o >= g,
+        (Some(_), None) => false,
+        _ => true,
+    }
+}
+
+/// Judge an object (as JSON) against a check.
+pub fn evaluate(obj: &Value, check: &Check) -> State {
+    let not = |message: String| State {
+        ready: false,
+        message,
+    };
+    match check {
+        Check::DeploymentAvailable => {
+            let Some(cond) = condition(obj, "Available") else {
+                return not("no Available condition yet (pods not scheduled?)".to_owned());
+            };
+            let message = cond
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            if cond.get("status").and_then(Value::as_str) != Some("True") {
+                return not(message);
+            }
+            if !current_generation(obj) {
+                return not("rollout of the latest generation not observed yet".to_owned());
+            }
+            State {
+                ready: true,
+                message,
+            }
+        }
+        Check::FluxReady { revision } => {
+            let Some(cond) = condition(obj, "Ready") else {
+                return not("not reconciled yet (no Ready condition)".to_owned());
+            };
+            let message = cond
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            if cond.get("status").and_then(Value::as_str) != Some("True") {
+                return not(message);
+            }
+            if !current_generation(obj) {
+                return not(format!("latest generation not reconciled yet ({message})"));
+            }
+            if let Some(want) = revision {
+                let have = obj
+                    .pointer("/status/artifact/revision")
+                    .or_else(|| obj.pointer("/status/lastAppliedRevision"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if have != want {
+                    return not(format!(
+                        "at revision {:?}, waiting for {want:?}",
+                        if have.is_empty() { "none" } else { have }
+                    ));
+                }
+            }
+            State {
+                ready: true,
+                message,
+            }
+        }
+    }
+}
+
+/// Read a target's current state (a missing object or a failed read is "not ready").
+pub async fn state(client: &Client, target: &Target) -> State {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &target.namespace, &target.resource);
+    match api.get_opt(&target.name).await {
+        Ok(Some(obj)) => {
+            let json = serde_json::to_value(&obj).unwrap_or(Value::Null);
+            evaluate(&json, &target.check)
+        }
+        Ok(None) => State {
+            ready: false,
+            message: "does not exist".to_owned(),
+        },
+        Err(e) => State {
+            ready: false,
+            message: format!("cannot read it: {}", error_message(&e)),
+        },
+    }
+}
+
+/// Poll until every target is ready, calling `progress(ready, total)` on each round.
+/// Returns the states of the targets still not ready at the deadline (empty on success).
+pub async fn wait_all(
+    client: &Client,
+    targets: &[Target],
+    deadline: tokio::time::Instant,
+    mut progress: impl FnMut(usize, usize),
+) -> Vec<(Target, State)> {
+    loop {
+        let mut waiting = Vec::new();
+        for target in targets {
+            let st = state(client, target).await;
+            if !st.ready {
+                waiting.push((target.clone(), st));
+            }
+        }
+        progress(targets.len() - waiting.len(), targets.len());
+        if waiting.is_empty() || tokio::time::Instant::now() >= deadline {
+            return waiting;
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        tokio::time::sleep(left.min(Duration::from_secs(1))).await;
+    }
+}
+
+/// Parse a duration like `90s`, `10m`, `1h`, `1h30m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for ch in text.chars() {
+        if ch.is_ascii_digit() {
+            number.push(ch);
+            continue;
+        }
+        let unit = match ch {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return None,
+        };
+        let n: u64 = number.parse().ok()?;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return None;
+    }
+    Some(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45"), Some(Duration::from_secs(45)));
+        assert_eq!(parse_duration("10x"), None);
+        assert_eq!(parse_duration("m"), None);
+        assert_eq!(parse_duration("5m3"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn flux_ready_needs_the_revision() {
+        let check = Check::FluxReady {
+            revision: Some("main@sha1:abc".to_owned()),
+        };
+        let mut obj = json!({
+            "metadata": {"generation": 1},
+            "status": {"observedGeneration": 1,
+                "conditions": [{"type": "Ready", "status": "True", "message": "stored artifact"}],
+                "artifact": {"revision": "main@sha1:old"}}
+        });
+        let st = evaluate(&obj, &check);
+        assert!(!st.ready);
+        assert!(st.message.contains("main@sha1:old"), "{}", st.message);
+        obj["status"]["artifact"]["revision"] = json!("main@sha1:abc");
+        assert!(evaluate(&obj, &check).ready);
+    }
+
+    #[test]
+    fn not_ready_carries_the_objects_own_message() {
+        let obj = json!({"status": {"conditions": [
+            {"type": "Ready", "status": "False", "message": "kustomize build failed: boom"}]}});
+        let st = evaluate(&obj, &Check::FluxReady { revision: None });
+        assert!(!st.ready);
+        assert_eq!(st.message, "kustomize build failed: boom");
+    }
+
+    #[test]
+    fn deployment_needs_available_for_its_generation() {
+        let mut obj = json!({"metadata": {"generation": 2}, "status": {"observedGeneration": 1,
+            "conditions": [{"type": "Available", "status": "True"}]}});
+        assert!(!evaluate(&obj, &Check::DeploymentAvailable).ready);
+        obj["status"]["observedGeneration"] = json!(2);
+        assert!(evaluate(&obj, &Check::DeploymentAvailable).ready);
+    }
+}

@@ -1,0 +1,766 @@
+//! `homelab bootstrap` against a real kube-apiserver + etcd (no controllers: where Flux's
+//! controllers would report status, the tests write it themselves), a real sshd for the
+//! host-key scan, and the real Flux install manifest.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use homelab::kube::apply::{ApplyOptions, Outcome, apply_documents, parse_documents};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use serde_json::{Value, json};
+
+use crate::support::envtest::ApiServer;
+use crate::support::{self, homelab};
+
+const HTTPS_URL: &str = "https://git.example.invalid/me/homelab.git";
+const TOKEN: &str = "s3cr3t-token-value";
+const CF_TOKEN: &str = "cloudflare-token-value";
+
+/// A homelab repository with a rendered flux-system directory (the fixture install manifest
+/// as gotk-components.yaml), committed, and a HOME for the run.
+struct Repo {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    home: PathBuf,
+}
+
+fn gotk_sync(url: &str) -> String {
+    format!(
+        "---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 1m0s\n  ref:\n    branch: main\n  secretRef:\n    name: flux-system\n  url: {url}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 10m0s\n  path: ./clusters/homelab\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n"
+    )
+}
+
+fn repo(url: &str, challenge: &str) -> Repo {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("repo");
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let example = std::fs::read_to_string(support::example_config()).expect("example config");
+    let config = example
+        .replace("url: \"\"", &format!("url: {url:?}"))
+        .replace("challenge: dns01", &format!("challenge: {challenge}"));
+    assert!(config.contains(url), "example config changed shape");
+    let flux = dir.join("clusters/homelab/flux-system");
+    std::fs::create_dir_all(&flux).expect("flux dir");
+    std::fs::write(dir.join("homelab.yaml"), config).expect("config");
+    std::fs::copy(support::flux_install(), flux.join("gotk-components.yaml")).expect("copy");
+    std::fs::write(flux.join("gotk-sync.yaml"), gotk_sync(url)).expect("sync");
+    std::fs::write(
+        flux.join("kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - gotk-components.yaml\n  - gotk-sync.yaml\n",
+    )
+    .expect("kustomization");
+    let git = homelab::git::open_or_init(&dir, "main").expect("git init");
+    homelab::git::commit_all(&git, "homelab").expect("commit");
+    Repo {
+        _tmp: tmp,
+        dir,
+        home,
+    }
+}
+
+impl Repo {
+    /// `homelab bootstrap` in this repository against `kubeconfig`, with a private HOME.
+    fn bootstrap(&self, kubeconfig: &Path) -> support::Homelab {
+        homelab()
+            .dir(&self.dir)
+            .arg("bootstrap")
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env_remove("HOMELAB_AGE_KEY_FILE")
+            .env_remove("CLOUDFLARE_API_TOKEN")
+    }
+
+    fn head(&self) -> String {
+        let git = git2::Repository::open(&self.dir).expect("open");
+        git.head()
+            .expect("head")
+            .peel_to_commit()
+            .expect("commit")
+            .id()
+            .to_string()
+    }
+
+    fn write_age_key(&self) -> Vec<u8> {
+        let dir = self.home.join(".config/homelab/homelab");
+        std::fs::create_dir_all(&dir).expect("age dir");
+        let key = b"# public key: age1test\nAGE-SECRET-KEY-1TESTTESTTEST\n".to_vec();
+        let file = dir.join("age.agekey");
+        std::fs::write(&file, &key).expect("age key");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("mode");
+        key
+    }
+}
+
+fn install_docs() -> Vec<Value> {
+    let text = std::fs::read_to_string(support::flux_install()).expect("install.yaml");
+    let mut docs = parse_documents(&text).expect("parse install.yaml");
+    docs.extend(parse_documents(&gotk_sync(HTTPS_URL)).expect("parse sync"));
+    docs
+}
+
+fn resource_of(doc: &Value) -> ApiResource {
+    let api_version = doc["apiVersion"].as_str().expect("apiVersion");
+    let kind = doc["kind"].as_str().expect("kind");
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let plural = match kind {
+        "NetworkPolicy" => "networkpolicies".to_owned(),
+        "GitRepository" => "gitrepositories".to_owned(),
+        "ResourceQuota" => "resourcequotas".to_owned(),
+        other => format!("{}s", other.to_lowercase()),
+    };
+    ApiResource::from_gvk_with_plural(
+        &kube::core::GroupVersionKind::gvk(group, version, kind),
+        &plural,
+    )
+}
+
+async fn get(client: &kube::Client, doc: &Value) -> Option<DynamicObject> {
+    let ar = resource_of(doc);
+    let name = doc["metadata"]["name"].as_str().expect("name");
+    let api: Api<DynamicObject> = match doc["metadata"]["namespace"].as_str() {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    };
+    api.get_opt(name).await.expect("get")
+}
+
+/// name → resourceVersion of every object of the install and sync manifests.
+async fn versions(client: &kube::Client) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for doc in install_docs() {
+        let obj = get(client, &doc)
+            .await
+            .unwrap_or_else(|| panic!("missing {doc}"));
+        out.insert(
+            format!("{}/{}", doc["kind"], doc["metadata"]["name"]),
+            obj.metadata.resource_version.expect("resourceVersion"),
+        );
+    }
+    out
+}
+
+async fn secret_data(client: &kube::Client, ns: &str, name: &str) -> BTreeMap<String, Vec<u8>> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let secret = api
+        .get_opt(name)
+        .await
+        .expect("get secret")
+        .unwrap_or_else(|| panic!("Secret {ns}/{name} missing"));
+    assert_eq!(secret.type_.as_deref(), Some("Opaque"));
+    secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect()
+}
+
+async fn namespace_exists(client: &kube::Client, name: &str) -> bool {
+    let api: Api<Namespace> = Api::all(client.clone());
+    api.get_opt(name).await.expect("get namespace").is_some()
+}
+
+async fn crd_exists(client: &kube::Client, name: &str) -> bool {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    api.get_opt(name).await.expect("get crd").is_some()
+}
+
+/// A kubeconfig like `from`, pointing at a port where nothing listens.
+fn unreachable_kubeconfig(from: &Path, url: &str, dir: &Path) -> PathBuf {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let text = std::fs::read_to_string(from).expect("kubeconfig");
+    assert!(text.contains(url));
+    let path = dir.join("unreachable.kubeconfig");
+    std::fs::write(
+        &path,
+        text.replace(url, &format!("https://127.0.0.1:{port}")),
+    )
+    .expect("write");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_bootstrap_applies_everything_and_a_rerun_changes_nothing() {
+    let server = ApiServer::start();
+    let client = server.client().await;
+    let repo = repo(HTTPS_URL, "dns01");
+    let age = repo.write_age_key();
+    // A user patch in flux-system/kustomization.yaml counts from the first apply.
+    std::fs::write(
+        repo.dir.join("clusters/homelab/flux-system/kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - gotk-components.yaml\n  - gotk-sync.yaml\npatches:\n  - patch: |\n      - op: add\n        path: /spec/template/spec/containers/0/args/-\n        value: --concurrent=20\n    target:\n      kind: Deployment\n      name: (kustomize|helm)-controller\n",
+    )
+    .expect("kustomization");
+
+    let run = repo
+        .bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .env("CLOUDFLARE_API_TOKEN", CF_TOKEN)
+        .ok()
+        .stderr_has("Cluster: context envtest at ")
+        .stderr_has(server.url())
+        .stdout_has("created    Namespace/flux-system")
+        .stdout_has("created    CustomResourceDefinition/gitrepositories.source.toolkit.fluxcd.io")
+        .stdout_has("created    GitRepository/flux-system/flux-system")
+        .stdout_has("created    Secret/flux-system/flux-system");
+    // Secrets never reach the output.
+    for secret in [TOKEN, CF_TOKEN, "AGE-SECRET-KEY"] {
+        assert!(!run.stdout().contains(secret) && !run.stderr().contains(secret));
+    }
+
+    // Every object exists and was applied by our field manager.
+    for doc in install_docs() {
+        let obj = get(&client, &doc)
+            .await
+            .unwrap_or_else(|| panic!("not applied: {}", doc["metadata"]["name"]));
+        let managers: Vec<_> = obj
+            .metadata
+            .managed_fields
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m.operation.as_deref() == Some("Apply"))
+            .filter_map(|m| m.manager)
+            .collect();
+        assert!(
+            managers.iter().any(|m| m == "homelab"),
+            "{} {}: managers {managers:?}",
+            doc["kind"],
+            doc["metadata"]["name"]
+        );
+    }
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "flux-system");
+    for (name, patched) in [
+        ("kustomize-controller", true),
+        ("helm-controller", true),
+        ("source-controller", false),
+    ] {
+        let d = deployments.get(name).await.expect("deployment");
+        let args = d.spec.expect("spec").template.spec.expect("pod").containers[0]
+            .args
+            .clone()
+            .unwrap_or_default();
+        assert_eq!(
+            args.iter().any(|a| a == "--concurrent=20"),
+            patched,
+            "{name}: {args:?}"
+        );
+    }
+    let git = secret_data(&client, "flux-system", "flux-system").await;
+    assert_eq!(git.keys().collect::<Vec<_>>(), ["password", "username"]);
+    assert_eq!(git["username"], b"git");
+    assert_eq!(git["password"], TOKEN.as_bytes());
+    let sops = secret_data(&client, "flux-system", "sops-age").await;
+    assert_eq!(sops.keys().collect::<Vec<_>>(), ["age.agekey"]);
+    assert_eq!(sops["age.agekey"], age);
+    let cf = secret_data(&client, "cert-manager", "cloudflare-api-token").await;
+    assert_eq!(cf.keys().collect::<Vec<_>>(), ["api-token"]);
+    assert_eq!(cf["api-token"], CF_TOKEN.as_bytes());
+
+    // A rerun (credentials no longer in the environment: the cluster's are kept) changes nothing.
+    let before = versions(&client).await;
+    let secrets_before = (
+        secret_data(&client, "flux-system", "flux-system").await,
+        secret_data(&client, "cert-manager", "cloudflare-api-token").await,
+    );
+    let rerun = repo
+        .bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .ok()
+        .stderr_has("No changes: the cluster already matches")
+        .stderr_has("keeping the existing git credentials");
+    assert_eq!(
+        rerun.stdout().trim(),
+        "",
+        "a rerun reports no changed objects"
+    );
+    assert_eq!(versions(&client).await, before, "resourceVersions changed");
+    assert_eq!(
+        (
+            secret_data(&client, "flux-system", "flux-system").await,
+            secret_data(&client, "cert-manager", "cloudflare-api-token").await,
+        ),
+        secrets_before
+    );
+
+    // A dry run says so per object, and changes nothing either.
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--dry-run"])
+        .ok()
+        .stdout_has("unchanged  Deployment/flux-system/source-controller")
+        .stdout_has("unchanged  Kustomization/flux-system/flux-system")
+        .stderr_has("Dry run, nothing changed");
+    assert_eq!(versions(&client).await, before);
+
+    // An edited manifest is "configured", and only that object changes.
+    let sync = repo.dir.join("clusters/homelab/flux-system/gotk-sync.yaml");
+    let text = std::fs::read_to_string(&sync).expect("sync");
+    std::fs::write(&sync, text.replace("interval: 1m0s", "interval: 2m0s")).expect("edit");
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .ok()
+        .stdout_has("configured GitRepository/flux-system/flux-system")
+        .stderr_has("Applied: 0 created, 1 configured");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_failures_and_dry_runs_apply_nothing() {
+    let server = ApiServer::start();
+    let client = server.client().await;
+    let repo = repo(HTTPS_URL, "dns01");
+
+    // Unreachable server.
+    let unreachable = unreachable_kubeconfig(server.kubeconfig(), server.url(), &repo.home);
+    repo.bootstrap(&unreachable)
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .env("CLOUDFLARE_API_TOKEN", CF_TOKEN)
+        .expect_code(1)
+        .stderr_has("cannot reach the Kubernetes API server")
+        .stderr_has("hint:");
+
+    // Missing DNS provider credentials.
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .expect_code(2)
+        .stderr_has("CLOUDFLARE_API_TOKEN is not set")
+        .stderr_has("hint: export CLOUDFLARE_API_TOKEN=");
+
+    // Missing git token for an HTTPS remote.
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("CLOUDFLARE_API_TOKEN", CF_TOKEN)
+        .expect_code(2)
+        .stderr_has("HOMELAB_GIT_TOKEN is not set");
+
+    // An identity without rights.
+    repo.bootstrap(server.limited_kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .env("CLOUDFLARE_API_TOKEN", CF_TOKEN)
+        .expect_code(1)
+        .stderr_has("may not install Flux; it cannot create")
+        .stderr_has("customresourcedefinitions.apiextensions.k8s.io (cluster-wide)")
+        .stderr_has("hint: bootstrap needs cluster-admin");
+
+    // Bad arguments.
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--timeout", "soon"])
+        .expect_code(2)
+        .stderr_has("--timeout: \"soon\" is not a duration");
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--context", "nope"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .env("CLOUDFLARE_API_TOKEN", CF_TOKEN)
+        .expect_code(2)
+        .stderr_has("--context: no context named \"nope\"");
+    let local = self::repo("", "http01");
+    local
+        .bootstrap(server.kubeconfig())
+        .arg("--yes")
+        .expect_code(2)
+        .stderr_has("git.url is empty")
+        .stderr_has("hint:");
+
+    // A server-side dry run of everything on the fresh server: reported, not stored.
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--dry-run"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .env("CLOUDFLARE_API_TOKEN", CF_TOKEN)
+        .ok()
+        .stdout_has("created    Namespace/flux-system")
+        .stdout_has("created    Deployment/flux-system/kustomize-controller")
+        .stdout_has(
+            "created    GitRepository/flux-system/flux-system (not validated: its CRD does not exist yet)",
+        )
+        .stderr_has("Dry run, nothing changed");
+
+    assert!(!namespace_exists(&client, "flux-system").await);
+    assert!(!namespace_exists(&client, "cert-manager").await);
+    assert!(!crd_exists(&client, "gitrepositories.source.toolkit.fluxcd.io").await);
+}
+
+/// A throwaway sshd on a loopback port, only to be scanned for its host key.
+struct Sshd {
+    child: Child,
+    port: u16,
+    host_key: ssh_key::PublicKey,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sshd() -> Sshd {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+        .expect("host key");
+    let key_file = dir.path().join("host_ed25519");
+    key.write_openssh_file(&key_file, ssh_key::LineEnding::LF)
+        .expect("write host key");
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).expect("mode");
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let config = dir.path().join("sshd_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\nStrictModes no\nAuthorizedKeysFile {}\nPasswordAuthentication no\n",
+            key_file.display(),
+            dir.path().join("sshd.pid").display(),
+            dir.path().join("authorized_keys").display()
+        ),
+    )
+    .expect("sshd_config");
+    // sshd refuses to start without its privilege separation directory.
+    let _ = std::fs::create_dir_all("/run/sshd");
+    let child = Command::new("/usr/sbin/sshd")
+        .args(["-D", "-e", "-f"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start /usr/sbin/sshd (Debian package openssh-server)");
+    let mut sshd = Sshd {
+        child,
+        port,
+        host_key: key.public_key().clone(),
+        _dir: dir,
+    };
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return sshd;
+        }
+        if let Ok(Some(status)) = sshd.child.try_wait() {
+            panic!("sshd exited: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("sshd did not listen on port {port}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_remotes_get_a_deploy_key_and_the_hosts_real_key() {
+    let server = ApiServer::start();
+    let client = server.client().await;
+    let sshd = start_sshd();
+    let url = format!("ssh://git@127.0.0.1:{}/me/homelab.git", sshd.port);
+    let repo = repo(&url, "http01");
+    let pattern = format!("[127.0.0.1]:{}", sshd.port);
+    let host_line = format!("{pattern} {}\n", sshd.host_key.to_openssh().expect("pub"));
+    let ssh_dir = repo.home.join(".ssh");
+    std::fs::create_dir_all(&ssh_dir).expect(".ssh");
+
+    // A known_hosts entry with another key: refused loudly, nothing applied.
+    let impostor = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+        .expect("key");
+    std::fs::write(
+        ssh_dir.join("known_hosts"),
+        format!(
+            "{pattern} {}\n",
+            impostor.public_key().to_openssh().expect("pub")
+        ),
+    )
+    .expect("known_hosts");
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .expect_code(1)
+        .stderr_has("differs from the one in your known_hosts");
+    assert!(!namespace_exists(&client, "flux-system").await);
+
+    // The right key in known_hosts: confirmed, and written for Flux.
+    std::fs::write(ssh_dir.join("known_hosts"), &host_line).expect("known_hosts");
+    let run = repo
+        .bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .ok()
+        .stderr_has("matches your known_hosts")
+        .stderr_has("as a deploy key of")
+        .stdout_has("ssh-ed25519 ");
+    let data = secret_data(&client, "flux-system", "flux-system").await;
+    assert_eq!(
+        data.keys().collect::<Vec<_>>(),
+        ["identity", "identity.pub", "known_hosts"]
+    );
+    assert_eq!(String::from_utf8_lossy(&data["known_hosts"]), host_line);
+    let public = String::from_utf8(data["identity.pub"].clone()).expect("utf8");
+    assert!(run.stdout().contains(public.trim()), "printed key differs");
+    let private = ssh_key::PrivateKey::from_openssh(&data["identity"]).expect("identity parses");
+    assert_eq!(
+        private.public_key().to_openssh().expect("pub"),
+        public.trim()
+    );
+    assert!(!run.stdout().contains("PRIVATE KEY") && !run.stderr().contains("PRIVATE KEY"));
+
+    // A rerun keeps the key (the user already registered it).
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .ok()
+        .stderr_has("keeping the existing deploy key")
+        .stderr_has("No changes");
+    assert_eq!(
+        secret_data(&client, "flux-system", "flux-system").await,
+        data
+    );
+
+    // --rotate-keys makes a new one; without a known_hosts entry the scanned key is used.
+    std::fs::remove_file(ssh_dir.join("known_hosts")).expect("rm");
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait", "--rotate-keys"])
+        .ok()
+        .stderr_has("is not in your known_hosts")
+        .stdout_has("configured Secret/flux-system/flux-system");
+    let rotated = secret_data(&client, "flux-system", "flux-system").await;
+    assert_ne!(rotated["identity"], data["identity"]);
+    assert_eq!(String::from_utf8_lossy(&rotated["known_hosts"]), host_line);
+
+    // --deploy-key uses the given key.
+    let mine = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+        .expect("key");
+    let key_file = repo.home.join("deploy_key");
+    mine.write_openssh_file(&key_file, ssh_key::LineEnding::LF)
+        .expect("write key");
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait", "--deploy-key"])
+        .arg(&key_file)
+        .ok();
+    let given = secret_data(&client, "flux-system", "flux-system").await;
+    assert_eq!(
+        String::from_utf8_lossy(&given["identity.pub"]).trim(),
+        mine.public_key().to_openssh().expect("pub")
+    );
+}
+
+fn condition(type_: &str, status: &str, message: &str) -> Value {
+    json!({"type": type_, "status": status, "reason": if status == "True" { "Succeeded" } else { "Failed" },
+        "message": message, "lastTransitionTime": "2026-01-01T00:00:00Z"})
+}
+
+/// Play Flux's controllers and the Deployment controller: report the objects ready.
+async fn report_ready(client: &kube::Client, revision: &str) {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "flux-system");
+    let params = PatchParams::default();
+    for d in deployments.list(&Default::default()).await.expect("list") {
+        let status = json!({"status": {
+            "observedGeneration": d.metadata.generation, "replicas": 1, "readyReplicas": 1,
+            "availableReplicas": 1, "updatedReplicas": 1,
+            "conditions": [condition("Available", "True", "Deployment has minimum availability.")]}});
+        deployments
+            .patch_status(
+                d.metadata.name.as_deref().expect("name"),
+                &params,
+                &Patch::Merge(&status),
+            )
+            .await
+            .expect("patch deployment status");
+    }
+    for (doc, extra) in [
+        (
+            json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+                "metadata": {"name": "flux-system", "namespace": "flux-system"}}),
+            json!({"artifact": {"revision": revision, "path": "gitrepository/flux-system/flux-system/x.tar.gz",
+                "url": "http://source-controller.flux-system.svc/x.tar.gz",
+                "digest": format!("sha256:{}", "0".repeat(64)), "lastUpdateTime": "2026-01-01T00:00:00Z"}}),
+        ),
+        (
+            json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                "metadata": {"name": "flux-system", "namespace": "flux-system"}}),
+            json!({"lastAppliedRevision": revision}),
+        ),
+    ] {
+        let ar = resource_of(&doc);
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "flux-system", &ar);
+        let obj = api.get("flux-system").await.expect("flux object");
+        let mut status = json!({"observedGeneration": obj.metadata.generation,
+            "conditions": [condition("Ready", "True", &format!("Applied revision: {revision}"))]});
+        status
+            .as_object_mut()
+            .expect("map")
+            .extend(extra.as_object().expect("map").clone());
+        api.patch_status(
+            "flux-system",
+            &params,
+            &Patch::Merge(&json!({"status": status})),
+        )
+        .await
+        .expect("patch flux status");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_until_flux_runs_the_pushed_commit_and_explains_a_timeout() {
+    let server = ApiServer::start();
+    let client = server.client().await;
+    let repo = repo(HTTPS_URL, "http01");
+    let revision = format!("main@sha1:{}", repo.head());
+
+    // Apply first, then play the controllers while a waiting bootstrap runs.
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .ok();
+    let waiting = {
+        let run = repo
+            .bootstrap(server.kubeconfig())
+            .args(["--yes", "--timeout", "5m"]);
+        std::thread::spawn(move || run.run())
+    };
+    // Before the controllers report, the wait is still running (it needs all of them).
+    report_ready(&client, &revision).await;
+    let run = tokio::task::spawn_blocking(move || waiting.join().expect("join"))
+        .await
+        .expect("join");
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert!(
+        run.stderr()
+            .contains(&format!("Flux is running {revision}")),
+        "{}",
+        run.describe()
+    );
+
+    // A Kustomization that fails: the timeout shows its own message.
+    let ar = resource_of(
+        &json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization"}),
+    );
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "flux-system", &ar);
+    api.patch_status(
+        "flux-system",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"status": {"conditions": [condition(
+            "Ready", "False", "kustomize build failed: accumulating resources: boom")]}})),
+    )
+    .await
+    .expect("patch");
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--timeout", "3s"])
+        .expect_code(1)
+        .stderr_has("Flux was not ready within 3s")
+        .stderr_has("Kustomization/flux-system/flux-system: kustomize build failed: accumulating resources: boom")
+        .stderr_has("hint:");
+
+    // A GitRepository at an older revision is not what was pushed.
+    report_ready(
+        &client,
+        "main@sha1:0123456789abcdef0123456789abcdef01234567",
+    )
+    .await;
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--timeout", "2s"])
+        .expect_code(1)
+        .stderr_has(&format!("waiting for \"{revision}\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_server_down_in_the_middle_of_the_apply_is_ridden_out() {
+    let server = std::sync::Arc::new(ApiServer::start());
+    let client = server.client().await;
+    let docs = install_docs();
+    let first: Vec<Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "Namespace" || d["kind"] == "CustomResourceDefinition")
+        .cloned()
+        .collect();
+    let half = apply_documents(&client, &first, ApplyOptions::default())
+        .await
+        .expect("first half");
+    assert!(half.objects.iter().all(|o| o.outcome == Outcome::Created));
+
+    // The API server goes away; the apply of everything starts while it is down, and must
+    // ride it out once it is back (same etcd, same port).
+    let s = server.clone();
+    tokio::task::spawn_blocking(move || s.stop_apiserver())
+        .await
+        .expect("stop");
+    let apply = tokio::spawn({
+        let client = client.clone();
+        let docs = docs.clone();
+        async move { apply_documents(&client, &docs, ApplyOptions::default()).await }
+    });
+    let s = server.clone();
+    tokio::task::spawn_blocking(move || s.start_apiserver_again())
+        .await
+        .expect("start again");
+    let report = apply
+        .await
+        .expect("join")
+        .unwrap_or_else(|e| panic!("apply did not complete: {} ({:?})", e.message, e.hint));
+    assert!(report.retries > 0, "the apply never met the stopped server");
+    assert_eq!(report.objects.len(), docs.len());
+    for obj in &report.objects {
+        let expected = if obj.kind == "Namespace" || obj.kind == "CustomResourceDefinition" {
+            Outcome::Unchanged
+        } else {
+            Outcome::Created
+        };
+        assert_eq!(obj.outcome, expected, "{}", obj.id());
+    }
+    for doc in &docs {
+        assert!(
+            get(&client, doc).await.is_some(),
+            "missing {}",
+            doc["metadata"]["name"]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_strict_validates_against_the_servers_schemas() {
+    let server = ApiServer::shared();
+    let client = server.client().await;
+    let ns = crate::support::envtest::namespace_name("strict");
+    let good = vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": ns},
+            "data": {"a": "b"}}),
+    ];
+    let report = homelab::kube::dry_run_strict(&client, &good)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+    assert_eq!(report.objects.len(), 2);
+    assert!(report.objects.iter().all(|o| o.outcome == Outcome::Created));
+    assert!(
+        !namespace_exists(&client, &ns).await,
+        "a dry run stored something"
+    );
+
+    let mut bad = good.clone();
+    bad[1]["spec"] = json!({"replicas": 1});
+    let err = homelab::kube::dry_run_strict(&client, &bad)
+        .await
+        .expect_err("an unknown field must be rejected");
+    assert!(err.message.contains("ConfigMap/"), "{}", err.message);
+    assert!(
+        err.message.contains("unknown field")
+            || err.message.contains("field not declared in schema"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains(".spec"), "{}", err.message);
+
+    // The Flux install manifest itself validates strictly.
+    let text = std::fs::read_to_string(support::flux_install()).expect("install.yaml");
+    let docs = parse_documents(&text).expect("parse");
+    homelab::kube::dry_run_strict(&client, &docs)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+}
