@@ -285,10 +285,9 @@ pub fn render_app(cfg: &Config, app: &App) -> Result<BTreeMap<String, String>> {
 
 /// `apps/kustomization.yaml`: one entry per installed app, in homelab.yaml's order.
 pub fn apps_kustomization(cfg: &Config) -> String {
-    let resources: Vec<String> = cfg.apps.iter().map(|a| a.name.clone()).collect();
     render_template(
-        "apps/apps-kustomization.yaml",
-        context! { resources => resources },
+        "repo/apps/kustomization.yaml",
+        context! { apps => crate::render::apps_resources(cfg) },
     )
     .expect("the apps kustomization template renders")
 }

@@ -20,14 +20,11 @@ use crate::error::{Error, Result, Status};
 /// A parameter so the commands can be tested without a remote.
 pub type PushFn<'a> = &'a dyn Fn(&Path, &Config, &PushArgs) -> anyhow::Result<()>;
 
-/// The push used by the CLI.
-// INTEGRATION: replace the body with `crate::git::push(dir, cfg, args)` once it lands.
-pub fn default_push(_dir: &Path, _cfg: &Config, _args: &PushArgs) -> anyhow::Result<()> {
-    Err(anyhow::Error::new(
-        Error::failed("pushing is not available in this build").with_hint(
-            "the change is committed locally; push it with `git push` or `homelab push`",
-        ),
-    ))
+/// The push used by the CLI: the same as `homelab push`.
+pub fn default_push(dir: &Path, cfg: &Config, args: &PushArgs) -> anyhow::Result<()> {
+    crate::commands::push::push_repo(dir, cfg, args)
+        .map(|_| ())
+        .map_err(anyhow::Error::new)
 }
 
 /// Run `add-app` with the CLI's push.

@@ -22,12 +22,19 @@ pub fn run(ctx: &Context, args: &DoctorArgs, no_color: bool) -> Result<Status> {
     spinner.set_message("checking the homelab…");
     spinner.enable_steady_tick(std::time::Duration::from_millis(100));
 
-    // The rendered-files check plugs in here once the renderer is merged:
-    // `render: Some(&|cfg| Ok(crate::render::render(cfg, &flux_install)?.files))`.
+    // homelab.yaml is the input of the rendering, kept as the user wrote it (comments and
+    // all), so it is not compared.
+    let render = |cfg: &crate::config::Config| -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+        let manifests = std::env::var_os("HOMELAB_FLUX_MANIFESTS").map(std::path::PathBuf::from);
+        let install = crate::flux::install_manifest(&cfg.flux.version, manifests.as_deref())?;
+        let mut files = crate::render::render(cfg, &install)?.files;
+        files.remove(crate::config::CONFIG_FILE);
+        Ok(files)
+    };
     let opts = Options {
         dir: ctx.dir.clone(),
         kube: args.kube.clone(),
-        render: None,
+        render: Some(&render),
     };
     let report = runtime.block_on(run_checks(&opts));
     spinner.finish_and_clear();

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::cli::RenderArgs;
 use crate::config::{CONFIG_FILE, Config};
-use crate::error::{Error, Result, Status};
+use crate::error::{Result, Status};
 use crate::render::write::{self, Mode, Report};
 
 use super::Context;
@@ -38,14 +38,10 @@ pub fn run(ctx: &Context, args: &RenderArgs) -> Result<Status> {
 }
 
 /// The new rendering of the whole repository.
-// MERGE: once the renderer and the Flux manifest loader land, this becomes
-// `let install = crate::flux::install_manifest(&cfg.flux.version, args.flux.flux_manifests.as_deref())?;`
-// `Ok(crate::render::render(cfg, &install)?.files)`.
 fn render_files(cfg: &Config, args: &RenderArgs) -> Result<BTreeMap<String, String>> {
-    let _ = (cfg, &args.flux);
-    Err(Error::failed(
-        "this build of homelab cannot render the repository yet",
-    ))
+    let install =
+        crate::flux::install_manifest(&cfg.flux.version, args.flux.flux_manifests.as_deref())?;
+    Ok(crate::render::render(cfg, &install)?.files)
 }
 
 /// Write a rendering with the safety rules and report: the summary on stderr, exit 1 when

@@ -67,6 +67,11 @@ pub fn render_with(
             .with_context(|| format!("rendering {} from {}", entry.path, entry.template))?;
         files.insert(entry.path, text);
     }
+    // Installed apps are part of the repository: a re-render keeps them in step with the
+    // templates. Their encrypted Secrets are written once by `add-app`, never rendered.
+    for app in &cfg.apps {
+        files.extend(crate::catalog::render_app(cfg, app)?);
+    }
     files.insert(crate::config::CONFIG_FILE.to_owned(), config_yaml(cfg)?);
     let gotk = crate::flux::gotk_components(flux_install, &cfg.flux.version, &cfg.flux.components)
         .map_err(anyhow::Error::new)?;
@@ -78,6 +83,22 @@ pub fn render_with(
         gotk,
     );
     Ok(Rendered { files })
+}
+
+/// `git.url` as Flux's GitRepository accepts it: Flux takes only `ssh://`, `http(s)://`
+/// URLs, so the scp-like form people copy from their forge (`git@host:owner/repo.git`)
+/// becomes `ssh://git@host/owner/repo.git`. Other forms are kept as written.
+pub fn flux_git_url(url: &str) -> String {
+    let plain = !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !plain || url.contains("://") || url.starts_with('/') || url.starts_with('.') {
+        return url.to_owned();
+    }
+    match url.split_once(':') {
+        Some((authority, path)) if !authority.is_empty() && !authority.contains('/') => {
+            format!("ssh://{authority}/{}", path.trim_start_matches('/'))
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// The ClusterIssuer every app's certificates come from.
@@ -123,7 +144,7 @@ fn is_dns_label(s: &str) -> bool {
 
 /// `homelab.yaml` as written to the repository.
 fn config_yaml(cfg: &Config) -> anyhow::Result<String> {
-    let body = serde_saphyr::to_string(cfg).context("serializing homelab.yaml")?;
+    let body = crate::config::to_yaml(cfg);
     Ok(format!(
         "# The homelab's configuration: edit it and run `homelab render` to update the repository.\n{body}"
     ))
@@ -147,6 +168,7 @@ fn base_context(cfg: &Config) -> Value {
     context! {
         cfg => Value::from(Serde(cfg)),
         cluster_path => format!("./clusters/{}", cfg.cluster.name),
+        flux_url => flux_git_url(&cfg.git.url),
         issuer => cluster_issuer_name(cfg),
         acme => plan::uses_acme(cfg),
         acme_servers => context! { production => ACME_PRODUCTION, staging => ACME_STAGING },

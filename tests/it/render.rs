@@ -305,7 +305,7 @@ fn hostile_config(seed: usize) -> Config {
     cfg.git.branch = next();
     cfg.apps = vec![App {
         // Names are paths (validated as DNS labels by render too); the rest is free text.
-        name: "app".to_owned(),
+        name: "nextcloud".to_owned(),
         namespace: next(),
         host: next(),
         settings: BTreeMap::new(),
@@ -349,9 +349,16 @@ fn structure(rendered: &Rendered) -> BTreeMap<String, (Vec<String>, Vec<String>)
 #[test]
 fn hostile_strings_stay_inside_their_scalars() {
     let install = flux_install();
-    let benign = render(&full(), &install).unwrap();
+    // Both configs have one app, so the app's files are compared too.
+    let mut benign_cfg = full();
+    benign_cfg.apps = vec![App {
+        name: "nextcloud".to_owned(),
+        namespace: "nextcloud".to_owned(),
+        host: "nextcloud.example.com".to_owned(),
+        settings: BTreeMap::new(),
+    }];
+    let benign = render(&benign_cfg, &install).unwrap();
     let mut benign_structure = structure(&benign);
-    // The hostile config has one app, the benign one none.
     benign_structure.remove("apps/kustomization.yaml");
     for seed in 0..HOSTILE.len() {
         let cfg = hostile_config(seed);

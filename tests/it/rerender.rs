@@ -812,7 +812,7 @@ fn render_without_homelab_yaml_exits_2_with_a_hint() {
         .arg("render")
         .expect_code(2)
         .stderr_has("homelab.yaml")
-        .stderr_has("hint: run `homelab init` first");
+        .stderr_has("hint: run `homelab init`");
     assert!(tree(dir.path()).is_empty(), "nothing was created");
     assert!(!dir.path().join(".git").exists());
 }
