@@ -1292,13 +1292,14 @@ pub mod field {
         }
         let bad = || {
             Err(format!(
-                "{s:?} is not a git remote: use ssh://git@host/owner/repo.git, git@host:owner/repo.git, https://host/owner/repo.git, file:///path or an absolute path"
+                "{s:?} is not a git remote: use ssh://git@host/owner/repo.git, git@host:owner/repo.git, https://host/owner/repo.git, file:///path or a path"
             ))
         };
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return bad();
         }
-        if s.starts_with('/') {
+        // Paths: absolute, or relative to the repository (`../homelab.git`).
+        if s.starts_with('/') || s.starts_with("./") || s.starts_with("../") {
             return Ok(());
         }
         if let Some((scheme, rest)) = s.split_once("://") {

@@ -32,7 +32,7 @@ fn sample(v: &Validation) -> String {
 }
 
 /// The app as `add-app --non-interactive` would record it, with required answers sampled.
-fn app_for(cfg: &Config, p: &Profile) -> App {
+pub(crate) fn app_for(cfg: &Config, p: &Profile) -> App {
     let mut settings = BTreeMap::new();
     for q in &p.questions {
         if catalog::matches(&q.when, &settings) {

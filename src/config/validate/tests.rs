@@ -162,7 +162,7 @@ fn hosts_and_addresses() {
     ] {
         assert_eq!(field::host_or_ipv4(ok), Ok(()), "{ok}");
     }
-    for bad in ["192.168.1.300", "nas_1", "", "-nas", "127.0.0.1", "a..b"] {
+    for bad in ["192.168.1.300", "nas_1", "", "-nas", "0.0.0.0", "a..b"] {
         assert!(field::host_or_ipv4(bad).is_err(), "{bad}");
     }
 }
