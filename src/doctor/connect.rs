@@ -19,22 +19,8 @@ use crate::cli::KubeArgs;
 /// The oldest Kubernetes minor version the rendered repository supports (Flux 2.9 needs it).
 pub const MIN_KUBERNETES: (u32, u32) = (1, 33);
 
-/// A client for the chosen context.
-#[derive(Clone)]
-pub struct Connected {
-    pub client: Client,
-    pub context: String,
-    pub server_url: String,
-}
-
-impl std::fmt::Debug for Connected {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connected")
-            .field("context", &self.context)
-            .field("server_url", &self.server_url)
-            .finish_non_exhaustive()
-    }
-}
+/// A client for the chosen context (the same type `bootstrap` connects with).
+pub use crate::kube::client::Connected;
 
 const HINT_KUBECONFIG: &str = "pass --kubeconfig FILE or set KUBECONFIG (k3s writes /etc/rancher/k3s/k3s.yaml on the server; copy it and replace 127.0.0.1 with the server's address)";
 
