@@ -111,11 +111,7 @@ fn split_port(hostport: &str) -> Option<(String, Option<u16>)> {
 
 /// The host field of a known_hosts line: `host`, or `[host]:port` off port 22.
 pub fn known_hosts_pattern(host: &str, port: u16) -> String {
-    if port == 22 {
-        host.to_owned()
-    } else {
-        format!("[{host}]:{port}")
-    }
+    crate::git::hostkeys::host_name(host, Some(port))
 }
 
 /// Connect to the SSH server of `url` and capture its host key (libssh2 hands it to the
@@ -153,8 +149,8 @@ pub fn scan_host_key(url: &str, timeout: Duration) -> std::result::Result<Public
         .unwrap_or_else(|_| Err(format!("no answer within {}s", timeout.as_secs())))
 }
 
-/// The keys `known_hosts` lists for this host (plain patterns; hashed `|1|` entries cannot
-/// be matched without HMAC-SHA1 and are skipped).
+/// The keys `known_hosts` lists for this host, matched as `homelab push` matches them
+/// (patterns, negations, and hashed `|1|` entries, OpenSSH's default on Debian).
 pub fn known_keys(known_hosts: &Path, host: &str, port: u16) -> Vec<PublicKey> {
     let Ok(text) = std::fs::read_to_string(known_hosts) else {
         return Vec::new();
@@ -163,10 +159,7 @@ pub fn known_keys(known_hosts: &Path, host: &str, port: u16) -> Vec<PublicKey> {
     ssh_key::known_hosts::KnownHosts::new(&text)
         .filter_map(std::result::Result::ok)
         .filter(|e| e.marker().is_none())
-        .filter(|e| match e.host_patterns() {
-            ssh_key::known_hosts::HostPatterns::Patterns(ps) => ps.contains(&pattern),
-            ssh_key::known_hosts::HostPatterns::HashedName { .. } => false,
-        })
+        .filter(|e| crate::git::hostkeys::host_matches(e.host_patterns(), &pattern))
         .map(|e| e.public_key().clone())
         .collect()
 }
@@ -379,6 +372,28 @@ pub fn provider_secret_from_env(cfg: &Config) -> Result<Option<BTreeMap<String, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashed_known_hosts_entries_are_matched() {
+        use base64::Engine as _;
+        use hmac::{Hmac, Mac};
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let key = deploy_key(None, "test")
+            .expect("key")
+            .public_key()
+            .to_openssh()
+            .expect("openssh");
+        let salt = [7u8; 20];
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&salt).expect("hmac");
+        mac.update(b"[git.example.com]:2222");
+        let hash = mac.finalize().into_bytes();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("known_hosts");
+        std::fs::write(&file, format!("|1|{}|{} {key}\n", b64(&salt), b64(&hash))).expect("write");
+        assert_eq!(known_keys(&file, "git.example.com", 2222).len(), 1);
+        assert!(known_keys(&file, "git.example.com", 22).is_empty());
+        assert!(known_keys(&file, "other.example.com", 2222).is_empty());
+    }
 
     #[test]
     fn remotes_are_classified() {
