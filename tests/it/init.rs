@@ -114,3 +114,45 @@ fn invalid_configs_fail_with_their_diagnostics_and_write_nothing() {
         "the corpus has {cases} cases, expected at least 30"
     );
 }
+
+/// With a remote, init pushes what it committed; an API server that does not answer makes
+/// it skip the bootstrap and say so, rather than fail after the push.
+#[test]
+fn init_pushes_and_skips_an_unreachable_cluster() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let remote = tmp.path().join("remote.git");
+    git2::Repository::init_bare(&remote).expect("bare remote");
+    let config = tmp.path().join("homelab.yaml");
+    let text = std::fs::read_to_string(example_config())
+        .expect("read")
+        .replace(
+            "  url: \"\"",
+            &format!("  url: \"file://{}\"", remote.display()),
+        );
+    std::fs::write(&config, text).expect("write config");
+    let kubeconfig = tmp.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://127.0.0.1:1\", insecure-skip-tls-verify: true}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: lab\n  context: {cluster: c, user: u}\ncurrent-context: lab\n",
+    )
+    .expect("write kubeconfig");
+    let dir = tmp.path().join("lab");
+    homelab()
+        .args(["init", "--config"])
+        .arg(&config)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .dir(&dir)
+        .ok()
+        .stderr_has("skipped bootstrap");
+    let local = git2::Repository::open(&dir)
+        .expect("local")
+        .head()
+        .expect("head")
+        .target();
+    let pushed = git2::Repository::open_bare(&remote)
+        .expect("remote")
+        .refname_to_id("refs/heads/main")
+        .ok();
+    assert_eq!(pushed, local, "the remote's main is not the local commit");
+}
