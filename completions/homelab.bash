@@ -101,7 +101,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__add__subcmd__app)
-            opts="-v -h -V --set --host --namespace --non-interactive --no-push --no-apply --ssh-key --known-hosts --accept-new-host-key --kubeconfig --context --dir --verbose --no-color --help --version"
+            opts="-v -h -V --set --host --namespace --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -124,14 +124,6 @@ _homelab() {
                     return 0
                     ;;
                 --known-hosts)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --kubeconfig)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -74,12 +74,9 @@ complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l host -d 'Ser
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l namespace -d 'Install into this namespace instead of the profile\'s default' -r
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l ssh-key -d 'SSH private key to push with (also: HOMELAB_SSH_KEY)' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l known-hosts -d 'An extra known_hosts file to verify the SSH host key against' -r -F
-complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
-complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l context -d 'The kubeconfig context to use (default: the current context)' -r
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l non-interactive -d 'Never prompt: every question takes its default or --set value'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l no-push -d 'Do not push after committing'
-complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l no-apply -d 'Do not create the app\'s Secrets in the cluster'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l accept-new-host-key -d 'Trust and record an SSH host key seen for the first time'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -s v -l verbose -d 'More output: -v for details, -vv for debugging'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l no-color -d 'Disable colors (also: the NO_COLOR environment variable)'

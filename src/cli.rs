@@ -117,13 +117,8 @@ pub struct AddAppArgs {
     /// Do not push after committing.
     #[arg(long)]
     pub no_push: bool,
-    /// Do not create the app's Secrets in the cluster.
-    #[arg(long)]
-    pub no_apply: bool,
     #[command(flatten)]
     pub push: PushArgs,
-    #[command(flatten)]
-    pub kube: KubeArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]
