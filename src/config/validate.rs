@@ -727,6 +727,17 @@ fn is_secret_key(key: &str) -> bool {
 fn validate_certificates(cfg: &Config, d: &mut Diagnostics) {
     let certs = &cfg.certificates;
     d.check("certificates.email", field::email(&certs.email));
+    // Envoy Gateway serves every app through one HTTPS listener with a wildcard
+    // certificate, and HTTP-01 cannot issue wildcards: the pair would render a homelab
+    // without working HTTPS.
+    if certs.challenge == Challenge::Http01
+        && cfg.ingress.controller == IngressController::EnvoyGateway
+    {
+        d.push(
+            "certificates.challenge",
+            "http01 cannot issue the wildcard certificate the envoy-gateway Gateway serves; use dns01 or selfsigned, or ingress.controller: traefik".to_owned(),
+        );
+    }
     let provider = certs.dns_provider;
     let dns01 = certs.challenge == Challenge::Dns01;
     for (key, value) in &certs.dns_settings {
