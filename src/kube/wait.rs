@@ -63,6 +63,22 @@ fn current_generation(obj: &Value) -> bool {
     }
 }
 
+/// The message of condition `type_` when its status is True; otherwise why not (`missing`
+/// when the condition is absent, else the condition's own message).
+fn true_condition(obj: &Value, type_: &str, missing: &str) -> Result<String, String> {
+    let cond = condition(obj, type_).ok_or_else(|| missing.to_owned())?;
+    let message = cond
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if cond.get("status").and_then(Value::as_str) == Some("True") {
+        Ok(message)
+    } else {
+        Err(message)
+    }
+}
+
 /// Judge an object (as JSON) against a check.
 pub fn evaluate(obj: &Value, check: &Check) -> State {
     let not = |message: String| State {
@@ -71,17 +87,14 @@ pub fn evaluate(obj: &Value, check: &Check) -> State {
     };
     match check {
         Check::DeploymentAvailable => {
-            let Some(cond) = condition(obj, "Available") else {
-                return not("no Available condition yet (pods not scheduled?)".to_owned());
+            let message = match true_condition(
+                obj,
+                "Available",
+                "no Available condition yet (pods not scheduled?)",
+            ) {
+                Ok(message) => message,
+                Err(message) => return not(message),
             };
-            let message = cond
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            if cond.get("status").and_then(Value::as_str) != Some("True") {
-                return not(message);
-            }
             if !current_generation(obj) {
                 return not("rollout of the latest generation not observed yet".to_owned());
             }
@@ -91,17 +104,11 @@ pub fn evaluate(obj: &Value, check: &Check) -> State {
             }
         }
         Check::FluxReady { revision } => {
-            let Some(cond) = condition(obj, "Ready") else {
-                return not("not reconciled yet (no Ready condition)".to_owned());
-            };
-            let message = cond
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            if cond.get("status").and_then(Value::as_str) != Some("True") {
-                return not(message);
-            }
+            let message =
+                match true_condition(obj, "Ready", "not reconciled yet (no Ready condition)") {
+                    Ok(message) => message,
+                    Err(message) => return not(message),
+                };
             if !current_generation(obj) {
                 return not(format!("latest generation not reconciled yet ({message})"));
             }
