@@ -174,7 +174,7 @@ pub struct BootstrapOptions {
     #[command(flatten)]
     pub kube: KubeArgs,
     /// How long to wait for Flux to become ready (e.g. 10m, 90s).
-    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::kube::wait::duration_arg)]
     pub timeout: String,
     /// Apply and return without waiting for readiness.
     #[arg(long)]

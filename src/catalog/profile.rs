@@ -154,12 +154,16 @@ pub fn matches(when: &BTreeMap<String, String>, answers: &BTreeMap<String, Strin
 impl Validation {
     /// Check one answer; the error says what is expected.
     pub fn check(&self, answer: &str) -> Result<(), String> {
+        // Answers are echoed bounded and escaped, and never hold a hidden character (a line
+        // break in a PHP size would become a new php.ini directive).
+        crate::text::check_visible(answer)?;
+        let shown = crate::text::Shown(answer);
         match self {
             Validation::Text => Ok(()),
             Validation::Int { min, max } => {
                 let n: i64 = answer
                     .parse()
-                    .map_err(|_| format!("{answer:?} is not a whole number"))?;
+                    .map_err(|_| format!("{shown} is not a whole number"))?;
                 if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
                     return Err(format!(
                         "{n} is out of range ({}..={})",
@@ -171,13 +175,13 @@ impl Validation {
             }
             Validation::Bool => match answer {
                 "true" | "false" => Ok(()),
-                _ => Err(format!("{answer:?} is not true or false")),
+                _ => Err(format!("{shown} is not true or false")),
             },
             Validation::Host => {
                 if answer.parse::<std::net::IpAddr>().is_ok() || is_dns_name(answer) {
                     Ok(())
                 } else {
-                    Err(format!("{answer:?} is not a host name or IP address"))
+                    Err(format!("{shown} is not a host name or IP address"))
                 }
             }
             Validation::Size => {
@@ -186,14 +190,14 @@ impl Validation {
                 if re.is_match(answer) {
                     Ok(())
                 } else {
-                    Err(format!("{answer:?} is not a size such as 20Gi"))
+                    Err(format!("{shown} is not a size such as 20Gi"))
                 }
             }
             Validation::Enum(options) => {
                 if options.iter().any(|o| o == answer) {
                     Ok(())
                 } else {
-                    Err(format!("{answer:?} is not one of: {}", options.join(", ")))
+                    Err(format!("{shown} is not one of: {}", options.join(", ")))
                 }
             }
             Validation::Regex(pattern) => {
@@ -202,7 +206,7 @@ impl Validation {
                 if re.is_match(answer) {
                     Ok(())
                 } else {
-                    Err(format!("{answer:?} does not match {pattern}"))
+                    Err(format!("{shown} does not match {pattern}"))
                 }
             }
         }

@@ -82,6 +82,7 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
         host,
         settings: answers,
     };
+    crate::config::validate::check_new_app(&cfg, &app)?;
     let mut given = secrets_given;
     ask_required_secrets(&profile, &app, &mut given, interactive)?;
 
@@ -154,19 +155,9 @@ pub fn push_if_configured(
     Ok(Status::Ok)
 }
 
-/// Read and parse `homelab.yaml`.
-// Uses the model directly; config::validate's checks take over when they land.
+/// Read, parse and validate `homelab.yaml`, with the loader every command uses.
 pub fn load_config(dir: &Path) -> Result<Config> {
-    let path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        Error::usage(format!("cannot read {}: {e}", path.display())).with_hint(
-            "run this in your homelab repository (or pass --dir), or create it with `homelab init`",
-        )
-    })?;
-    serde_saphyr::from_str(&text).map_err(|e| {
-        Error::usage(format!("{}: {e}", path.display()))
-            .with_hint("fix homelab.yaml (see examples/homelab.yaml)")
-    })
+    crate::config::validate::load(dir)
 }
 
 /// Serialize the configuration back to YAML, keeping the comment block at the top of the

@@ -58,7 +58,7 @@ pub fn push_repo(dir: &Path, config: &Config, args: &PushArgs) -> Result<PushOut
     }
     let opts = PushOptions::from_args(&config.git.url, branch, args);
     let outcome = git::push(&repo, &opts)?;
-    let url = &config.git.url;
+    let url = &crate::config::git_url::redact(&config.git.url);
     match outcome {
         PushOutcome::UpToDate => {
             style::note(&format!("{url} ({branch}) is already up to date"));

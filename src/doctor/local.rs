@@ -100,6 +100,8 @@ pub fn git_checks(dir: &Path, cfg: Option<&Config>) -> GitState {
         return state;
     }
     let fetch_error = fetch_branch(&repo, &url, &branch).err();
+    // From here on the URL is only shown, and shown without credentials.
+    let url = crate::config::git_url::redact(&url);
     let tracking = format!("refs/remotes/origin/{branch}");
     state.remote_head = repo.refname_to_id(&tracking).ok();
     let stale = fetch_error

@@ -178,8 +178,34 @@ pub async fn wait_all(
     }
 }
 
-/// Parse a duration like `90s`, `10m`, `1h`, `1h30m` or a bare number of seconds.
+/// The longest duration accepted anywhere (a week): long enough for any wait a homelab
+/// needs, short enough that adding it to the current instant can never overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parse a duration like `90s`, `10m`, `1h`, `1h30m` or a bare number of seconds, of at
+/// most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Option<Duration> {
+    parse_unbounded(text).filter(|d| *d <= MAX_DURATION)
+}
+
+/// The clap value parser of duration flags: a usage error (exit 2) at parse time, naming
+/// the bound, instead of a failure (or an overflow) later.
+pub fn duration_arg(text: &str) -> Result<String, String> {
+    match parse_unbounded(text) {
+        Some(d) if d <= MAX_DURATION => Ok(text.to_owned()),
+        Some(_) => Err(format!(
+            "{} is longer than the limit of {}h (a week); use e.g. 10m, 1h or 24h",
+            crate::text::Shown(text),
+            MAX_DURATION.as_secs() / 3600
+        )),
+        None => Err(format!(
+            "{} is not a duration; use e.g. 90s, 10m or 1h30m",
+            crate::text::Shown(text)
+        )),
+    }
+}
+
+fn parse_unbounded(text: &str) -> Option<Duration> {
     let text = text.trim();
     if text.is_empty() {
         return None;
@@ -226,6 +252,24 @@ mod tests {
         assert_eq!(parse_duration("m"), None);
         assert_eq!(parse_duration("5m3"), None);
         assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn durations_are_bounded_so_deadlines_cannot_overflow() {
+        assert_eq!(parse_duration("168h"), Some(MAX_DURATION));
+        for huge in ["18446744073709551615", "168h1s", "99999999999h", "604801"] {
+            assert_eq!(parse_duration(huge), None, "{huge}");
+            let err = duration_arg(huge).unwrap_err();
+            assert!(err.contains("longer than the limit"), "{err}");
+        }
+        assert!(
+            duration_arg("forever")
+                .unwrap_err()
+                .contains("not a duration")
+        );
+        assert_eq!(duration_arg("10m").as_deref(), Ok("10m"));
+        // The bound itself added to now is fine.
+        let _ = std::time::Instant::now() + MAX_DURATION;
     }
 
     #[test]

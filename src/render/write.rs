@@ -673,11 +673,20 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// The N of `HOMELAB_FAILPOINT=render-after-N-writes`, if set.
+/// The N of `HOMELAB_FAILPOINT=render-after-N-writes`, if set. Only debug and test builds
+/// have it: a released binary ignores the variable, so nothing outside the test suite can
+/// make it abort half-way.
+#[cfg(debug_assertions)]
 fn failpoint() -> Option<usize> {
     parse_failpoint(&std::env::var(FAILPOINT_ENV).ok()?)
 }
 
+#[cfg(not(debug_assertions))]
+fn failpoint() -> Option<usize> {
+    None
+}
+
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 fn parse_failpoint(value: &str) -> Option<usize> {
     value
         .strip_prefix("render-after-")?

@@ -8,6 +8,7 @@ mod cli;
 mod doctor;
 mod envtest;
 mod git_push;
+mod hostile;
 mod init;
 mod render;
 mod rerender;
