@@ -2,6 +2,7 @@
 
 pub mod git_url;
 mod model;
+pub mod normalize;
 pub mod validate;
 
 pub use model::*;
