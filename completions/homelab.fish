@@ -48,14 +48,13 @@ complete -c homelab -n "__fish_homelab_using_subcommand init" -l context -d 'The
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l timeout -d 'How long to wait for Flux to become ready (e.g. 10m, 90s)' -r
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l deploy-key -d 'Use this SSH private key as Flux\'s deploy key instead of generating one' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
-complete -c homelab -n "__fish_homelab_using_subcommand init" -l non-interactive -d 'Never prompt; fail if an answer is missing (needs --config)'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l no-push -d 'Do not push after committing'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l no-bootstrap -d 'Do not apply the Flux bootstrap into the cluster'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l accept-new-host-key -d 'Trust and record an SSH host key seen for the first time'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l no-wait -d 'Apply and return without waiting for readiness'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l dry-run -d 'Server-side dry run: print what would change, change nothing'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l rotate-keys -d 'Replace the existing Flux git credentials (deploy key) with new ones'
-complete -c homelab -n "__fish_homelab_using_subcommand init" -s y -l yes -d 'Do not wait for confirmation that the deploy key was added'
+complete -c homelab -n "__fish_homelab_using_subcommand init" -s y -l yes -d 'Don\'t ask: init needs --config, and bootstrap does not wait for the deploy key to be added'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -s v -l verbose -d 'More output: -v for details, -vv for debugging'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l no-color -d 'Disable colors (also: the NO_COLOR environment variable)'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -s h -l help -d 'Print help'
@@ -75,7 +74,7 @@ complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l namespace -d
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l ssh-key -d 'SSH private key to push with (also: HOMELAB_SSH_KEY)' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l known-hosts -d 'An extra known_hosts file to verify the SSH host key against' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
-complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l non-interactive -d 'Never prompt: every question takes its default or --set value'
+complete -c homelab -n "__fish_homelab_using_subcommand add-app" -s y -l yes -d 'Don\'t ask: every question takes its default or --set value'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l no-push -d 'Do not push after committing'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l accept-new-host-key -d 'Trust and record an SSH host key seen for the first time'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -s v -l verbose -d 'More output: -v for details, -vv for debugging'
@@ -85,7 +84,7 @@ complete -c homelab -n "__fish_homelab_using_subcommand add-app" -s V -l version
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l ssh-key -d 'SSH private key to push with (also: HOMELAB_SSH_KEY)' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l known-hosts -d 'An extra known_hosts file to verify the SSH host key against' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
-complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l non-interactive -d 'Never prompt'
+complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -s y -l yes -d 'Don\'t ask for confirmation'
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l no-push -d 'Do not push after committing'
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l accept-new-host-key -d 'Trust and record an SSH host key seen for the first time'
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -s v -l verbose -d 'More output: -v for details, -vv for debugging'
@@ -114,7 +113,7 @@ complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -l dir -d 'Th
 complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -l no-wait -d 'Apply and return without waiting for readiness'
 complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -l dry-run -d 'Server-side dry run: print what would change, change nothing'
 complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -l rotate-keys -d 'Replace the existing Flux git credentials (deploy key) with new ones'
-complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -s y -l yes -d 'Do not wait for confirmation that the deploy key was added'
+complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -s y -l yes -d 'Don\'t ask: init needs --config, and bootstrap does not wait for the deploy key to be added'
 complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -s v -l verbose -d 'More output: -v for details, -vv for debugging'
 complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -l no-color -d 'Disable colors (also: the NO_COLOR environment variable)'
 complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -s h -l help -d 'Print help'

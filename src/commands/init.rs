@@ -31,9 +31,9 @@ fn answers(args: &InitArgs) -> Result<(Config, Option<String>)> {
         })?;
         return Ok((cfg, args.bootstrap.kube.context.clone()));
     }
-    if args.non_interactive {
+    if args.bootstrap.yes {
         return Err(
-            Error::usage("--non-interactive needs --config FILE").with_hint(
+            Error::usage("--yes (don't ask) needs --config FILE").with_hint(
                 "pass --config with a homelab.yaml-shaped file (see examples/homelab.yaml)",
             ),
         );

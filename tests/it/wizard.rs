@@ -120,10 +120,39 @@ fn without_a_terminal_or_config_init_refuses() {
         .dir(tmp.path())
         .expect_code(2)
         .stderr_has("--config");
-    homelab()
-        .args(["init", "--non-interactive"])
-        .dir(tmp.path())
-        .expect_code(2)
-        .stderr_has("--config");
+    for dont_ask in ["--yes", "-y", "--non-interactive"] {
+        homelab()
+            .args(["init", dont_ask])
+            .dir(tmp.path())
+            .expect_code(2)
+            .stderr_has("--yes (don't ask) needs --config FILE");
+    }
     assert_eq!(std::fs::read_dir(tmp.path()).expect("read").count(), 0);
+}
+
+/// `--yes` is the one spelling of "don't ask"; `--non-interactive` still works, unlisted.
+#[test]
+fn yes_is_the_one_spelling_of_dont_ask() {
+    for command in ["init", "add-app", "remove-app", "bootstrap"] {
+        let help = homelab().args([command, "--help"]).ok().stdout();
+        assert!(help.contains("-y, --yes"), "{command} --help:\n{help}");
+        assert!(
+            !help.contains("non-interactive"),
+            "{command} --help:\n{help}"
+        );
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for args in [
+        ["add-app", "nextcloud", "--non-interactive"],
+        ["remove-app", "nextcloud", "--non-interactive"],
+        ["add-app", "nextcloud", "--yes"],
+        ["remove-app", "nextcloud", "-y"],
+    ] {
+        // Parsed (no homelab.yaml here is the error), not refused as an unknown flag.
+        homelab()
+            .args(args)
+            .dir(tmp.path())
+            .expect_code(2)
+            .stderr_has("homelab.yaml not found");
+    }
 }
