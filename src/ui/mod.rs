@@ -1,5 +1,6 @@
 //! Everything that talks to the terminal: styles, progress, prompts.
 
+pub mod checklist;
 pub mod progress;
 pub mod style;
 pub mod wizard;
