@@ -12,10 +12,12 @@ use crate::cli::InitArgs;
 use crate::commands::Context;
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
+use crate::ui::checklist::{AgeKey, Bootstrap, InitOutcome, Push};
 use crate::ui::progress;
+use crate::ui::wizard::Answers;
 
 /// Where the answers come from.
-fn answers(args: &InitArgs) -> Result<(Config, Option<String>)> {
+fn answers(dir: &Path, args: &InitArgs) -> Result<Answers> {
     if let Some(file) = &args.config {
         let text = std::fs::read_to_string(file).map_err(|e| {
             Error::usage(format!("--config {}: {e}", file.display())).with_hint(
@@ -29,7 +31,7 @@ fn answers(args: &InitArgs) -> Result<(Config, Option<String>)> {
                 file.display()
             ))
         })?;
-        return Ok((cfg, args.bootstrap.kube.context.clone()));
+        return Ok(Answers::from_file(cfg, args.bootstrap.kube.context.clone()));
     }
     if args.bootstrap.yes {
         return Err(
@@ -47,7 +49,7 @@ fn answers(args: &InitArgs) -> Result<(Config, Option<String>)> {
     } else {
         crate::kube::client::contexts(&args.bootstrap.kube).unwrap_or_default()
     };
-    crate::ui::wizard::run(&contexts)
+    crate::ui::wizard::run(dir, &contexts)
 }
 
 /// Refuse to overwrite a different homelab: `init` twice with the same answers is a no-op,
@@ -68,15 +70,19 @@ fn check_existing(dir: &Path, cfg: &Config) -> Result<()> {
 }
 
 pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
-    let (cfg, context) = answers(args)?;
-    check_existing(&ctx.dir, &cfg)?;
+    let answers = answers(&ctx.dir, args)?;
+    let cfg = &answers.config;
+    // The wizard showed what changes and the user confirmed replacing homelab.yaml.
+    if !answers.replaces_existing {
+        check_existing(&ctx.dir, cfg)?;
+    }
 
     let bar = progress::spinner("Loading the Flux install manifest");
     let install =
         crate::flux::install_manifest(&cfg.flux.version, args.flux.flux_manifests.as_deref())?;
     bar.set_message("Rendering the repository");
     let rendered =
-        crate::render::render(&cfg, &install).map_err(|e| Error::failed(format!("{e:#}")))?;
+        crate::render::render(cfg, &install).map_err(|e| Error::failed(format!("{e:#}")))?;
     bar.set_message("Writing and committing");
     std::fs::create_dir_all(&ctx.dir)
         .map_err(|e| Error::failed(format!("cannot create {}: {e}", ctx.dir.display())))?;
@@ -92,6 +98,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         ),
     )?;
     bar.finish_and_clear();
+    answers.written();
     let summary = report.summary();
     if ctx.verbose > 0 {
         eprint!("{summary}");
@@ -102,34 +109,66 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         ctx.dir.display()
     );
 
-    let mut skipped = Vec::new();
-    if cfg.git.url.is_empty() {
-        skipped.push("push: git.url is empty (local repository only)".to_owned());
+    let mut failure = None;
+    let push = if cfg.git.url.is_empty() {
+        Push::NoRemote
     } else if args.no_push {
-        skipped.push("push: --no-push".to_owned());
+        Push::Declined
     } else {
-        crate::commands::push::push_repo(&ctx.dir, &cfg, &args.push)?;
-    }
+        match crate::commands::push::push_repo(&ctx.dir, cfg, &args.push) {
+            Ok(_) => Push::Done,
+            Err(e) => {
+                let why = e.message.clone();
+                failure = Some(e);
+                Push::Failed(why)
+            }
+        }
+    };
 
-    if args.no_bootstrap {
-        skipped.push("bootstrap: --no-bootstrap".to_owned());
+    let bootstrap = if args.no_bootstrap {
+        Bootstrap::Declined
     } else if cfg.git.url.is_empty() {
-        skipped.push("bootstrap: Flux needs git.url to pull from".to_owned());
+        Bootstrap::NoRemote
+    } else if let Err(why) = crate::kube::credentials::parse_remote(&cfg.git.url) {
+        Bootstrap::Unpullable(why.message)
+    } else if push != Push::Done {
+        Bootstrap::NotPushed
     } else {
         let mut options = args.bootstrap.clone();
         if options.kube.context.is_none() {
-            options.kube.context = context;
+            options.kube.context = answers.context.clone();
         }
         match crate::commands::bootstrap::reachable(&options.kube) {
-            Ok(()) => return crate::commands::bootstrap::run_with(&ctx.dir, &cfg, &options),
-            Err(why) => skipped.push(format!("bootstrap: {why}")),
+            Ok(()) => match crate::commands::bootstrap::run_with(&ctx.dir, cfg, &options) {
+                Ok(_) => Bootstrap::Done,
+                Err(e) => {
+                    let why = e.message.clone();
+                    failure = Some(e);
+                    Bootstrap::Failed(why)
+                }
+            },
+            Err(why) => Bootstrap::Unreachable(why),
         }
+    };
+
+    let age_key = crate::secrets::identity_path(&cfg.cluster.name)
+        .ok()
+        .map(|file| AgeKey {
+            exists: file.is_file(),
+            file,
+        });
+    crate::ui::checklist::print_init(
+        cfg,
+        &InitOutcome {
+            dir: ctx.dir.clone(),
+            commit: report.commit.map(|c| c.to_string()),
+            push,
+            bootstrap,
+            age_key,
+        },
+    );
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(Status::Ok),
     }
-    for what in &skipped {
-        eprintln!("skipped {what}");
-    }
-    if !skipped.is_empty() {
-        eprintln!("hint: run `homelab push` and `homelab bootstrap` when ready");
-    }
-    Ok(Status::Ok)
 }
