@@ -130,7 +130,9 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
     if !profile.notes.is_empty() {
         crate::ui::style::note(&profile.notes);
     }
-    push_if_configured(&ctx.dir, &cfg, args.no_push, &args.push, push)
+    let status = push_if_configured(&ctx.dir, &cfg, args.no_push, &args.push, push)?;
+    crate::ui::checklist::print_app(&cfg, &app.name, !cfg.git.url.is_empty() && !args.no_push);
+    Ok(status)
 }
 
 /// Push when git.url is set and `--no-push` was not given.

@@ -10,6 +10,7 @@ mod envtest;
 mod git_push;
 mod hostile;
 mod init;
+mod next_steps;
 mod render;
 mod rerender;
 mod strict;
