@@ -5,6 +5,7 @@ mod support;
 mod apps;
 mod bootstrap;
 mod cli;
+mod deploy_key;
 mod doctor;
 mod envtest;
 mod git_push;
