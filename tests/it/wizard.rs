@@ -118,23 +118,49 @@ fn clean(dir: &Path) -> bool {
     repo.statuses(None).expect("status").is_empty()
 }
 
-/// The questions after the nodes, all at their defaults (DNS-01 with Cloudflare).
-fn rest_by_default(p: &mut PtySession) {
+/// The first questions, up to node 1's role: node nuc1 at 192.168.1.10.
+fn until_node_role(p: &mut PtySession, domain: &str) {
+    answer(p, "Cluster name", "");
+    answer(p, "Domain", domain);
+    answer(p, "Node 1 name", "nuc1");
+    answer(p, "Node 1 IP address", "192.168.1.10");
+}
+
+/// The first questions, up to a single control-plane node nuc1 at 192.168.1.10.
+fn first_node(p: &mut PtySession, domain: &str) {
+    until_node_role(p, domain);
+    keys(p, "Node 1 role", ENTER);
+    keys(p, "Add another node?", "n");
+}
+
+/// The questions after the certificate challenge (DNS-01) up to the git remote, at their
+/// defaults, with the NFS server `nas`.
+fn acme_and_storage(p: &mut PtySession) {
+    answer(p, "Email for Let's Encrypt", "");
+    keys(p, "Let's Encrypt server", ENTER);
+    keys(p, "DNS provider", ENTER);
+    keys(p, "NFS provisioner", ENTER);
+    answer(p, "NFS server", "nas");
+    answer(p, "NFS export path", "");
+    answer(p, "StorageClass name", "");
+    keys(p, "default StorageClass?", "y");
+}
+
+/// The questions after the nodes up to the Flux components, all at their defaults.
+fn until_flux(p: &mut PtySession) {
     answer(p, "LAN (node) CIDR", "");
     answer(p, "Load-balancer (MetalLB) addresses", "");
     answer(p, "Ingress controller address", "");
     keys(p, "Ingress controller", ENTER);
     keys(p, "Certificates", ENTER);
-    answer(p, "Email for Let's Encrypt", "");
-    keys(p, "Let's Encrypt server", ENTER);
-    keys(p, "DNS provider", ENTER);
-    keys(p, "NFS provisioner", ENTER);
-    answer(p, "NFS server", "192.168.1.5");
-    answer(p, "NFS export path", "");
-    answer(p, "StorageClass name", "");
-    keys(p, "default StorageClass?", "y");
+    acme_and_storage(p);
     answer(p, "Git remote URL", "");
     answer(p, "Git branch", "");
+}
+
+/// The questions after the nodes, all at their defaults (DNS-01 with Cloudflare).
+fn rest_by_default(p: &mut PtySession) {
+    until_flux(p);
     keys(p, "Flux components", ENTER);
 }
 
@@ -272,10 +298,7 @@ fn obvious_intent_is_taken_shown_and_written() {
 fn rules_are_checked_where_each_answer_is_given_in_the_wizards_words() {
     let lab = Lab::new();
     let mut p = lab.wizard();
-    answer(&mut p, "Cluster name", "");
-    answer(&mut p, "Domain", "lab.example.com");
-    answer(&mut p, "Node 1 name", "nuc1");
-    answer(&mut p, "Node 1 IP address", "192.168.1.10");
+    until_node_role(&mut p, "lab.example.com");
     // A worker only: refused as soon as the list is complete.
     keys(&mut p, "Node 1 role", &format!("{DOWN}{ENTER}"));
     keys(&mut p, "Add another node?", "y");
@@ -318,14 +341,7 @@ fn rules_are_checked_where_each_answer_is_given_in_the_wizards_words() {
     keys(&mut p, "Certificates", &format!("{DOWN}{ENTER}"));
     expect(&mut p, "http01 cannot issue the wildcard certificate");
     keys(&mut p, "Certificates", &format!("{UP}{ENTER}"));
-    answer(&mut p, "Email for Let's Encrypt", "");
-    keys(&mut p, "Let's Encrypt server", ENTER);
-    keys(&mut p, "DNS provider", ENTER);
-    keys(&mut p, "NFS provisioner", ENTER);
-    answer(&mut p, "NFS server", "nas");
-    answer(&mut p, "NFS export path", "");
-    answer(&mut p, "StorageClass name", "");
-    keys(&mut p, "default StorageClass?", "y");
+    acme_and_storage(&mut p);
     // A path is a valid remote to push to; the wizard says Flux cannot pull from it.
     answer(&mut p, "Git remote URL", "/srv/git/lab.git");
     expect(&mut p, "Flux in the cluster cannot pull from it");
@@ -379,10 +395,7 @@ fn rules_are_checked_where_each_answer_is_given_in_the_wizards_words() {
 fn ctrl_c_in_a_selection_aborts_cleanly_and_the_next_init_resumes() {
     let lab = Lab::new();
     let mut p = lab.wizard();
-    answer(&mut p, "Cluster name", "");
-    answer(&mut p, "Domain", "lab.example.com");
-    answer(&mut p, "Node 1 name", "nuc1");
-    answer(&mut p, "Node 1 IP address", "192.168.1.10");
+    until_node_role(&mut p, "lab.example.com");
     expect(&mut p, "Node 1 role");
     p.send_control('c').expect("ctrl-c");
     let shown = expect(&mut p, "error: aborted; nothing was written");
@@ -457,27 +470,8 @@ fn ctrl_c_at_the_first_question_leaves_nothing_on_disk() {
 fn a_failure_at_the_end_asks_again_only_the_offending_answer() {
     let lab = Lab::new();
     let mut p = lab.wizard();
-    answer(&mut p, "Cluster name", "");
-    answer(&mut p, "Domain", "lab.example.com");
-    answer(&mut p, "Node 1 name", "nuc1");
-    answer(&mut p, "Node 1 IP address", "192.168.1.10");
-    keys(&mut p, "Node 1 role", ENTER);
-    keys(&mut p, "Add another node?", "n");
-    answer(&mut p, "LAN (node) CIDR", "");
-    answer(&mut p, "Load-balancer (MetalLB) addresses", "");
-    answer(&mut p, "Ingress controller address", "");
-    keys(&mut p, "Ingress controller", ENTER);
-    keys(&mut p, "Certificates", ENTER);
-    answer(&mut p, "Email for Let's Encrypt", "");
-    keys(&mut p, "Let's Encrypt server", ENTER);
-    keys(&mut p, "DNS provider", ENTER);
-    keys(&mut p, "NFS provisioner", ENTER);
-    answer(&mut p, "NFS server", "nas");
-    answer(&mut p, "NFS export path", "");
-    answer(&mut p, "StorageClass name", "");
-    keys(&mut p, "default StorageClass?", "y");
-    answer(&mut p, "Git remote URL", "");
-    answer(&mut p, "Git branch", "");
+    first_node(&mut p, "lab.example.com");
+    until_flux(&mut p);
     expect(&mut p, "Flux components");
     p.send_control('c').expect("ctrl-c");
     let (_, code) = finish(&mut p);
@@ -606,12 +600,7 @@ fn init_starts_from_an_existing_homelab_yaml() {
 fn an_answer_can_be_changed_before_writing() {
     let lab = Lab::new();
     let mut p = lab.wizard();
-    answer(&mut p, "Cluster name", "");
-    answer(&mut p, "Domain", "lab.example.com");
-    answer(&mut p, "Node 1 name", "nuc1");
-    answer(&mut p, "Node 1 IP address", "192.168.1.10");
-    keys(&mut p, "Node 1 role", ENTER);
-    keys(&mut p, "Add another node?", "n");
+    first_node(&mut p, "lab.example.com");
     rest_by_default(&mut p);
     // "change an answer", then the second entry: the domain.
     keys(&mut p, "Write this homelab?", &format!("{DOWN}{ENTER}"));

@@ -616,26 +616,20 @@ impl Wizard<'_> {
                 // A role never chosen defaults by position: the first node runs the
                 // control plane.
                 let known = i < self.known_nodes || self.answered.contains(&q.path());
-                let default = if known {
-                    usize::from(self.draft.nodes[i].role == NodeRole::Worker)
-                } else {
-                    usize::from(i > 0)
+                let current = match (known, i) {
+                    (true, _) => self.draft.nodes[i].role,
+                    (false, 0) => NodeRole::ControlPlane,
+                    (false, _) => NodeRole::Worker,
                 };
-                self.choose(
+                self.choose_one(
                     &q,
                     &format!("Node {} role", i + 1),
                     &[
-                        "control-plane (on k3s: a server)",
-                        "worker (on k3s: an agent)",
+                        (NodeRole::ControlPlane, "control-plane (on k3s: a server)"),
+                        (NodeRole::Worker, "worker (on k3s: an agent)"),
                     ],
-                    default,
-                    &move |c, choice| {
-                        c.nodes[i].role = if choice == 0 {
-                            NodeRole::ControlPlane
-                        } else {
-                            NodeRole::Worker
-                        };
-                    },
+                    current,
+                    &move |c, role| c.nodes[i].role = role,
                 )
                 .map(drop)
             }
@@ -709,44 +703,38 @@ impl Wizard<'_> {
                     },
                 )
             }
-            Q::IngressController => {
-                let default =
-                    usize::from(self.draft.ingress.controller == IngressController::EnvoyGateway);
-                self.choose(
-                    &q,
-                    "Ingress controller",
-                    &["traefik (Ingress)", "envoy-gateway (Gateway API)"],
-                    default,
-                    &|c, choice| {
-                        c.ingress.controller = if choice == 0 {
-                            IngressController::Traefik
-                        } else {
-                            IngressController::EnvoyGateway
-                        };
-                    },
-                )
-                .map(drop)
-            }
-            Q::Challenge => {
-                const CHALLENGES: [Challenge; 3] =
-                    [Challenge::Dns01, Challenge::Http01, Challenge::Selfsigned];
-                let default = CHALLENGES
-                    .iter()
-                    .position(|c| *c == self.draft.certificates.challenge)
-                    .unwrap_or(0);
-                self.choose(
-                    &q,
-                    "Certificates",
-                    &[
+            Q::IngressController => self.choose_one(
+                &q,
+                "Ingress controller",
+                &[
+                    (IngressController::Traefik, "traefik (Ingress)"),
+                    (IngressController::EnvoyGateway, "envoy-gateway (Gateway API)"),
+                ],
+                self.draft.ingress.controller,
+                &|c, controller| c.ingress.controller = controller,
+            )
+            .map(drop),
+            Q::Challenge => self.choose_one(
+                &q,
+                "Certificates",
+                &[
+                    (
+                        Challenge::Dns01,
                         "Let's Encrypt, DNS-01 (works for LAN-only services; needs your DNS provider's API credentials)",
+                    ),
+                    (
+                        Challenge::Http01,
                         "Let's Encrypt, HTTP-01 (needs port 80 reachable from the internet)",
+                    ),
+                    (
+                        Challenge::Selfsigned,
                         "self-signed internal CA (browsers warn until you trust it)",
-                    ],
-                    default,
-                    &|c, choice| c.certificates.challenge = CHALLENGES[choice],
-                )
-                .map(drop)
-            }
+                    ),
+                ],
+                self.draft.certificates.challenge,
+                &|c, challenge| c.certificates.challenge = challenge,
+            )
+            .map(drop),
             Q::Email => {
                 let default = or(
                     &self.draft.certificates.email,
@@ -762,26 +750,19 @@ impl Wizard<'_> {
                     },
                 )
             }
-            Q::AcmeServer => {
-                let default =
-                    usize::from(self.draft.certificates.acme_server == AcmeServer::Staging);
-                self.choose(
-                    &q,
-                    "Let's Encrypt server",
-                    &["production", "staging (for testing, untrusted)"],
-                    default,
-                    &|c, choice| {
-                        c.certificates.acme_server = if choice == 0 {
-                            AcmeServer::Production
-                        } else {
-                            AcmeServer::Staging
-                        };
-                    },
-                )
-                .map(drop)
-            }
+            Q::AcmeServer => self.choose_one(
+                &q,
+                "Let's Encrypt server",
+                &[
+                    (AcmeServer::Production, "production"),
+                    (AcmeServer::Staging, "staging (for testing, untrusted)"),
+                ],
+                self.draft.certificates.acme_server,
+                &|c, server| c.certificates.acme_server = server,
+            )
+            .map(drop),
             Q::DnsProvider => {
-                let items: Vec<String> = DnsProvider::ALL
+                let labels: Vec<String> = DnsProvider::ALL
                     .iter()
                     .map(|p| {
                         format!(
@@ -791,21 +772,25 @@ impl Wizard<'_> {
                         )
                     })
                     .collect();
-                let refs: Vec<&str> = items.iter().map(String::as_str).collect();
-                let default = DnsProvider::ALL
+                let options: Vec<(DnsProvider, &str)> = DnsProvider::ALL
                     .iter()
-                    .position(|p| *p == self.draft.certificates.dns_provider)
-                    .unwrap_or(0);
-                let choice = self.choose(&q, "DNS provider", &refs, default, &|c, choice| {
-                    let provider = DnsProvider::ALL[choice];
-                    c.certificates.dns_provider = provider;
-                    // Settings of another provider mean nothing to this one.
-                    let allowed = provider.allowed_settings();
-                    c.certificates
-                        .dns_settings
-                        .retain(|k, _| allowed.contains(&k.as_str()));
-                })?;
-                let provider = DnsProvider::ALL[choice];
+                    .copied()
+                    .zip(labels.iter().map(String::as_str))
+                    .collect();
+                let provider = self.choose_one(
+                    &q,
+                    "DNS provider",
+                    &options,
+                    self.draft.certificates.dns_provider,
+                    &|c, provider| {
+                        c.certificates.dns_provider = provider;
+                        // Settings of another provider mean nothing to this one.
+                        let allowed = provider.allowed_settings();
+                        c.certificates
+                            .dns_settings
+                            .retain(|k, _| allowed.contains(&k.as_str()));
+                    },
+                )?;
                 eprintln!(
                     "  `homelab bootstrap` reads the {} credentials from {} (they never go into homelab.yaml or git).",
                     provider.as_str(),
@@ -834,25 +819,20 @@ impl Wizard<'_> {
                     },
                 )
             }
-            Q::Provisioner => {
-                let default = usize::from(
-                    self.draft.storage.provisioner == Provisioner::NfsSubdirExternalProvisioner,
-                );
-                self.choose(
-                    &q,
-                    "NFS provisioner",
-                    &["csi-driver-nfs", "nfs-subdir-external-provisioner"],
-                    default,
-                    &|c, choice| {
-                        c.storage.provisioner = if choice == 0 {
-                            Provisioner::CsiDriverNfs
-                        } else {
-                            Provisioner::NfsSubdirExternalProvisioner
-                        };
-                    },
-                )
-                .map(drop)
-            }
+            Q::Provisioner => self.choose_one(
+                &q,
+                "NFS provisioner",
+                &[
+                    (Provisioner::CsiDriverNfs, "csi-driver-nfs"),
+                    (
+                        Provisioner::NfsSubdirExternalProvisioner,
+                        "nfs-subdir-external-provisioner",
+                    ),
+                ],
+                self.draft.storage.provisioner,
+                &|c, provisioner| c.storage.provisioner = provisioner,
+            )
+            .map(drop),
             Q::NfsServer => {
                 let default = or(&self.draft.storage.nfs_server, None);
                 self.text(
@@ -1239,6 +1219,22 @@ impl Wizard<'_> {
             self.show_error(&self.explain(&problems, &path));
             default = choice;
         }
+    }
+
+    /// [`Self::choose`] among values, each with its label; the current value is the
+    /// default. Returns the value chosen.
+    fn choose_one<T: Copy + PartialEq>(
+        &mut self,
+        q: &Q,
+        prompt: &str,
+        options: &[(T, &str)],
+        current: T,
+        set: &dyn Fn(&mut Config, T),
+    ) -> Result<T> {
+        let default = options.iter().position(|(v, _)| *v == current).unwrap_or(0);
+        let labels: Vec<&str> = options.iter().map(|(_, label)| *label).collect();
+        let i = self.choose(q, prompt, &labels, default, &|c, i| set(c, options[i].0))?;
+        Ok(options[i].0)
     }
 
     fn select(&self, prompt: &str, items: &[&str], default: usize) -> Result<usize> {
