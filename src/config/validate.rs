@@ -262,6 +262,7 @@ const STORAGE: &[Field] = &[
     req("nfs_path", Ty::Str),
     opt("storage_class", Ty::Str),
     opt("default_class", Ty::Bool),
+    opt("local_class", Ty::Str),
 ];
 const GIT: &[Field] = &[opt("url", Ty::Str), opt("branch", Ty::Str)];
 const FLUX: &[Field] = &[opt("version", Ty::Str), opt("components", Ty::StrList)];
@@ -529,6 +530,10 @@ pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
 
     validate_flux(cfg, &mut d);
     apps::validate_apps(cfg, &mut d);
+    // Rules that need the app catalog: LoadBalancer addresses, hosts, the local class.
+    for (path, message) in crate::catalog::config_problems(cfg) {
+        d.push(path, message);
+    }
 
     // A value holding a hidden character is reported for that alone: the rules of its
     // field would only say less clearly that it is wrong.

@@ -81,7 +81,7 @@ pub const CSI_DRIVER_NFS: Chart = Chart {
     source: SourceKind::Helm,
     url: "https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/master/charts",
     chart: "csi-driver-nfs",
-    version: "4.13.5",
+    version: "4.13.4",
     privileged: true,
 };
 

@@ -4,6 +4,7 @@ mod support;
 
 mod apps;
 mod bootstrap;
+mod charts;
 mod cli;
 mod doctor;
 mod envtest;
