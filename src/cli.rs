@@ -48,7 +48,11 @@ pub enum Command {
     /// Apply the Flux bootstrap into the cluster, so Flux takes over from git.
     Bootstrap(BootstrapArgs),
     /// Commit and push the repository to git.url.
-    Push(PushArgs),
+    Push(PushCommandArgs),
+    /// Show every Flux object of the cluster: Ready, revision, message.
+    Status(StatusArgs),
+    /// Make Flux apply the pushed commit now and wait until the cluster runs it.
+    Sync(SyncArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
 }
@@ -119,6 +123,8 @@ pub struct AddAppArgs {
     pub no_push: bool,
     #[command(flatten)]
     pub push: PushArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -205,6 +211,95 @@ pub struct PushArgs {
     /// Trust and record an SSH host key seen for the first time.
     #[arg(long)]
     pub accept_new_host_key: bool,
+}
+
+/// `homelab push`: how to authenticate, and whether to wait for Flux afterwards.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PushCommandArgs {
+    #[command(flatten)]
+    pub push: PushArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// Waiting, after a push, until Flux runs the pushed commit (what `homelab sync` does).
+#[derive(Debug, Args, Clone, Default)]
+pub struct WaitArgs {
+    /// After pushing, make Flux apply the commit now and wait until every Kustomization and
+    /// HelmRelease is Ready at it.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits (e.g. 10m, 90s).
+    #[arg(
+        long = "timeout",
+        value_name = "DURATION",
+        default_value = "10m",
+        requires = "wait",
+        value_parser = valid_duration
+    )]
+    pub timeout: String,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct SyncArgs {
+    /// How long to wait for Flux to run the commit (e.g. 10m, 90s).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = valid_duration)]
+    pub timeout: String,
+    /// Ask Flux to reconcile and return without waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+/// Parse a duration like `90s`, `10m`, `1h`, `1h30m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for ch in text.chars() {
+        if ch.is_ascii_digit() {
+            number.push(ch);
+            continue;
+        }
+        let unit = match ch {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return None,
+        };
+        let n: u64 = number.parse().ok()?;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return None;
+    }
+    Some(std::time::Duration::from_secs(total))
+}
+
+/// clap's check of a DURATION argument, so a typo is a usage error before anything changes.
+fn valid_duration(text: &str) -> Result<String, String> {
+    parse_duration(text)
+        .map(|_| text.to_owned())
+        .ok_or_else(|| format!("{text:?} is not a duration: use e.g. 90s, 10m or 1h"))
 }
 
 #[derive(Debug, Args, Clone)]
