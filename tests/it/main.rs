@@ -11,6 +11,7 @@ mod git_push;
 mod init;
 mod render;
 mod rerender;
+mod status;
 mod strict;
 mod validate;
 mod wizard;
