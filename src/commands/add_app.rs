@@ -144,7 +144,8 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
             app.name
         ));
     }
-    push_if_configured(&ctx.dir, &cfg, args.no_push, &args.push, push)
+    let pushed = push_if_configured(&ctx.dir, &cfg, args.no_push, &args.push, push)?;
+    crate::commands::sync::after_push(&ctx.dir, &cfg, &args.wait, pushed)
 }
 
 /// Push when git.url is set and `--no-push` was not given.

@@ -13,6 +13,7 @@ mod hostile;
 mod init;
 mod render;
 mod rerender;
+mod status;
 mod strict;
 mod validate;
 mod wizard;
