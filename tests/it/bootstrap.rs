@@ -361,7 +361,7 @@ async fn preflight_failures_and_dry_runs_apply_nothing() {
     repo.bootstrap(server.kubeconfig())
         .args(["--yes", "--timeout", "soon"])
         .expect_code(2)
-        .stderr_has("--timeout: \"soon\" is not a duration");
+        .stderr_has("\"soon\" is not a duration");
     repo.bootstrap(server.kubeconfig())
         .args(["--yes", "--context", "nope"])
         .env("HOMELAB_GIT_TOKEN", TOKEN)
