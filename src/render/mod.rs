@@ -150,21 +150,41 @@ fn config_yaml(cfg: &Config) -> anyhow::Result<String> {
     ))
 }
 
+/// The DNS-over-HTTPS resolvers cert-manager checks DNS-01 records with (cert-manager takes
+/// `https://` URLs here since v1.13): two operators, addressed by IP so no lookup is needed.
+pub const DNS01_RESOLVERS: &str = "https://1.1.1.1/dns-query,https://8.8.8.8/dns-query";
+
+/// The source of an infrastructure chart, upstream or on the mirror.
+pub fn chart_source(cfg: &Config, chart: &plan::Chart) -> mirror::Source {
+    match chart.source {
+        plan::SourceKind::Oci => mirror::oci_repository(cfg, chart.url),
+        plan::SourceKind::Helm => mirror::helm_repository(cfg, chart.url),
+    }
+}
+
 #[derive(Serialize)]
 struct Dns {
-    secret_name: &'static str,
-    secret_key: &'static str,
-    settings: BTreeMap<String, String>,
+    solver: crate::config::dns::Solver,
+}
+
+#[derive(Serialize)]
+struct MirrorCa {
+    secret: &'static str,
+    mount: &'static str,
 }
 
 /// What every template sees: the configuration and the values derived from it.
 fn base_context(cfg: &Config) -> Value {
-    let (secret_name, keys) = cfg.certificates.dns_provider.secret();
     let dns = Dns {
-        secret_name,
-        secret_key: keys.first().copied().unwrap_or(""),
-        settings: cfg.certificates.dns_settings.clone(),
+        solver: crate::config::dns::solver(
+            cfg.certificates.dns_provider,
+            &cfg.certificates.dns_settings,
+        ),
     };
+    let mirror_ca = mirror::ca_file(cfg).map(|_| MirrorCa {
+        secret: mirror::CA_SECRET,
+        mount: mirror::CA_MOUNT,
+    });
     context! {
         cfg => Value::from(Serde(cfg)),
         cluster_path => format!("./clusters/{}", cfg.cluster.name),
@@ -308,31 +328,29 @@ mod tests {
             cfg.certificates.dns_provider = provider;
             cfg.certificates.dns_settings = settings(provider);
             let rendered = render(&cfg, &install).unwrap();
-            let issuers = docs(&rendered.files["infrastructure/configs/cluster-issuers.yaml"]);
+            let issuers = docs(&rendered.files["infrastructure/configs/cert-manager/cluster-issuers.yaml"]);
             let names: Vec<_> = issuers
                 .iter()
                 .map(|d| d["metadata"]["name"].clone())
                 .collect();
             assert_eq!(names, ["letsencrypt-staging", "letsencrypt-production"]);
-            let solver = &issuers[1]["spec"]["acme"]["solvers"][0]["dns01"];
-            let key = match provider {
-                DnsProvider::Cloudflare => "cloudflare",
-                DnsProvider::Route53 => "route53",
-                DnsProvider::Digitalocean => "digitalocean",
-                DnsProvider::Clouddns => "cloudDNS",
-                DnsProvider::Azuredns => "azureDNS",
-                DnsProvider::Rfc2136 => "rfc2136",
-            };
-            let body = solver[key]
+            let solver = &issuers[1]["spec"]["acme"]["solvers"][0];
+            assert_eq!(
+                solver["selector"]["dnsZones"],
+                serde_json::json!(["example.com"])
+            );
+            let key = provider.spec().solver;
+            let body = solver["dns01"][key]
                 .as_object()
                 .unwrap_or_else(|| panic!("{key}: {solver}"));
-            let (secret, keys) = provider.secret();
             let refs: Vec<_> = body
                 .iter()
                 .filter(|(k, _)| k.ends_with("SecretRef"))
                 .map(|(_, v)| (v["name"].as_str().unwrap(), v["key"].as_str().unwrap()))
                 .collect();
-            assert_eq!(refs, [(secret, keys[0])], "{key}");
+            let keys = provider.secret_keys(&cfg.certificates.dns_settings);
+            let expected: Vec<_> = keys.iter().map(|k| (provider.secret_name(), *k)).collect();
+            assert_eq!(refs, expected, "{key}");
             // Every setting the provider accepts lands in the solver, none is lost.
             let values: BTreeSet<&str> = body.values().filter_map(|v| v.as_str()).collect();
             for k in provider.allowed_settings() {

@@ -6,6 +6,7 @@ mod apps;
 mod bootstrap;
 mod cli;
 mod doctor;
+mod dns01;
 mod envtest;
 mod git_push;
 mod init;
