@@ -582,3 +582,82 @@ fn every_custom_object_uses_only_fields_its_crd_declares() {
         assert!(checked.contains(kind), "{kind} never checked");
     }
 }
+
+/// The helm CLI `scripts/build-helm` builds ($HOMELAB_HELM overrides).
+fn helm() -> std::path::PathBuf {
+    if let Some(bin) = std::env::var_os("HOMELAB_HELM") {
+        return bin.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| support::root().join("target"));
+    let bin = target.join("tools/helm");
+    assert!(
+        bin.is_file(),
+        "{} not found: run scripts/build-helm (or set HOMELAB_HELM)",
+        bin.display()
+    );
+    bin
+}
+
+/// `helm template` of a pinned fixture chart with the values of a rendered HelmRelease.
+fn helm_template(release: &serde_json::Value, package: &str) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join("values.yaml");
+    std::fs::write(&values, serde_json::to_string(&release["spec"]["values"]).unwrap()).unwrap();
+    let out = Command::new(helm())
+        .args(["template", "x"])
+        .arg(support::fixtures_dir().join("charts").join(package))
+        .args(["--namespace", release["metadata"]["namespace"].as_str().unwrap()])
+        .args(["--kube-version", "1.34.0", "-f"])
+        .arg(&values)
+        .env("HELM_CACHE_HOME", dir.path().join("cache"))
+        .env("HELM_CONFIG_HOME", dir.path().join("config"))
+        .env("HELM_DATA_HOME", dir.path().join("data"))
+        .output()
+        .expect("run helm");
+    assert!(
+        out.status.success(),
+        "helm template {package}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_saphyr::from_multiple(&String::from_utf8(out.stdout).unwrap()).unwrap()
+}
+
+#[test]
+fn cert_manager_checks_dns01_over_https_and_needs_no_gateway_api() {
+    let install = flux_install();
+    for cfg in [example(), full()] {
+        let rendered = render(&cfg, &install).unwrap();
+        let release = &parse_all(&rendered)["infrastructure/controllers/cert-manager/release.yaml"][0];
+        assert!(release["spec"]["values"].get("config").is_none(), "{release}");
+        let objects = helm_template(release, "cert-manager-v1.21.1.tgz");
+        let controller = objects
+            .iter()
+            .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "x-cert-manager")
+            .expect("the controller Deployment");
+        let args: Vec<&str> = controller["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let resolvers = args
+            .iter()
+            .find_map(|a| a.strip_prefix("--dns01-recursive-nameservers="))
+            .expect("DNS-01 resolvers");
+        // cert-manager v1.21.1 accepts `host:port` or an https URL with a host per entry.
+        for entry in resolvers.split(',') {
+            let rest = entry.strip_prefix("https://").unwrap_or_else(|| panic!("{entry}"));
+            let (host, path) = rest.split_once('/').unwrap();
+            assert!(host.parse::<std::net::Ipv4Addr>().is_ok() && path == "dns-query", "{entry}");
+        }
+        assert!(args.contains(&"--dns01-recursive-nameservers-only=true"));
+        // No controller configuration: nothing enables the Gateway API support.
+        assert!(
+            !objects
+                .iter()
+                .any(|d| serde_json::to_string(d).unwrap().contains("enableGatewayAPI")),
+        );
+    }
+}
