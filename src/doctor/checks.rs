@@ -533,7 +533,7 @@ pub fn loadbalancing(cfg: &Config, snap: &Snapshot) -> Section {
     let speaker = snap.daemonsets.items().iter().find(|d| {
         d.namespace().as_deref() == Some(METALLB_NAMESPACE) && d.name_any().ends_with("speaker")
     });
-    let infra_hint = "MetalLB is installed by the infra-controllers Kustomization: see `flux get kustomizations -A` and `flux get helmreleases -A`";
+    let infra_hint = "MetalLB is installed by the infra-metallb Kustomization: see `flux get kustomizations -A` and `flux get helmreleases -A`";
     match controller {
         None => out.push(Finding::failed(
             "lb.metallb",
@@ -629,7 +629,7 @@ pub fn loadbalancing(cfg: &Config, snap: &Snapshot) -> Section {
                 (None, None) => out.push(Finding::failed(
                     "lb.pool",
                     "no MetalLB IPAddressPool: LoadBalancer Services get no address",
-                    "the pool comes from the infra-configs Kustomization: see `flux get kustomizations -A`",
+                    "the pool comes from the infra-metallb-pool Kustomization: see `flux get kustomizations -A`",
                 )),
                 (None, Some(p)) => out.push(Finding::failed(
                     "lb.pool",
@@ -663,7 +663,7 @@ pub fn loadbalancing(cfg: &Config, snap: &Snapshot) -> Section {
         None => out.push(Finding::failed(
             "lb.ingress",
             format!("{ingress_name} does not exist"),
-            "the ingress controller is installed by the infra-controllers Kustomization: see `flux get helmreleases -A`",
+            "the ingress controller is installed by the infra-traefik or infra-envoy-gateway Kustomization: see `flux get helmreleases -A`",
         )),
         Some(svc) => {
             let ips = lb_ips(svc);
@@ -757,7 +757,7 @@ pub fn days_until(rfc3339: &str) -> Option<i64> {
 
 pub fn certificates(cfg: &Config, snap: &Snapshot) -> Section {
     let mut out = Vec::new();
-    let cm_hint = "cert-manager is installed by the infra-controllers Kustomization: see `flux get helmreleases -A`";
+    let cm_hint = "cert-manager is installed by the infra-cert-manager Kustomization: see `flux get helmreleases -A`";
     match &snap.cluster_issuers {
         Listing::NotInstalled => out.push(Finding::failed(
             "certs.issuers",
@@ -772,7 +772,7 @@ pub fn certificates(cfg: &Config, snap: &Snapshot) -> Section {
         Listing::Items(issuers) if issuers.is_empty() => out.push(Finding::failed(
             "certs.issuers",
             "no ClusterIssuer: certificates cannot be issued",
-            "the issuers come from the infra-configs Kustomization: see `flux get kustomizations -A`",
+            "the issuers come from the infra-cert-issuers Kustomization: see `flux get kustomizations -A`",
         )),
         Listing::Items(issuers) => {
             for issuer in issuers {

@@ -59,8 +59,14 @@ pub fn render_with(
             .get_template(entry.template)
             .with_context(|| format!("template {} is missing", entry.template))?;
         let ctx = match entry.chart {
-            Some(chart) => context! { chart => Value::from(Serde(chart)), ..base.clone() },
-            None => base.clone(),
+            Some(chart) => context! {
+                chart => Value::from(Serde(chart)),
+                source => Value::from(Serde(chart_source(cfg, &chart))),
+                layer => plan::layer_name(&chart),
+                resources => entry.resources,
+                ..base.clone()
+            },
+            None => context! { resources => entry.resources, ..base.clone() },
         };
         let text = tmpl
             .render(ctx)
@@ -200,7 +206,11 @@ fn base_context(cfg: &Config) -> Value {
         },
         ingress_class => INGRESS_CLASS,
         controllers => Value::from(Serde(plan::controllers(cfg))),
-        config_files => Value::from(Serde(plan::config_files(cfg))),
+        layers => Value::from(Serde(plan::layers(cfg))),
+        apps_depend_on => plan::apps_depend_on(cfg),
+        dns01_resolvers => DNS01_RESOLVERS,
+        mirror_ca => Value::from(Serde(mirror_ca)),
+        chart_mirrors => mirror::urls(cfg),
         apps => apps_resources(cfg),
         storage_provisioner => plan::storage_provisioner_name(cfg.storage.provisioner),
         charts => context! {
@@ -368,20 +378,20 @@ mod tests {
         let mut cfg = example();
         cfg.certificates.challenge = Challenge::Http01;
         let r = render(&cfg, &install).unwrap();
-        let issuer = &docs(&r.files["infrastructure/configs/cluster-issuers.yaml"])[1];
+        let issuer = &docs(&r.files["infrastructure/configs/cert-manager/cluster-issuers.yaml"])[1];
         assert_eq!(
             issuer["spec"]["acme"]["solvers"][0]["http01"]["ingress"]["ingressClassName"],
             "traefik"
         );
         cfg.ingress.controller = IngressController::EnvoyGateway;
         let r = render(&cfg, &install).unwrap();
-        let issuer = &docs(&r.files["infrastructure/configs/cluster-issuers.yaml"])[1];
+        let issuer = &docs(&r.files["infrastructure/configs/cert-manager/cluster-issuers.yaml"])[1];
         let parent =
             &issuer["spec"]["acme"]["solvers"][0]["http01"]["gatewayHTTPRoute"]["parentRefs"][0];
         assert_eq!(parent["name"], GATEWAY_NAME);
         assert_eq!(parent["namespace"], GATEWAY_NAMESPACE);
         // No wildcard certificate can come from HTTP-01.
-        let gateway = docs(&r.files["infrastructure/configs/gateway.yaml"]);
+        let gateway = docs(&r.files["infrastructure/configs/envoy-gateway/gateway.yaml"]);
         assert!(gateway.iter().all(|d| d["kind"] != "Certificate"));
     }
 
@@ -391,7 +401,7 @@ mod tests {
         cfg.certificates.challenge = Challenge::Selfsigned;
         assert_eq!(cluster_issuer_name(&cfg), "homelab-ca");
         let r = render(&cfg, &flux_install()).unwrap();
-        let chain = docs(&r.files["infrastructure/configs/cluster-issuers.yaml"]);
+        let chain = docs(&r.files["infrastructure/configs/cert-manager/cluster-issuers.yaml"]);
         let kinds: Vec<_> = chain
             .iter()
             .map(|d| {
@@ -432,7 +442,7 @@ mod tests {
         let install = flux_install();
         let mut cfg = example();
         let r = render(&cfg, &install).unwrap();
-        let sc = &docs(&r.files["infrastructure/configs/storage-class.yaml"])[0];
+        let sc = &docs(&r.files["infrastructure/controllers/csi-driver-nfs/storage-class.yaml"])[0];
         assert_eq!(sc["metadata"]["name"], "nfs");
         assert_eq!(
             sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
@@ -445,7 +455,7 @@ mod tests {
         cfg.storage.default_class = false;
         cfg.storage.provisioner = Provisioner::NfsSubdirExternalProvisioner;
         let r = render(&cfg, &install).unwrap();
-        let sc = &docs(&r.files["infrastructure/configs/storage-class.yaml"])[0];
+        let sc = &docs(&r.files["infrastructure/controllers/nfs-subdir-external-provisioner/storage-class.yaml"])[0];
         assert_eq!(
             sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
             "false"
@@ -539,13 +549,32 @@ mod tests {
         assert_eq!(sync[1]["spec"]["interval"], "10m0s");
         assert_eq!(sync[1]["spec"]["path"], "./clusters/homelab");
         let infra = docs(&r.files["clusters/homelab/infrastructure.yaml"]);
+        let names: Vec<&str> = infra
+            .iter()
+            .map(|d| d["metadata"]["name"].as_str().unwrap())
+            .collect();
         assert_eq!(
-            infra[1]["spec"]["dependsOn"][0]["name"],
-            "infra-controllers"
+            names,
+            [
+                "infra-metallb",
+                "infra-cert-manager",
+                "infra-traefik",
+                "infra-storage",
+                "infra-metallb-pool",
+                "infra-cert-issuers"
+            ]
         );
-        assert_eq!(infra[0]["spec"]["wait"], true);
+        assert!(infra.iter().all(|k| k["spec"]["wait"] == true));
+        // Nothing waits for the storage layer: a broken NFS server holds back only volumes.
+        assert!(infra.iter().all(|k| {
+            k["spec"]["dependsOn"]
+                .as_array()
+                .is_none_or(|deps| deps.iter().all(|d| d["name"] != "infra-storage"))
+        }));
+        assert_eq!(infra[4]["spec"]["dependsOn"][0]["name"], "infra-metallb");
+        assert_eq!(infra[5]["spec"]["dependsOn"][0]["name"], "infra-cert-manager");
         let apps = &docs(&r.files["clusters/homelab/apps.yaml"])[0];
-        assert_eq!(apps["spec"]["dependsOn"][0]["name"], "infra-configs");
+        assert!(apps["spec"].get("dependsOn").is_none());
         assert_eq!(apps["spec"]["decryption"]["secretRef"]["name"], "sops-age");
     }
 }

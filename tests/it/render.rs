@@ -1,7 +1,7 @@
 //! The rendered Flux repository: every document parses, kustomize builds every path Flux
 //! applies, hostile strings stay inside their scalars, and whole trees match the snapshots.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
@@ -124,21 +124,46 @@ fn assert_builds(cfg: &Config) -> Rendered {
     write_tree(&rendered, dir.path());
     let paths = flux_paths(&docs);
     let cluster = format!("./clusters/{}", cfg.cluster.name);
-    for expected in [
-        cluster.as_str(),
-        "./infrastructure/controllers",
-        "./infrastructure/configs",
-        "./apps",
-    ] {
-        assert!(
-            paths.iter().any(|p| p == expected),
-            "no Flux Kustomization for {expected}: {paths:?}"
-        );
+    let mut expected = vec![
+        cluster,
+        "./apps".to_owned(),
+        "./infrastructure/configs/cert-manager".to_owned(),
+        "./infrastructure/configs/metallb".to_owned(),
+    ];
+    for chart in homelab::render::plan::controllers(cfg) {
+        expected.push(format!("./infrastructure/controllers/{}", chart.name));
     }
+    if cfg.ingress.controller == IngressController::EnvoyGateway {
+        expected.push("./infrastructure/configs/envoy-gateway".to_owned());
+    }
+    expected.sort();
+    assert_eq!(paths, expected, "the Flux Kustomizations' paths");
     for path in &paths {
         kustomize(&dir.path().join(path));
     }
+    // Every rendered manifest is applied by exactly one Flux Kustomization: none is left
+    // out, none is applied twice.
+    let mut applied = BTreeSet::new();
+    for path in paths.iter().filter(|p| !p.starts_with("./clusters")) {
+        for obj in kind_names(&kustomize(&dir.path().join(path))) {
+            assert!(applied.insert(obj.clone()), "{obj} is applied twice");
+        }
+    }
     rendered
+}
+
+/// The objects the Flux Kustomization `name` applies, and its `spec`.
+fn flux_layer(dir: &Path, cluster: &str, name: &str) -> (serde_json::Value, Vec<String>) {
+    let objs = kustomize(&dir.join("clusters").join(cluster));
+    let k = objs
+        .iter()
+        .find(|d| d["kind"] == "Kustomization" && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no Flux Kustomization {name}"))
+        .clone();
+    let path = k["spec"]["path"].as_str().unwrap();
+    let mut applied = kind_names(&kustomize(&dir.join(path)));
+    applied.sort();
+    (k["spec"].clone(), applied)
 }
 
 #[test]
@@ -147,44 +172,64 @@ fn example_renders_a_tree_kustomize_builds() {
     let rendered = assert_builds(&cfg);
     let dir = tempfile::tempdir().unwrap();
     write_tree(&rendered, dir.path());
-    // The cluster path holds Flux, the sync objects and the three layers, nothing else.
+    // The cluster path holds Flux, the sync objects and one Kustomization per component.
     let objs = kind_names(&kustomize(&dir.path().join("clusters/homelab")));
     for kn in [
         "Namespace/flux-system",
         "Deployment/source-controller",
         "GitRepository/flux-system",
         "Kustomization/flux-system",
-        "Kustomization/infra-controllers",
-        "Kustomization/infra-configs",
+        "Kustomization/infra-metallb",
+        "Kustomization/infra-metallb-pool",
+        "Kustomization/infra-cert-manager",
+        "Kustomization/infra-cert-issuers",
+        "Kustomization/infra-traefik",
+        "Kustomization/infra-storage",
         "Kustomization/apps",
     ] {
         assert!(objs.iter().any(|o| o == kn), "{kn} missing from {objs:?}");
     }
-    let controllers = kind_names(&kustomize(&dir.path().join("infrastructure/controllers")));
-    for kn in [
-        "HelmRelease/metallb",
-        "HelmRelease/cert-manager",
-        "HelmRelease/traefik",
-        "HelmRelease/csi-driver-nfs",
-        "OCIRepository/cert-manager",
-        "OCIRepository/traefik",
-        "HelmRepository/metallb",
-        "HelmRepository/csi-driver-nfs",
-    ] {
-        assert!(controllers.iter().any(|o| o == kn), "{kn} missing");
-    }
-    let mut configs = kind_names(&kustomize(&dir.path().join("infrastructure/configs")));
-    configs.sort();
+    let d = dir.path();
+    let (spec, objects) = flux_layer(d, "homelab", "infra-metallb");
+    assert!(spec.get("dependsOn").is_none());
     assert_eq!(
-        configs,
+        objects,
         [
-            "ClusterIssuer/letsencrypt-production",
-            "ClusterIssuer/letsencrypt-staging",
-            "IPAddressPool/homelab",
-            "L2Advertisement/homelab",
-            "StorageClass/nfs",
+            "HelmRelease/metallb",
+            "HelmRepository/metallb",
+            "Namespace/metallb-system"
         ]
     );
+    let (spec, objects) = flux_layer(d, "homelab", "infra-metallb-pool");
+    assert_eq!(spec["dependsOn"], serde_json::json!([{"name": "infra-metallb"}]));
+    assert_eq!(objects, ["IPAddressPool/homelab", "L2Advertisement/homelab"]);
+    let (_, objects) = flux_layer(d, "homelab", "infra-cert-manager");
+    assert!(objects.contains(&"OCIRepository/cert-manager".to_owned()));
+    let (spec, objects) = flux_layer(d, "homelab", "infra-cert-issuers");
+    assert_eq!(spec["dependsOn"], serde_json::json!([{"name": "infra-cert-manager"}]));
+    assert_eq!(
+        objects,
+        [
+            "ClusterIssuer/letsencrypt-production",
+            "ClusterIssuer/letsencrypt-staging"
+        ]
+    );
+    let (_, objects) = flux_layer(d, "homelab", "infra-traefik");
+    assert!(objects.contains(&"HelmRelease/traefik".to_owned()));
+    // The StorageClass comes with its provisioner; nothing depends on the storage layer.
+    let (spec, objects) = flux_layer(d, "homelab", "infra-storage");
+    assert!(spec.get("dependsOn").is_none());
+    assert_eq!(
+        objects,
+        [
+            "HelmRelease/csi-driver-nfs",
+            "HelmRepository/csi-driver-nfs",
+            "Namespace/csi-driver-nfs",
+            "StorageClass/nfs"
+        ]
+    );
+    let (spec, _) = flux_layer(d, "homelab", "apps");
+    assert!(spec.get("dependsOn").is_none(), "{spec}");
 }
 
 #[test]
@@ -197,7 +242,7 @@ fn full_config_renders_a_tree_kustomize_builds() {
     );
     let rendered = assert_builds(&cfg);
     let docs = parse_all(&rendered);
-    let gateway = &docs["infrastructure/configs/gateway.yaml"];
+    let gateway = &docs["infrastructure/configs/envoy-gateway/gateway.yaml"];
     let kinds: Vec<&str> = gateway
         .iter()
         .map(|d| d["kind"].as_str().unwrap())
@@ -212,6 +257,22 @@ fn full_config_renders_a_tree_kustomize_builds() {
             "Certificate"
         ]
     );
+    let dir = tempfile::tempdir().unwrap();
+    write_tree(&rendered, dir.path());
+    // The Gateway needs Envoy Gateway's CRDs and cert-manager's Certificate kind; the apps
+    // need the HTTPRoute kind, and nothing else.
+    let (spec, _) = flux_layer(dir.path(), "rack", "infra-gateway");
+    assert_eq!(
+        spec["dependsOn"],
+        serde_json::json!([{"name": "infra-envoy-gateway"}, {"name": "infra-cert-manager"}])
+    );
+    let (spec, _) = flux_layer(dir.path(), "rack", "apps");
+    assert_eq!(
+        spec["dependsOn"],
+        serde_json::json!([{"name": "infra-envoy-gateway"}])
+    );
+    let (_, objects) = flux_layer(dir.path(), "rack", "infra-storage");
+    assert!(objects.contains(&"StorageClass/nfs-client".to_owned()));
     let gotk = &rendered.files["clusters/rack/flux-system/gotk-components.yaml"];
     assert!(gotk.contains("# Components: source-controller,kustomize-controller,helm-controller,notification-controller,image-reflector-controller,image-automation-controller\n"));
     let objects = kind_names(&serde_saphyr::from_multiple::<serde_json::Value>(gotk).unwrap());
@@ -386,23 +447,23 @@ fn hostile_strings_stay_inside_their_scalars() {
         let sync = &docs[&format!("clusters/{}/flux-system/gotk-sync.yaml", cfg.cluster.name)];
         assert_eq!(sync[0]["spec"]["url"], cfg.git.url);
         assert_eq!(sync[0]["spec"]["ref"]["branch"], cfg.git.branch);
-        let pool = &docs["infrastructure/configs/metallb.yaml"][0];
+        let pool = &docs["infrastructure/configs/metallb/pool.yaml"][0];
         assert_eq!(
             pool["spec"]["addresses"],
             serde_json::json!(cfg.network.loadbalancer_pool)
         );
-        let gateway = &docs["infrastructure/configs/gateway.yaml"];
+        let gateway = &docs["infrastructure/configs/envoy-gateway/gateway.yaml"];
         assert_eq!(
             gateway[2]["spec"]["listeners"][1]["hostname"],
             format!("*.{}", cfg.cluster.domain)
         );
-        let issuer = &docs["infrastructure/configs/cluster-issuers.yaml"][0];
+        let issuer = &docs["infrastructure/configs/cert-manager/cluster-issuers.yaml"][0];
         assert_eq!(issuer["spec"]["acme"]["email"], cfg.certificates.email);
         assert_eq!(
             issuer["spec"]["acme"]["solvers"][0]["dns01"]["route53"]["region"],
             cfg.certificates.dns_settings["region"]
         );
-        let sc = &docs["infrastructure/configs/storage-class.yaml"][0];
+        let sc = &docs["infrastructure/controllers/nfs-subdir-external-provisioner/storage-class.yaml"][0];
         assert_eq!(sc["metadata"]["name"], cfg.storage.storage_class);
     }
 }
