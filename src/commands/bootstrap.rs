@@ -445,6 +445,9 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
             style::yellow("note:")
         ));
     }
+    // Flux trusts the chart mirror's CA from its first start (the rendered flux-system
+    // kustomization mounts this Secret into source-controller).
+    let mirror_ca = credentials::mirror_ca_secret(dir, cfg)?;
     let (sync, components): (Vec<Value>, Vec<Value>) = docs.into_iter().partition(is_sync_object);
     if !sync
         .iter()
@@ -519,6 +522,7 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
     let phase = Phase::start("Applying Flux components and credentials");
     let mut first: Vec<Value> = components;
     first.extend(creds.docs.iter().cloned());
+    first.extend(mirror_ca);
     let mut report = match applier.apply(&first).await {
         Ok(r) => r,
         Err(e) => {

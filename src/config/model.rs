@@ -27,6 +27,9 @@ pub struct Config {
     pub git: Git,
     #[serde(default)]
     pub flux: Flux,
+    /// Where charts are fetched from; upstream unless a mirror is set.
+    #[serde(default, skip_serializing_if = "Charts::is_default")]
+    pub charts: Charts,
     #[serde(default)]
     pub apps: Vec<App>,
 }
@@ -325,6 +328,48 @@ fn default_components() -> Vec<String> {
         .iter()
         .map(|c| (*c).to_owned())
         .collect()
+}
+
+/// Where the cluster fetches Helm charts from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Charts {
+    /// Every chart source, infrastructure and apps, rewritten to a mirror (air-gapped
+    /// networks, registry rate limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<Mirror>,
+}
+
+impl Charts {
+    fn is_default(&self) -> bool {
+        *self == Charts::default()
+    }
+}
+
+/// A chart mirror: one Helm repository serving every chart that upstream publishes in a Helm
+/// repository, and one OCI registry prefix under which the OCI charts keep their upstream
+/// paths (`oci://quay.io/jetstack/charts/cert-manager` → `<oci_registry>/jetstack/charts/cert-manager`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Mirror {
+    /// `http(s)://…` Helm repository (its `index.yaml` lists every chart), or `oci://…`
+    /// where each chart is `<helm_repository>/<chart>`. Unset: upstream Helm repositories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helm_repository: Option<String>,
+    /// `oci://host[:port][/path]`, the prefix of the OCI charts. Unset: upstream registries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci_registry: Option<String>,
+    /// A PEM file (relative to the repository, or absolute) with the CA that signed the
+    /// mirror's certificate; `bootstrap` stores it in the cluster for Flux to trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// The OCI registry speaks plain HTTP.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub insecure: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// An installed app, recorded by `homelab add-app` with its non-secret answers.

@@ -228,6 +228,7 @@ const SCHEMA: &[Field] = &[
     req("storage", Ty::Map(STORAGE)),
     opt("git", Ty::Map(GIT)),
     opt("flux", Ty::Map(FLUX)),
+    opt("charts", Ty::Map(CHARTS)),
     opt("apps", Ty::List(APP)),
 ];
 const CLUSTER: &[Field] = &[req("name", Ty::Str), req("domain", Ty::Str)];
@@ -258,6 +259,13 @@ const STORAGE: &[Field] = &[
 ];
 const GIT: &[Field] = &[opt("url", Ty::Str), opt("branch", Ty::Str)];
 const FLUX: &[Field] = &[opt("version", Ty::Str), opt("components", Ty::StrList)];
+const CHARTS: &[Field] = &[opt("mirror", Ty::Map(MIRROR))];
+const MIRROR: &[Field] = &[
+    opt("helm_repository", Ty::Str),
+    opt("oci_registry", Ty::Str),
+    opt("ca_file", Ty::Str),
+    opt("insecure", Ty::Bool),
+];
 const APP: &[Field] = &[
     req("name", Ty::Str),
     req("namespace", Ty::Str),
@@ -508,6 +516,7 @@ pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
     d.check("git.branch", field::branch(&cfg.git.branch));
 
     validate_flux(cfg, &mut d);
+    charts::validate_charts(cfg, &mut d);
     validate_apps(cfg, &mut d);
     d.0
 }
@@ -1346,5 +1355,6 @@ pub mod field {
     }
 }
 
+pub mod charts;
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,9 @@ use serde::Serialize;
 
 use crate::config::{AcmeServer, Challenge, Config};
 
+pub mod mirror;
 pub mod plan;
+pub mod renovate;
 pub mod state;
 pub mod templates;
 pub mod write;

@@ -764,3 +764,56 @@ async fn dry_run_strict_validates_against_the_servers_schemas() {
         .await
         .unwrap_or_else(|e| panic!("{}", e.message));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chart_mirror_ca_is_stored_and_trusted_by_source_controller() {
+    let server = ApiServer::start();
+    let client = server.client().await;
+    let repo = repo(HTTPS_URL, "selfsigned");
+    // homelab.yaml with a mirror behind a private CA, and flux-system as rendered for it.
+    let mut cfg = homelab::config::load(&repo.dir).expect("config");
+    cfg.charts.mirror = Some(homelab::config::Mirror {
+        oci_registry: Some("oci://registry.lan:5000/mirror".into()),
+        ca_file: Some("certs/mirror-ca.pem".into()),
+        ..Default::default()
+    });
+    std::fs::write(repo.dir.join("homelab.yaml"), homelab::config::to_yaml(&cfg)).expect("write");
+    let install = std::fs::read_to_string(support::flux_install()).expect("install");
+    let rendered = homelab::render::render(&cfg, &install).expect("render");
+    let kustomization = "clusters/homelab/flux-system/kustomization.yaml";
+    std::fs::write(repo.dir.join(kustomization), &rendered.files[kustomization]).expect("write");
+
+    // No CA file: refused before anything is applied.
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .expect_code(2)
+        .stderr_has("charts.mirror.ca_file: cannot read")
+        .stderr_has("hint:");
+    assert!(!namespace_exists(&client, "flux-system").await);
+
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let pem = params.self_signed(&key).expect("self-sign").pem();
+    std::fs::create_dir_all(repo.dir.join("certs")).expect("mkdir");
+    std::fs::write(repo.dir.join("certs/mirror-ca.pem"), &pem).expect("write");
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .ok();
+    let data = secret_data(&client, "flux-system", "chart-mirror-ca").await;
+    assert_eq!(data["ca.crt"], pem.as_bytes());
+    // The controller that fetches charts mounts it among its trusted certificates.
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "flux-system");
+    let sc = api.get("source-controller").await.expect("source-controller");
+    let pod = sc.spec.unwrap().template.spec.unwrap();
+    assert!(pod.volumes.unwrap().iter().any(|v| {
+        v.secret
+            .as_ref()
+            .is_some_and(|s| s.secret_name.as_deref() == Some("chart-mirror-ca"))
+    }));
+    let env = pod.containers[0].env.clone().unwrap();
+    assert!(env.iter().any(|e| e.name == "SSL_CERT_DIR"
+        && e.value.as_deref() == Some("/etc/ssl/certs:/etc/homelab/chart-mirror-ca")));
+}

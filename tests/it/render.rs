@@ -644,6 +644,127 @@ fn every_custom_object_uses_only_fields_its_crd_declares() {
     }
 }
 
+fn with_mirror(cfg: Config, mirror: homelab::config::Mirror) -> Config {
+    let mut cfg = crate::strict::with_every_app(cfg);
+    cfg.charts.mirror = Some(mirror);
+    assert_eq!(homelab::config::validate::validate(&cfg), []);
+    cfg
+}
+
+/// Every chart source of a tree: (kind, url, spec).
+fn sources(rendered: &Rendered) -> Vec<(String, String, serde_json::Value)> {
+    parse_all(rendered)
+        .into_values()
+        .flatten()
+        .filter(|d| d["kind"] == "HelmRepository" || d["kind"] == "OCIRepository")
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_owned(),
+                d["spec"]["url"].as_str().unwrap().to_owned(),
+                d["spec"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_chart_mirror_moves_every_source_infrastructure_and_apps() {
+    let install = flux_install();
+    for base in [example(), full()] {
+        let upstream_sources = sources(&render(&crate::strict::with_every_app(base.clone()), &install).unwrap());
+        assert!(upstream_sources.len() >= 16, "{upstream_sources:?}");
+
+        let cfg = with_mirror(
+            base.clone(),
+            homelab::config::Mirror {
+                helm_repository: Some("http://127.0.0.1:8879/charts/".into()),
+                oci_registry: Some("oci://127.0.0.1:5000/mirror".into()),
+                ca_file: None,
+                insecure: true,
+            },
+        );
+        let mirrored = sources(&render(&cfg, &install).unwrap());
+        assert_eq!(mirrored.len(), upstream_sources.len());
+        for ((kind, url, spec), (_, up, _)) in mirrored.iter().zip(&upstream_sources) {
+            match kind.as_str() {
+                "HelmRepository" => {
+                    assert_eq!(url, "http://127.0.0.1:8879/charts");
+                    assert!(spec.get("type").is_none() && spec.get("insecure").is_none());
+                }
+                _ => {
+                    // The upstream path, below the prefix.
+                    let path = up.strip_prefix("oci://").unwrap().split_once('/').unwrap().1;
+                    assert_eq!(url, &format!("oci://127.0.0.1:5000/mirror/{path}"));
+                    assert_eq!(spec["insecure"], true);
+                }
+            }
+        }
+
+        // A Helm mirror that is itself an OCI registry: HelmRepositories of type oci.
+        let cfg = with_mirror(
+            base,
+            homelab::config::Mirror {
+                helm_repository: Some("oci://registry.lan/charts".into()),
+                ..Default::default()
+            },
+        );
+        for (kind, url, spec) in sources(&render(&cfg, &install).unwrap()) {
+            if kind == "HelmRepository" {
+                assert_eq!(url, "oci://registry.lan/charts");
+                assert_eq!(spec["type"], "oci");
+            } else {
+                assert!(!url.contains("registry.lan"), "{url}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_mirror_ca_is_trusted_by_source_controller() {
+    let mut cfg = example();
+    cfg.charts.mirror = Some(homelab::config::Mirror {
+        oci_registry: Some("oci://registry.lan:5000".into()),
+        ca_file: Some("mirror-ca.pem".into()),
+        ..Default::default()
+    });
+    let rendered = render(&cfg, &flux_install()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_tree(&rendered, dir.path());
+    let objs = kustomize(&dir.path().join("clusters/homelab/flux-system"));
+    let sc = objs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "source-controller")
+        .unwrap();
+    let pod = &sc["spec"]["template"]["spec"];
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "chart-mirror-ca")
+        .expect("the CA volume");
+    assert_eq!(volume["secret"]["secretName"], "chart-mirror-ca");
+    let manager = &pod["containers"][0];
+    let env: Vec<(&str, &str)> = manager["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| Some((e["name"].as_str()?, e["value"].as_str()?)))
+        .collect();
+    assert!(env.contains(&("SSL_CERT_DIR", "/etc/ssl/certs:/etc/homelab/chart-mirror-ca")));
+    // The upstream mounts are still there.
+    let mut mounts: Vec<&str> = manager["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mountPath"].as_str().unwrap())
+        .collect();
+    mounts.sort();
+    assert_eq!(mounts, ["/data", "/etc/homelab/chart-mirror-ca", "/tmp"]);
+    // Without a CA the kustomization is upstream's.
+    let plain = render(&example(), &flux_install()).unwrap();
+    assert!(!plain.files["clusters/homelab/flux-system/kustomization.yaml"].contains("patches"));
+}
+
 /// The helm CLI `scripts/build-helm` builds ($HOMELAB_HELM overrides).
 fn helm() -> std::path::PathBuf {
     if let Some(bin) = std::env::var_os("HOMELAB_HELM") {
