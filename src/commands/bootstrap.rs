@@ -512,6 +512,30 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
         .with_hint("bootstrap needs cluster-admin rights: use an admin kubeconfig or context (--kubeconfig, --context); nothing was applied"));
     }
 
+    // k3s's bundled Traefik and ServiceLB take the ports and addresses the homelab's ingress
+    // controller and MetalLB need: the homelab would come up half working.
+    let k3s = crate::kube::k3s::read(&conn.client).await;
+    if !k3s.is_empty() {
+        let mut found: Vec<String> = Vec::new();
+        if !k3s.traefik.is_empty() {
+            found.push(format!("Traefik ({})", k3s.traefik.join("; ")));
+        }
+        if !k3s.servicelb.is_empty() {
+            found.push(format!("ServiceLB ({})", k3s.servicelb.join("; ")));
+        }
+        let what = format!(
+            "k3s's bundled {} would fight the homelab's ingress controller and MetalLB",
+            found.join(" and ")
+        );
+        if !opts.force {
+            return Err(Error::failed(what).with_hint(format!(
+                "{}; then run `homelab bootstrap` again (--force bootstraps anyway); nothing was applied",
+                crate::kube::k3s::FIX
+            )));
+        }
+        style::note(&format!("{} {what} (--force)", style::yellow("warning:")));
+    }
+
     // 3. Credentials: all decided before anything is applied.
     let creds = gather_credentials(&conn.client, cfg, &remote, opts).await?;
     for note in &creds.notes {

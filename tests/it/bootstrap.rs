@@ -765,6 +765,93 @@ async fn dry_run_strict_validates_against_the_servers_schemas() {
         .unwrap_or_else(|e| panic!("{}", e.message));
 }
 
+/// What k3s leaves in a cluster with its defaults: a server node whose arguments disable
+/// nothing, the Traefik it deploys, and ServiceLB's DaemonSet for Traefik's Service.
+fn k3s_objects(node_args: &str) -> Vec<Value> {
+    let pod = |name: &str| {
+        json!({
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": name, "image": format!("rancher/{name}:v1")}]}},
+        })
+    };
+    vec![
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "k3s-server-1",
+            "annotations": {"k3s.io/node-args": node_args},
+            "labels": {"node.kubernetes.io/instance-type": "k3s"}}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "traefik", "namespace": "kube-system"}, "spec": pod("traefik")}),
+        json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": "svclb-traefik-4f1c2b9a", "namespace": "kube-system"},
+            "spec": pod("svclb-traefik")}),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k3s_with_its_bundled_traefik_and_servicelb_is_refused_unless_forced() {
+    let server = ApiServer::start();
+    let client = server.client().await;
+    let repo = repo(HTTPS_URL, "selfsigned");
+    let opts = ApplyOptions {
+        dry_run: false,
+        field_validation_strict: true,
+    };
+
+    // A fresh k3s server that disables nothing: refused from its arguments alone.
+    apply_documents(&client, &k3s_objects(r#"["server"]"#)[..1], opts)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .expect_code(1)
+        .stderr_has("k3s server k3s-server-1 runs without `--disable traefik`")
+        .stderr_has("hint: disable k3s's bundled components: add `disable: [traefik, servicelb]` to /etc/rancher/k3s/config.yaml")
+        .stderr_has("nothing was applied");
+    assert!(!namespace_exists(&client, "flux-system").await);
+
+    // Traefik and ServiceLB running: both named, with their objects.
+    apply_documents(&client, &k3s_objects(r#"["server"]"#), opts)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .expect_code(1)
+        .stderr_has("Deployment kube-system/traefik exists")
+        .stderr_has("its DaemonSets run: svclb-traefik-4f1c2b9a");
+    assert!(!namespace_exists(&client, "flux-system").await);
+
+    // --force goes ahead, and says what it ignored.
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait", "--force"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .ok()
+        .stderr_has("warning: k3s's bundled Traefik");
+    assert!(namespace_exists(&client, "flux-system").await);
+
+    // Disabled in k3s's configuration (k3s then removes them): no refusal, no warning.
+    let disabled = k3s_objects(r#"["server","--disable","traefik","--disable","servicelb"]"#);
+    apply_documents(&client, &disabled[..1], opts)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+    let dp = kube::Api::<Deployment>::namespaced(client.clone(), "kube-system");
+    dp.delete("traefik", &Default::default()).await.expect("delete");
+    let ds = kube::Api::<k8s_openapi::api::apps::v1::DaemonSet>::namespaced(
+        client.clone(),
+        "kube-system",
+    );
+    ds.delete("svclb-traefik-4f1c2b9a", &Default::default())
+        .await
+        .expect("delete");
+    let run = repo
+        .bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .ok();
+    assert!(!run.stderr().contains("k3s"), "{}", run.describe());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chart_mirror_ca_is_stored_and_trusted_by_source_controller() {
     let server = ApiServer::start();
