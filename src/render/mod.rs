@@ -31,6 +31,8 @@ pub const GATEWAY_NAME: &str = "homelab";
 pub const GATEWAY_NAMESPACE: &str = "envoy-gateway-system";
 /// The Secret (in [`GATEWAY_NAMESPACE`]) holding the wildcard certificate of the Gateway.
 pub const WILDCARD_SECRET: &str = "wildcard-tls";
+/// Renovate's configuration, at the repository root.
+pub const RENOVATE_FILE: &str = "renovate.json";
 /// The IngressClass apps use with traefik.
 pub const INGRESS_CLASS: &str = "traefik";
 
@@ -81,6 +83,7 @@ pub fn render_with(
         files.extend(crate::catalog::render_app(cfg, app)?);
     }
     files.insert(crate::config::CONFIG_FILE.to_owned(), config_yaml(cfg)?);
+    files.insert(RENOVATE_FILE.to_owned(), renovate::config());
     let gotk = crate::flux::gotk_components(flux_install, &cfg.flux.version, &cfg.flux.components)
         .map_err(anyhow::Error::new)?;
     files.insert(

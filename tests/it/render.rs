@@ -765,6 +765,161 @@ fn a_mirror_ca_is_trusted_by_source_controller() {
     assert!(!plain.files["clusters/homelab/flux-system/kustomization.yaml"].contains("patches"));
 }
 
+/// A Renovate file pattern (`/regex/`, JavaScript syntax) as a Rust regex.
+fn js_pattern(p: &str) -> regex::Regex {
+    let inner = p
+        .strip_prefix('/')
+        .and_then(|p| p.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("{p} is not a /regex/ pattern"));
+    regex::Regex::new(inner).unwrap()
+}
+
+/// A minimatch glob of `matchFileNames` (`**` any path, `*` one segment) as a regex.
+fn glob(p: &str) -> regex::Regex {
+    let re = regex::escape(p).replace(r"\*\*", ".*").replace(r"\*", "[^/]*");
+    regex::Regex::new(&format!("^{re}$")).unwrap()
+}
+
+/// The pins Renovate's Flux manager extracts from a tree, as its documentation describes
+/// it: HelmRelease `chart.spec.version` with the HelmRepository it names, and
+/// OCIRepository `ref.tag`, in the files its patterns match.
+fn flux_manager_pins(
+    rendered: &Rendered,
+    renovate: &serde_json::Value,
+) -> (BTreeSet<(String, String)>, BTreeSet<String>) {
+    // Renovate adds the configured patterns to its default one.
+    let mut patterns = vec![js_pattern(r"/(?:^|/)gotk-components\.ya?ml$/")];
+    for p in renovate["flux"]["managerFilePatterns"].as_array().unwrap() {
+        patterns.push(js_pattern(p.as_str().unwrap()));
+    }
+    let disabled: Vec<regex::Regex> = renovate["packageRules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["enabled"] == false && r["matchManagers"] == serde_json::json!(["flux"]))
+        .flat_map(|r| r["matchFileNames"].as_array().unwrap().clone())
+        .map(|g| glob(g.as_str().unwrap()))
+        .collect();
+    let docs = parse_all(rendered);
+    let files: BTreeSet<String> = docs
+        .keys()
+        .filter(|f| patterns.iter().any(|p| p.is_match(f)))
+        .filter(|f| !disabled.iter().any(|g| g.is_match(f)))
+        .cloned()
+        .collect();
+    let objects: Vec<&serde_json::Value> = files.iter().flat_map(|f| &docs[f]).collect();
+    let mut pins = BTreeSet::new();
+    for d in &objects {
+        let ns = d["metadata"]["namespace"].as_str();
+        if d["kind"] == "OCIRepository" {
+            pins.insert((
+                d["spec"]["url"].as_str().unwrap().to_owned(),
+                d["spec"]["ref"]["tag"].as_str().unwrap().to_owned(),
+            ));
+        }
+        if d["kind"] == "HelmRelease"
+            && let Some(version) = d["spec"]["chart"]["spec"]["version"].as_str()
+        {
+            let source = &d["spec"]["chart"]["spec"]["sourceRef"];
+            let repo = objects
+                .iter()
+                .find(|r| {
+                    r["kind"] == "HelmRepository"
+                        && r["metadata"]["name"] == source["name"]
+                        && r["metadata"]["namespace"].as_str() == ns
+                })
+                .unwrap_or_else(|| panic!("Renovate finds no HelmRepository for {d}"));
+            let chart = d["spec"]["chart"]["spec"]["chart"].as_str().unwrap();
+            pins.insert((
+                format!("{} {chart}", repo["spec"]["url"].as_str().unwrap()),
+                version.to_owned(),
+            ));
+        }
+    }
+    (pins, files)
+}
+
+#[test]
+fn renovate_finds_every_pinned_version_and_nothing_else() {
+    let install = flux_install();
+    for cfg in [
+        example(),
+        full(),
+        crate::strict::with_every_app(example()),
+        crate::strict::with_every_app(full()),
+    ] {
+        let rendered = render(&cfg, &install).unwrap();
+        let renovate: serde_json::Value =
+            serde_json::from_str(&rendered.files["renovate.json"]).expect("renovate.json parses");
+        assert_eq!(
+            renovate["$schema"],
+            "https://docs.renovatebot.com/renovate-schema.json"
+        );
+
+        // What homelab pins: the controllers of this configuration and every app's chart.
+        let mut expected = BTreeSet::new();
+        for c in homelab::render::plan::controllers(&cfg) {
+            expected.insert(match c.source {
+                homelab::render::plan::SourceKind::Oci => (c.url.to_owned(), c.version.to_owned()),
+                homelab::render::plan::SourceKind::Helm => {
+                    (format!("{} {}", c.url, c.chart), c.version.to_owned())
+                }
+            });
+        }
+        for app in &cfg.apps {
+            let chart = homelab::catalog::get(&app.name).unwrap().chart;
+            expected.insert(match (&chart.oci, &chart.repository) {
+                (Some(oci), _) => (oci.clone(), chart.version.clone()),
+                (None, Some(repo)) => (format!("{repo} {}", chart.name), chart.version.clone()),
+                _ => unreachable!(),
+            });
+        }
+        let (pins, files) = flux_manager_pins(&rendered, &renovate);
+        assert_eq!(pins, expected, "{}", cfg.cluster.name);
+        assert!(
+            files.iter().all(|f| f.starts_with("infrastructure/") || f.starts_with("apps/")),
+            "{files:?}"
+        );
+
+        // Flux itself: exactly one match, flux.version in homelab.yaml.
+        let custom = &renovate["customManagers"][0];
+        assert_eq!(custom["depNameTemplate"], "fluxcd/flux2");
+        assert_eq!(custom["datasourceTemplate"], "github-releases");
+        let file_patterns: Vec<regex::Regex> = custom["managerFilePatterns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| js_pattern(p.as_str().unwrap()))
+            .collect();
+        let matched: Vec<&String> = rendered
+            .files
+            .keys()
+            .filter(|f| file_patterns.iter().any(|p| p.is_match(f)))
+            .collect();
+        assert_eq!(matched, ["homelab.yaml"]);
+        let re = regex::Regex::new(custom["matchStrings"][0].as_str().unwrap()).unwrap();
+        let found: Vec<&str> = re
+            .captures_iter(&rendered.files["homelab.yaml"])
+            .map(|c| c.name("currentValue").unwrap().as_str())
+            .collect();
+        assert_eq!(found, [cfg.flux.version.as_str()]);
+    }
+    // The pattern survives the ways people write the key by hand.
+    let re = regex::Regex::new(homelab::render::renovate::FLUX_VERSION_MATCH).unwrap();
+    for text in [
+        "flux:\n  version: v2.9.4\n",
+        "flux:\n  components: [a]\n  version: \"v2.10.0-rc.1\" # pinned\n",
+        "git:\n  version: v1.0.0\nflux:\n  version: 'v2.9.4'\n",
+    ] {
+        let found: Vec<&str> = re
+            .captures_iter(text)
+            .map(|c| c.name("currentValue").unwrap().as_str())
+            .collect();
+        assert_eq!(found.len(), 1, "{text}");
+        assert!(found[0].starts_with("v2."), "{text}: {found:?}");
+    }
+}
+
 /// The helm CLI `scripts/build-helm` builds ($HOMELAB_HELM overrides).
 fn helm() -> std::path::PathBuf {
     if let Some(bin) = std::env::var_os("HOMELAB_HELM") {
