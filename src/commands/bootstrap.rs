@@ -304,7 +304,8 @@ async fn gather_credentials(
     } else {
         None
     };
-    let dns = credentials::dns_credentials(client, cfg, &|var| std::env::var_os(var), prompt).await?;
+    let dns =
+        credentials::dns_credentials(client, cfg, &|var| std::env::var_os(var), prompt).await?;
     notes.extend(dns.note);
     docs.extend(dns.docs);
 

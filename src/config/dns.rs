@@ -108,11 +108,7 @@ pub static PROVIDERS: [Provider; 6] = [
         credentials: &[
             Credential {
                 unless_setting: Some("access_key_id"),
-                ..credential(
-                    "AWS_ACCESS_KEY_ID",
-                    "access-key-id",
-                    "accessKeyIDSecretRef",
-                )
+                ..credential("AWS_ACCESS_KEY_ID", "access-key-id", "accessKeyIDSecretRef")
             },
             credential(
                 "AWS_SECRET_ACCESS_KEY",
@@ -276,9 +272,9 @@ fn all(value: &str, ok: fn(char) -> bool) -> bool {
 fn aws_region(value: &str) -> Result<(), String> {
     let parts: Vec<&str> = value.split('-').collect();
     let ok = parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty() && all(p, |c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && all(p, |c| c.is_ascii_lowercase() || c.is_ascii_digit()))
         && parts.last().is_some_and(|p| all(p, |c| c.is_ascii_digit()));
     ok.then_some(())
         .ok_or_else(|| format!("{value:?} is not an AWS region like us-east-1"))
@@ -330,9 +326,8 @@ fn uuid(value: &str) -> Result<(), String> {
             .iter()
             .zip([8, 4, 4, 4, 12])
             .all(|(g, n)| g.len() == n && all(g, |c| c.is_ascii_hexdigit()));
-    ok.then_some(()).ok_or_else(|| {
-        format!("{value:?} is not a UUID like 00000000-0000-0000-0000-000000000000")
-    })
+    ok.then_some(())
+        .ok_or_else(|| format!("{value:?} is not a UUID like 00000000-0000-0000-0000-000000000000"))
 }
 
 fn azure_group(value: &str) -> Result<(), String> {
@@ -371,11 +366,16 @@ fn dns_server(value: &str) -> Result<(), String> {
     let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
     (port_ok && field::host_or_ipv4(host).is_ok())
         .then_some(())
-        .ok_or_else(|| format!("{value:?} is not a DNS server like 192.168.1.2 or ns1.example.com:53"))
+        .ok_or_else(|| {
+            format!("{value:?} is not a DNS server like 192.168.1.2 or ns1.example.com:53")
+        })
 }
 
 fn tsig_key_name(value: &str) -> Result<(), String> {
-    let name = value.strip_suffix('.').unwrap_or(value).to_ascii_lowercase();
+    let name = value
+        .strip_suffix('.')
+        .unwrap_or(value)
+        .to_ascii_lowercase();
     field::dns_subdomain(&name)
         .map_err(|_| format!("{value:?} is not a TSIG key name like acme-update.example.com."))
 }

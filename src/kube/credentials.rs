@@ -360,8 +360,9 @@ pub async fn dns_credentials(
         .iter()
         .map(|c| env(c.env).filter(|v| !v.is_empty()))
         .collect();
-    let missing_hint = |what: &str| {
-        Error::usage(format!(
+    let missing_hint =
+        |what: &str| {
+            Error::usage(format!(
             "{what}: cert-manager needs the {} credentials for DNS-01 challenges",
             provider.as_str()
         ))
@@ -370,7 +371,7 @@ pub async fn dns_credentials(
             vars.iter().map(|v| format!("{v}=...")).collect::<Vec<_>>().join(" "),
             spec.secret
         ))
-    };
+        };
     let mut data = BTreeMap::new();
     if set.iter().all(Option::is_some) {
         for (c, value) in needed.iter().zip(set) {
@@ -411,7 +412,10 @@ pub async fn dns_credentials(
                 )),
             });
         }
-        let Some(ask) = prompt.as_mut().filter(|_| needed.iter().all(|c| !c.is_file)) else {
+        let Some(ask) = prompt
+            .as_mut()
+            .filter(|_| needed.iter().all(|c| !c.is_file))
+        else {
             return Err(missing_hint(&not_set(&vars)));
         };
         for c in &needed {

@@ -124,7 +124,10 @@ mod tests {
             ..Mirror::default()
         });
         let s = oci_repository(&cfg, "oci://quay.io/jetstack/charts/cert-manager");
-        assert_eq!(s.url, "oci://127.0.0.1:5000/mirror/jetstack/charts/cert-manager");
+        assert_eq!(
+            s.url,
+            "oci://127.0.0.1:5000/mirror/jetstack/charts/cert-manager"
+        );
         assert!(s.insecure);
         // Helm repositories stay upstream: only the OCI mirror is set.
         let h = helm_repository(&cfg, "https://metallb.github.io/metallb");

@@ -343,7 +343,8 @@ mod tests {
             cfg.certificates.dns_provider = provider;
             cfg.certificates.dns_settings = settings(provider);
             let rendered = render(&cfg, &install).unwrap();
-            let issuers = docs(&rendered.files["infrastructure/configs/cert-manager/cluster-issuers.yaml"]);
+            let issuers =
+                docs(&rendered.files["infrastructure/configs/cert-manager/cluster-issuers.yaml"]);
             let names: Vec<_> = issuers
                 .iter()
                 .map(|d| d["metadata"]["name"].clone())
@@ -460,7 +461,9 @@ mod tests {
         cfg.storage.default_class = false;
         cfg.storage.provisioner = Provisioner::NfsSubdirExternalProvisioner;
         let r = render(&cfg, &install).unwrap();
-        let sc = &docs(&r.files["infrastructure/controllers/nfs-subdir-external-provisioner/storage-class.yaml"])[0];
+        let sc = &docs(
+            &r.files["infrastructure/controllers/nfs-subdir-external-provisioner/storage-class.yaml"],
+        )[0];
         assert_eq!(
             sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
             "false"
@@ -577,7 +580,10 @@ mod tests {
                 .is_none_or(|deps| deps.iter().all(|d| d["name"] != "infra-storage"))
         }));
         assert_eq!(infra[4]["spec"]["dependsOn"][0]["name"], "infra-metallb");
-        assert_eq!(infra[5]["spec"]["dependsOn"][0]["name"], "infra-cert-manager");
+        assert_eq!(
+            infra[5]["spec"]["dependsOn"][0]["name"],
+            "infra-cert-manager"
+        );
         let apps = &docs(&r.files["clusters/homelab/apps.yaml"])[0];
         assert!(apps["spec"].get("dependsOn").is_none());
         assert_eq!(apps["spec"]["decryption"]["secretRef"]["name"], "sops-age");

@@ -267,7 +267,9 @@ pub fn entries(cfg: &Config) -> Vec<Entry> {
                 (_, "metallb") => "repo/infrastructure/controllers/release-metallb.yaml",
                 (_, "cert-manager") => "repo/infrastructure/controllers/release-cert-manager.yaml",
                 (_, "traefik") => "repo/infrastructure/controllers/release-traefik.yaml",
-                (_, "envoy-gateway") => "repo/infrastructure/controllers/release-envoy-gateway.yaml",
+                (_, "envoy-gateway") => {
+                    "repo/infrastructure/controllers/release-envoy-gateway.yaml"
+                }
                 (_, "csi-driver-nfs") => {
                     "repo/infrastructure/controllers/release-csi-driver-nfs.yaml"
                 }
@@ -285,7 +287,11 @@ pub fn entries(cfg: &Config) -> Vec<Entry> {
         });
     }
     let mut configs = vec![
-        ("metallb", "pool.yaml", "repo/infrastructure/configs/metallb.yaml"),
+        (
+            "metallb",
+            "pool.yaml",
+            "repo/infrastructure/configs/metallb.yaml",
+        ),
         (
             "cert-manager",
             "cluster-issuers.yaml",
@@ -300,7 +306,11 @@ pub fn entries(cfg: &Config) -> Vec<Entry> {
         ));
     }
     for (dir, name, template) in configs {
-        out.push(file(format!("infrastructure/configs/{dir}/{name}"), template, None));
+        out.push(file(
+            format!("infrastructure/configs/{dir}/{name}"),
+            template,
+            None,
+        ));
         out.push(Entry {
             resources: vec![name],
             ..file(

@@ -836,7 +836,9 @@ async fn k3s_with_its_bundled_traefik_and_servicelb_is_refused_unless_forced() {
         .await
         .unwrap_or_else(|e| panic!("{}", e.message));
     let dp = kube::Api::<Deployment>::namespaced(client.clone(), "kube-system");
-    dp.delete("traefik", &Default::default()).await.expect("delete");
+    dp.delete("traefik", &Default::default())
+        .await
+        .expect("delete");
     let ds = kube::Api::<k8s_openapi::api::apps::v1::DaemonSet>::namespaced(
         client.clone(),
         "kube-system",
@@ -864,7 +866,11 @@ async fn a_chart_mirror_ca_is_stored_and_trusted_by_source_controller() {
         ca_file: Some("certs/mirror-ca.pem".into()),
         ..Default::default()
     });
-    std::fs::write(repo.dir.join("homelab.yaml"), homelab::config::to_yaml(&cfg)).expect("write");
+    std::fs::write(
+        repo.dir.join("homelab.yaml"),
+        homelab::config::to_yaml(&cfg),
+    )
+    .expect("write");
     let install = std::fs::read_to_string(support::flux_install()).expect("install");
     let rendered = homelab::render::render(&cfg, &install).expect("render");
     let kustomization = "clusters/homelab/flux-system/kustomization.yaml";
@@ -893,7 +899,10 @@ async fn a_chart_mirror_ca_is_stored_and_trusted_by_source_controller() {
     assert_eq!(data["ca.crt"], pem.as_bytes());
     // The controller that fetches charts mounts it among its trusted certificates.
     let api: Api<Deployment> = Api::namespaced(client.clone(), "flux-system");
-    let sc = api.get("source-controller").await.expect("source-controller");
+    let sc = api
+        .get("source-controller")
+        .await
+        .expect("source-controller");
     let pod = sc.spec.unwrap().template.spec.unwrap();
     assert!(pod.volumes.unwrap().iter().any(|v| {
         v.secret

@@ -90,6 +90,17 @@ fn secret_refs(value: &Value, out: &mut BTreeSet<(String, String)>) {
     }
 }
 
+/// bootstrap's code path for the DNS-01 Secret, with `env` as its environment and nobody
+/// to prompt.
+async fn credentials_from(
+    client: &kube::Client,
+    cfg: &Config,
+    env: &BTreeMap<&str, OsString>,
+) -> homelab::error::Result<homelab::kube::credentials::DnsCredentials> {
+    homelab::kube::credentials::dns_credentials(client, cfg, &|var| env.get(var).cloned(), None)
+        .await
+}
+
 fn cluster_issuers() -> ApiResource {
     ApiResource::from_gvk(&GroupVersionKind::gvk(
         "cert-manager.io",
@@ -141,14 +152,9 @@ async fn every_solver_references_exactly_the_keys_of_the_secret_bootstrap_create
                     (c.env, value)
                 })
                 .collect();
-            let creds = homelab::kube::credentials::dns_credentials(
-                &client,
-                &cfg,
-                &|var| env.get(var).cloned(),
-                None,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{what}: {}", e.message));
+            let creds = credentials_from(&client, &cfg, &env)
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {}", e.message));
             apply_documents(&client, &creds.docs, strict)
                 .await
                 .unwrap_or_else(|e| panic!("{what}: {}", e.message));
@@ -182,7 +188,10 @@ async fn every_solver_references_exactly_the_keys_of_the_secret_bootstrap_create
                 let solvers = &issuer.data["spec"]["acme"]["solvers"];
                 let mut refs = BTreeSet::new();
                 secret_refs(solvers, &mut refs);
-                assert_eq!(refs, keys, "{what}: {name}: solver references vs Secret keys");
+                assert_eq!(
+                    refs, keys,
+                    "{what}: {name}: solver references vs Secret keys"
+                );
                 assert_eq!(
                     solvers[0]["selector"]["dnsZones"],
                     serde_json::json!([cfg.cluster.domain]),
@@ -208,29 +217,26 @@ async fn missing_or_partial_credentials_are_refused_and_an_existing_secret_is_ke
     let mut cfg = example();
     cfg.certificates.dns_provider = DnsProvider::Route53;
     cfg.certificates.dns_settings = BTreeMap::from([("region".into(), "eu-west-1".into())]);
-    let call = |env: BTreeMap<&'static str, &'static str>| {
-        let client = client.clone();
-        let cfg = cfg.clone();
-        async move {
-            homelab::kube::credentials::dns_credentials(
-                &client,
-                &cfg,
-                &|var| env.get(var).map(OsString::from),
-                None,
-            )
-            .await
-        }
-    };
     // Only the secret key: the solver would reference an access key ID that is not there.
-    let err = call(BTreeMap::from([("AWS_SECRET_ACCESS_KEY", "s")]))
+    let only_secret = BTreeMap::from([("AWS_SECRET_ACCESS_KEY", OsString::from("s"))]);
+    let err = credentials_from(&client, &cfg, &only_secret)
         .await
         .unwrap_err();
     assert_eq!(err.exit_code(), 2);
-    assert!(err.message.contains("AWS_ACCESS_KEY_ID is not set"), "{}", err.message);
+    assert!(
+        err.message.contains("AWS_ACCESS_KEY_ID is not set"),
+        "{}",
+        err.message
+    );
     let hint = err.hint.unwrap();
-    assert!(hint.contains("AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=..."), "{hint}");
+    assert!(
+        hint.contains("AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=..."),
+        "{hint}"
+    );
     // Nothing set and no Secret: both variables are named.
-    let err = call(BTreeMap::new()).await.unwrap_err();
+    let err = credentials_from(&client, &cfg, &BTreeMap::new())
+        .await
+        .unwrap_err();
     assert!(
         err.message
             .contains("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"),
@@ -243,10 +249,8 @@ async fn missing_or_partial_credentials_are_refused_and_an_existing_secret_is_ke
         .certificates
         .dns_settings
         .insert("access_key_id".into(), "AKIAIOSFODNN7EXAMPLE".into());
-    let env = BTreeMap::from([("AWS_SECRET_ACCESS_KEY", OsString::from("s"))]);
-    let creds =
-        homelab::kube::credentials::dns_credentials(&client, &with_id, &|v| env.get(v).cloned(), None)
-            .await
-            .expect("secret key only");
+    let creds = credentials_from(&client, &with_id, &only_secret)
+        .await
+        .expect("secret key only");
     assert_eq!(creds.docs.len(), 2);
 }

@@ -201,12 +201,21 @@ fn example_renders_a_tree_kustomize_builds() {
         ]
     );
     let (spec, objects) = flux_layer(d, "homelab", "infra-metallb-pool");
-    assert_eq!(spec["dependsOn"], serde_json::json!([{"name": "infra-metallb"}]));
-    assert_eq!(objects, ["IPAddressPool/homelab", "L2Advertisement/homelab"]);
+    assert_eq!(
+        spec["dependsOn"],
+        serde_json::json!([{"name": "infra-metallb"}])
+    );
+    assert_eq!(
+        objects,
+        ["IPAddressPool/homelab", "L2Advertisement/homelab"]
+    );
     let (_, objects) = flux_layer(d, "homelab", "infra-cert-manager");
     assert!(objects.contains(&"OCIRepository/cert-manager".to_owned()));
     let (spec, objects) = flux_layer(d, "homelab", "infra-cert-issuers");
-    assert_eq!(spec["dependsOn"], serde_json::json!([{"name": "infra-cert-manager"}]));
+    assert_eq!(
+        spec["dependsOn"],
+        serde_json::json!([{"name": "infra-cert-manager"}])
+    );
     assert_eq!(
         objects,
         [
@@ -463,7 +472,8 @@ fn hostile_strings_stay_inside_their_scalars() {
             issuer["spec"]["acme"]["solvers"][0]["dns01"]["route53"]["region"],
             cfg.certificates.dns_settings["region"]
         );
-        let sc = &docs["infrastructure/controllers/nfs-subdir-external-provisioner/storage-class.yaml"][0];
+        let sc = &docs["infrastructure/controllers/nfs-subdir-external-provisioner/storage-class.yaml"]
+            [0];
         assert_eq!(sc["metadata"]["name"], cfg.storage.storage_class);
     }
 }
@@ -671,7 +681,8 @@ fn sources(rendered: &Rendered) -> Vec<(String, String, serde_json::Value)> {
 fn a_chart_mirror_moves_every_source_infrastructure_and_apps() {
     let install = flux_install();
     for base in [example(), full()] {
-        let upstream_sources = sources(&render(&crate::strict::with_every_app(base.clone()), &install).unwrap());
+        let upstream_sources =
+            sources(&render(&crate::strict::with_every_app(base.clone()), &install).unwrap());
         assert!(upstream_sources.len() >= 16, "{upstream_sources:?}");
 
         let cfg = with_mirror(
@@ -693,7 +704,12 @@ fn a_chart_mirror_moves_every_source_infrastructure_and_apps() {
                 }
                 _ => {
                     // The upstream path, below the prefix.
-                    let path = up.strip_prefix("oci://").unwrap().split_once('/').unwrap().1;
+                    let path = up
+                        .strip_prefix("oci://")
+                        .unwrap()
+                        .split_once('/')
+                        .unwrap()
+                        .1;
                     assert_eq!(url, &format!("oci://127.0.0.1:5000/mirror/{path}"));
                     assert_eq!(spec["insecure"], true);
                 }
@@ -750,7 +766,10 @@ fn a_mirror_ca_is_trusted_by_source_controller() {
         .iter()
         .filter_map(|e| Some((e["name"].as_str()?, e["value"].as_str()?)))
         .collect();
-    assert!(env.contains(&("SSL_CERT_DIR", "/etc/ssl/certs:/etc/homelab/chart-mirror-ca")));
+    assert!(env.contains(&(
+        "SSL_CERT_DIR",
+        "/etc/ssl/certs:/etc/homelab/chart-mirror-ca"
+    )));
     // The upstream mounts are still there.
     let mut mounts: Vec<&str> = manager["volumeMounts"]
         .as_array()
@@ -776,7 +795,9 @@ fn js_pattern(p: &str) -> regex::Regex {
 
 /// A minimatch glob of `matchFileNames` (`**` any path, `*` one segment) as a regex.
 fn glob(p: &str) -> regex::Regex {
-    let re = regex::escape(p).replace(r"\*\*", ".*").replace(r"\*", "[^/]*");
+    let re = regex::escape(p)
+        .replace(r"\*\*", ".*")
+        .replace(r"\*", "[^/]*");
     regex::Regex::new(&format!("^{re}$")).unwrap()
 }
 
@@ -877,7 +898,9 @@ fn renovate_finds_every_pinned_version_and_nothing_else() {
         let (pins, files) = flux_manager_pins(&rendered, &renovate);
         assert_eq!(pins, expected, "{}", cfg.cluster.name);
         assert!(
-            files.iter().all(|f| f.starts_with("infrastructure/") || f.starts_with("apps/")),
+            files
+                .iter()
+                .all(|f| f.starts_with("infrastructure/") || f.starts_with("apps/")),
             "{files:?}"
         );
 
@@ -941,11 +964,18 @@ fn helm() -> std::path::PathBuf {
 fn helm_template(release: &serde_json::Value, package: &str) -> Vec<serde_json::Value> {
     let dir = tempfile::tempdir().unwrap();
     let values = dir.path().join("values.yaml");
-    std::fs::write(&values, serde_json::to_string(&release["spec"]["values"]).unwrap()).unwrap();
+    std::fs::write(
+        &values,
+        serde_json::to_string(&release["spec"]["values"]).unwrap(),
+    )
+    .unwrap();
     let out = Command::new(helm())
         .args(["template", "x"])
         .arg(support::fixtures_dir().join("charts").join(package))
-        .args(["--namespace", release["metadata"]["namespace"].as_str().unwrap()])
+        .args([
+            "--namespace",
+            release["metadata"]["namespace"].as_str().unwrap(),
+        ])
         .args(["--kube-version", "1.34.0", "-f"])
         .arg(&values)
         .env("HELM_CACHE_HOME", dir.path().join("cache"))
@@ -966,8 +996,12 @@ fn cert_manager_checks_dns01_over_https_and_needs_no_gateway_api() {
     let install = flux_install();
     for cfg in [example(), full()] {
         let rendered = render(&cfg, &install).unwrap();
-        let release = &parse_all(&rendered)["infrastructure/controllers/cert-manager/release.yaml"][0];
-        assert!(release["spec"]["values"].get("config").is_none(), "{release}");
+        let release =
+            &parse_all(&rendered)["infrastructure/controllers/cert-manager/release.yaml"][0];
+        assert!(
+            release["spec"]["values"].get("config").is_none(),
+            "{release}"
+        );
         let objects = helm_template(release, "cert-manager-v1.21.1.tgz");
         let controller = objects
             .iter()
@@ -985,16 +1019,21 @@ fn cert_manager_checks_dns01_over_https_and_needs_no_gateway_api() {
             .expect("DNS-01 resolvers");
         // cert-manager v1.21.1 accepts `host:port` or an https URL with a host per entry.
         for entry in resolvers.split(',') {
-            let rest = entry.strip_prefix("https://").unwrap_or_else(|| panic!("{entry}"));
+            let rest = entry
+                .strip_prefix("https://")
+                .unwrap_or_else(|| panic!("{entry}"));
             let (host, path) = rest.split_once('/').unwrap();
-            assert!(host.parse::<std::net::Ipv4Addr>().is_ok() && path == "dns-query", "{entry}");
+            assert!(
+                host.parse::<std::net::Ipv4Addr>().is_ok() && path == "dns-query",
+                "{entry}"
+            );
         }
         assert!(args.contains(&"--dns01-recursive-nameservers-only=true"));
         // No controller configuration: nothing enables the Gateway API support.
-        assert!(
-            !objects
-                .iter()
-                .any(|d| serde_json::to_string(d).unwrap().contains("enableGatewayAPI")),
-        );
+        assert!(!objects.iter().any(|d| {
+            serde_json::to_string(d)
+                .unwrap()
+                .contains("enableGatewayAPI")
+        }),);
     }
 }

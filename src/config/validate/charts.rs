@@ -51,7 +51,9 @@ pub fn parse_mirror_url(s: &str, schemes: &[&str]) -> Result<MirrorUrl, String> 
         );
     }
     if scheme.is_empty() {
-        return Err(format!("{s:?} has no scheme; expected a URL like {example}"));
+        return Err(format!(
+            "{s:?} has no scheme; expected a URL like {example}"
+        ));
     }
     if !schemes.contains(&scheme) {
         let allowed: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();
@@ -70,7 +72,9 @@ pub fn parse_mirror_url(s: &str, schemes: &[&str]) -> Result<MirrorUrl, String> 
         None => authority,
     };
     if field::host_or_ipv4(host).is_err() {
-        return Err(format!("{s:?} has no valid host; expected a URL like {example}"));
+        return Err(format!(
+            "{s:?} has no valid host; expected a URL like {example}"
+        ));
     }
     if path.contains(['?', '#', '@']) {
         return Err(format!(
@@ -117,9 +121,10 @@ pub(super) fn validate_charts(cfg: &Config, d: &mut Diagnostics) {
         d.check("charts.mirror.oci_registry", parsed.clone());
         parsed.ok()
     });
-    let uses_oci = [&helm, &oci]
-        .into_iter()
-        .any(|u| u.as_ref().is_some_and(|u| u.as_ref().is_none_or(|u| u.scheme == "oci")));
+    let uses_oci = [&helm, &oci].into_iter().any(|u| {
+        u.as_ref()
+            .is_some_and(|u| u.as_ref().is_none_or(|u| u.scheme == "oci"))
+    });
     if *insecure && !uses_oci {
         d.push(
             "charts.mirror.insecure",
