@@ -101,7 +101,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__add__subcmd__app)
-            opts="-v -h -V --set --host --namespace --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --dir --verbose --no-color --help --version"
+            opts="-v -h -V --set --host --namespace --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --git-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -124,6 +124,10 @@ _homelab() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --git-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -157,7 +161,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__bootstrap)
-            opts="-y -v -h -V --kubeconfig --context --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --dir --verbose --no-color --help --version"
+            opts="-y -v -h -V --kubeconfig --context --request-timeout --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --known-hosts --accept-new-host-key --git-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -171,11 +175,23 @@ _homelab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --deploy-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --git-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -209,7 +225,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__doctor)
-            opts="-o -v -h -V --output --kubeconfig --context --dir --verbose --no-color --help --version"
+            opts="-o -v -h -V --output --kubeconfig --context --request-timeout --known-hosts --git-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -228,6 +244,18 @@ _homelab() {
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --git-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -397,7 +425,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__init)
-            opts="-y -v -h -V --config --non-interactive --no-push --no-bootstrap --flux-manifests --ssh-key --known-hosts --accept-new-host-key --kubeconfig --context --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --dir --verbose --no-color --help --version"
+            opts="-y -v -h -V --config --non-interactive --no-push --no-bootstrap --flux-manifests --ssh-key --known-hosts --accept-new-host-key --git-timeout --kubeconfig --context --request-timeout --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -419,11 +447,19 @@ _homelab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --git-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --kubeconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -447,7 +483,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__push)
-            opts="-v -h -V --ssh-key --known-hosts --accept-new-host-key --dir --verbose --no-color --help --version"
+            opts="-v -h -V --ssh-key --known-hosts --accept-new-host-key --git-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -458,6 +494,10 @@ _homelab() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --git-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -473,7 +513,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__remove__subcmd__app)
-            opts="-v -h -V --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --dir --verbose --no-color --help --version"
+            opts="-v -h -V --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --git-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -484,6 +524,10 @@ _homelab() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --git-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -9,6 +9,7 @@ mod doctor;
 mod envtest;
 mod git_push;
 mod init;
+mod network;
 mod render;
 mod rerender;
 mod strict;
