@@ -559,6 +559,11 @@ pub fn describe(err: &kube::Error) -> String {
     if timed_out(err) {
         return format!("no answer in time ({inner})");
     }
+    // A transport failure: its root cause says it all ("Connection refused (os error
+    // 111)"); the layers around it only name kube's and hyper's wrappers.
+    if matches!(err, kube::Error::Service(_) | kube::Error::HyperError(_)) {
+        return inner;
+    }
     let outer = one_line(&err.to_string());
     if inner == outer || outer.contains(&inner) {
         outer
@@ -767,4 +772,40 @@ pub async fn denied(conn: &Connected, needed: &BTreeSet<Access>) -> Result<Vec<A
     }
     denied.sort();
     Ok(denied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transport(err: impl std::error::Error + Send + Sync + 'static) -> kube::Error {
+        kube::Error::Service(Box::new(err))
+    }
+
+    #[test]
+    fn errors_read_as_their_cause() {
+        let refused = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        );
+        let err = transport(refused);
+        assert_eq!(describe(&err), "Connection refused (os error 111)");
+        assert!(!timed_out(&err));
+
+        let err = transport(RequestTimedOut(Duration::from_secs(30)));
+        assert_eq!(describe(&err), "no complete answer within 30s");
+        assert!(timed_out(&err));
+
+        let slow = std::io::Error::new(std::io::ErrorKind::TimedOut, "deadline has elapsed");
+        let err = transport(slow);
+        assert!(timed_out(&err));
+        assert_eq!(describe(&err), "no answer in time (deadline has elapsed)");
+    }
+
+    #[test]
+    fn versions_with_plus_suffix_parse() {
+        assert_eq!(parse_version("v1.33.5+k3s1", "1", "33+"), Some((1, 33)));
+        assert_eq!(parse_version("v1.37.2", "", ""), Some((1, 37)));
+        assert_eq!(parse_version("", "", ""), None);
+    }
 }
