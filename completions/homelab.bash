@@ -113,7 +113,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__add__subcmd__app)
-            opts="-v -h -V --set --host --namespace --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --wait --timeout --kubeconfig --context --dir --verbose --no-color --help --version"
+            opts="-v -h -V --set --host --namespace --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --git-timeout --wait --timeout --kubeconfig --context --request-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -139,6 +139,10 @@ _homelab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --git-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -148,6 +152,10 @@ _homelab() {
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -181,7 +189,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__bootstrap)
-            opts="-y -v -h -V --kubeconfig --context --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --force --dir --verbose --no-color --help --version"
+            opts="-y -v -h -V --kubeconfig --context --request-timeout --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --force --known-hosts --accept-new-host-key --git-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -195,11 +203,23 @@ _homelab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --deploy-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --git-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -233,7 +253,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__doctor)
-            opts="-o -v -h -V --output --kubeconfig --context --dir --verbose --no-color --help --version"
+            opts="-o -v -h -V --output --kubeconfig --context --request-timeout --known-hosts --git-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,6 +272,18 @@ _homelab() {
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --git-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -449,7 +481,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__init)
-            opts="-y -v -h -V --config --non-interactive --no-push --no-bootstrap --flux-manifests --ssh-key --known-hosts --accept-new-host-key --kubeconfig --context --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --force --dir --verbose --no-color --help --version"
+            opts="-y -v -h -V --config --non-interactive --no-push --no-bootstrap --flux-manifests --ssh-key --known-hosts --accept-new-host-key --git-timeout --kubeconfig --context --request-timeout --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --force --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -471,11 +503,19 @@ _homelab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --git-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --kubeconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -499,7 +539,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__push)
-            opts="-v -h -V --ssh-key --known-hosts --accept-new-host-key --wait --timeout --kubeconfig --context --dir --verbose --no-color --help --version"
+            opts="-v -h -V --ssh-key --known-hosts --accept-new-host-key --git-timeout --wait --timeout --kubeconfig --context --request-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -510,6 +550,10 @@ _homelab() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --git-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -525,6 +569,10 @@ _homelab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -537,7 +585,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__remove__subcmd__app)
-            opts="-v -h -V --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --dir --verbose --no-color --help --version"
+            opts="-v -h -V --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --git-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -548,6 +596,10 @@ _homelab() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --git-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -585,7 +637,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__status)
-            opts="-o -v -h -V --output --kubeconfig --context --dir --verbose --no-color --help --version"
+            opts="-o -v -h -V --output --kubeconfig --context --request-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -607,6 +659,10 @@ _homelab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -619,7 +675,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__sync)
-            opts="-v -h -V --timeout --no-wait --kubeconfig --context --dir --verbose --no-color --help --version"
+            opts="-v -h -V --timeout --no-wait --kubeconfig --context --request-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -634,6 +690,10 @@ _homelab() {
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -155,6 +155,13 @@ pub struct DoctorArgs {
     pub output: OutputFormat,
     #[command(flatten)]
     pub kube: KubeArgs,
+    /// An extra known_hosts file to verify the git server's SSH host key against.
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// The longest connecting to the git remote, or waiting for its next bytes, may take
+    /// (default: 10s).
+    #[arg(long, value_name = "DURATION", value_parser = crate::net::parse_timeout)]
+    pub git_timeout: Option<std::time::Duration>,
 }
 
 /// How to reach the cluster, like kubectl.
@@ -166,12 +173,18 @@ pub struct KubeArgs {
     /// The kubeconfig context to use (default: the current context).
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+    /// The longest one request to the API server, or the kubeconfig's credential plugin,
+    /// may take (default: 30s; 10s for doctor).
+    #[arg(long, value_name = "DURATION", value_parser = crate::net::parse_timeout)]
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct BootstrapArgs {
     #[command(flatten)]
     pub options: BootstrapOptions,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// Options of the bootstrap step, shared by `bootstrap` and `init`.
@@ -200,6 +213,10 @@ pub struct BootstrapOptions {
     /// Bootstrap even though k3s's bundled Traefik or ServiceLB is enabled.
     #[arg(long)]
     pub force: bool,
+    /// How to reach the git server (host keys, timeouts): `bootstrap` takes them as its own
+    /// flags, `init` from its push flags, so each is given once.
+    #[arg(skip)]
+    pub remote: RemoteArgs,
 }
 
 /// How to authenticate to the git remote.
@@ -208,12 +225,24 @@ pub struct PushArgs {
     /// SSH private key to push with (also: HOMELAB_SSH_KEY).
     #[arg(long, value_name = "FILE", env = "HOMELAB_SSH_KEY")]
     pub ssh_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// How to reach the git server and whether to trust its SSH host key; the same flags for
+/// `push` and for `bootstrap` (which reads the host key Flux will check).
+#[derive(Debug, Args, Clone, Default)]
+pub struct RemoteArgs {
     /// An extra known_hosts file to verify the SSH host key against.
     #[arg(long, value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,
-    /// Trust and record an SSH host key seen for the first time.
+    /// Trust and record an SSH host key seen for the first time (without asking).
     #[arg(long)]
     pub accept_new_host_key: bool,
+    /// The longest connecting to the git remote, or waiting for its next bytes, may take
+    /// (default: 30s; a whole fetch or push may take ten times as long).
+    #[arg(long, value_name = "DURATION", value_parser = crate::net::parse_timeout)]
+    pub git_timeout: Option<std::time::Duration>,
 }
 
 /// `homelab push`: how to authenticate, and whether to wait for Flux afterwards.

@@ -22,50 +22,82 @@ use crate::cli::{BootstrapArgs, BootstrapOptions};
 use crate::commands::Context;
 use crate::config::Config;
 use crate::error::{Error, Result, Status};
+use crate::git::hostkeys::HostKeyPolicy;
 use crate::kube::apply::{Applier, ApplyOptions, ApplyReport, Outcome, parse_documents};
 use crate::kube::client::{self, Access};
 use crate::kube::credentials::{self, GIT_SECRET, GitRemote, PROVIDER_NAMESPACE, SOPS_SECRET};
 use crate::kube::wait::{self, Check, Target};
+use crate::net::{DEFAULT_GIT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, human};
 use crate::ui::style;
 
 /// `homelab bootstrap`.
 pub fn run(ctx: &Context, args: &BootstrapArgs) -> Result<Status> {
     let cfg = crate::config::load(&ctx.dir)?;
-    run_with(&ctx.dir, &cfg, &args.options)
+    let options = BootstrapOptions {
+        remote: args.remote.clone(),
+        ..args.options.clone()
+    };
+    run_with(&ctx.dir, &cfg, &options)
 }
 
 /// Bootstrap with an already loaded configuration (`init` calls this after it pushed).
 pub fn run_with(dir: &Path, cfg: &Config, options: &BootstrapOptions) -> Result<Status> {
+    // Before any thread that may use libgit2 exists (the host-key scan).
+    crate::git::set_socket_timeouts(git_timeout(options));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(bootstrap(dir, cfg, options))
+    let outcome = runtime.block_on(bootstrap(dir, cfg, options));
+    // Work given up on (a DNS lookup of a hung server) must not hold the exit.
+    runtime.shutdown_background();
+    outcome
 }
+
+fn git_timeout(options: &BootstrapOptions) -> Duration {
+    options.remote.git_timeout.unwrap_or(DEFAULT_GIT_TIMEOUT)
+}
+
+/// How long `init`'s probe of the server's `/version` waits unless `--request-timeout` says
+/// otherwise: short, because a cluster that is not there yet is common and only means the
+/// bootstrap is left for later.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Whether the cluster of `kube` answers, within a few seconds; `init` skips the bootstrap
 /// (and says why) when it does not, instead of failing after it already committed and pushed.
+/// The whole of it is bounded: reading the kubeconfig, its credential plugin, the probe.
 pub fn reachable(kube: &crate::cli::KubeArgs) -> std::result::Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(async {
-        let conn = client::connect(kube).await.map_err(|e| e.message)?;
-        match tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            client::check_server(&conn),
-        )
-        .await
-        {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e.message),
-            Err(_) => Err(format!(
-                "the API server {} did not answer within 5s",
-                conn.server_url
-            )),
-        }
-    })
+    let probe = kube.request_timeout.unwrap_or(PROBE_TIMEOUT);
+    // The plugin may take up to the request timeout, the probe its own; a margin for the rest.
+    let limit = client::request_timeout(kube, DEFAULT_REQUEST_TIMEOUT) + probe + PROBE_TIMEOUT;
+    let outcome = runtime.block_on(async {
+        let attempt = async {
+            let conn = client::connect(kube).await.map_err(|e| e.message)?;
+            match tokio::time::timeout(probe, client::check_server(&conn)).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.message),
+                Err(_) => Err(format!(
+                    "the API server {} did not answer within {}",
+                    conn.server_url,
+                    human(probe)
+                )),
+            }
+        };
+        tokio::time::timeout(limit, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "the cluster did not answer within {}",
+                    human(limit)
+                ))
+            })
+    });
+    runtime.shutdown_background();
+    outcome
 }
 
 /// The documents a kustomization directory lists under `resources` (recursively), with its
@@ -240,9 +272,19 @@ async fn gather_credentials(
                     opts.deploy_key.as_deref(),
                     &format!("flux-{}", cfg.cluster.name),
                 )?;
-                let known_file = credentials::user_known_hosts();
-                let (known_hosts, note) =
-                    credentials::known_hosts_for(&cfg.git.url, host, *port, known_file.as_deref())?;
+                // The same trust policy as `homelab push`: Flux gets a key the user trusts.
+                let policy = HostKeyPolicy::new(
+                    opts.remote.known_hosts.as_deref(),
+                    opts.remote.accept_new_host_key,
+                    interactive() && !opts.yes,
+                );
+                let (known_hosts, note) = credentials::known_hosts_for(
+                    &cfg.git.url,
+                    host,
+                    *port,
+                    &policy,
+                    git_timeout(opts),
+                )?;
                 notes.push(note);
                 let data = credentials::ssh_secret_data(&key, &known_hosts)?;
                 docs.push(credentials::secret(git_ns, git_name, &data));

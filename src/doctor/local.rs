@@ -134,6 +134,36 @@ impl GitState {
         }
     }
 
+    /// The git checks ran out of time (a backstop: the fetch has its own bounds). The
+    /// remote is reported as unanswered; the local branch is still read.
+    pub fn timed_out(dir: &Path, cfg: Option<&Config>, after: std::time::Duration) -> Self {
+        let url = cfg.map(|c| c.git.url.clone()).unwrap_or_default();
+        let branch = cfg
+            .map(|c| c.git.branch.clone())
+            .unwrap_or_else(|| "main".into());
+        let repo = Repository::open(dir).ok();
+        let local_head = repo.as_ref().and_then(|repo| {
+            repo.find_branch(&branch, BranchType::Local)
+                .ok()
+                .and_then(|b| b.get().target())
+        });
+        let mut findings: Vec<Finding> = repo.as_ref().map(clean_finding).into_iter().collect();
+        findings.push(Finding::warning(
+            "local.remote",
+            format!(
+                "cannot compare {branch} with {url}: the git remote did not answer within {}",
+                crate::net::human(after)
+            ),
+            "check that git.url names a running git server, or allow more time with \
+             --git-timeout DURATION",
+        ));
+        Self {
+            findings,
+            local_head,
+            remote_head: None,
+        }
+    }
+
     /// The commit Flux should be running: the remote's, else the local one.
     pub fn expected_revision(&self) -> Option<Oid> {
         self.remote_head.or(self.local_head)
@@ -141,7 +171,7 @@ impl GitState {
 }
 
 /// Repository clean? Branch in sync with its remote?
-pub fn git_checks(dir: &Path, cfg: Option<&Config>) -> GitState {
+pub fn git_checks(dir: &Path, cfg: Option<&Config>, git: &super::GitOptions) -> GitState {
     let mut state = GitState::default();
     let repo = match Repository::open(dir) {
         Ok(r) => r,
@@ -174,7 +204,13 @@ pub fn git_checks(dir: &Path, cfg: Option<&Config>) -> GitState {
         ));
         return state;
     }
-    let fetch_error = fetch_branch(&repo, &url, &branch).err();
+    let fetch_failure = fetch_branch(&repo, &url, &branch, git).err();
+    // A remote that did not answer in time gets the hint naming the flag that allows more.
+    let fetch_hint = match fetch_failure.as_ref().and_then(|e| e.hint.clone()) {
+        Some(hint) if hint.contains("--git-timeout") => hint,
+        _ => "check git.url and your credentials (HOMELAB_SSH_KEY, HOMELAB_GIT_TOKEN)".to_owned(),
+    };
+    let fetch_error = fetch_failure.map(|e| e.message);
     // From here on the URL is only shown, and shown without credentials.
     let url = crate::config::git_url::redact(&url);
     let tracking = format!("refs/remotes/origin/{branch}");
@@ -201,7 +237,7 @@ pub fn git_checks(dir: &Path, cfg: Option<&Config>) -> GitState {
                 "cannot compare {branch} with {url}: {}",
                 one_line(fetch_error.as_deref().unwrap_or(""))
             ),
-            "check git.url and your credentials (HOMELAB_SSH_KEY, HOMELAB_GIT_TOKEN), then run `homelab push`",
+            format!("{fetch_hint}, then run `homelab push`"),
         ),
         (Some(_), None) => Finding::failed(
             "local.remote",
@@ -215,7 +251,7 @@ pub fn git_checks(dir: &Path, cfg: Option<&Config>) -> GitState {
                 Finding::warning(
                     "local.remote",
                     format!("{branch} matches origin/{branch}{stale}"),
-                    "check git.url and your credentials (HOMELAB_SSH_KEY, HOMELAB_GIT_TOKEN)",
+                    fetch_hint,
                 )
             }
         }
@@ -295,19 +331,20 @@ fn clean_finding(repo: &Repository) -> Finding {
 }
 
 /// Fetch the configured branch into `refs/remotes/origin/<branch>`, with the same
-/// credentials and host-key checks as `homelab push`, never prompting.
-fn fetch_branch(repo: &Repository, url: &str, branch: &str) -> Result<(), String> {
+/// credentials, host-key policy and timeouts as `homelab push`, never prompting.
+fn fetch_branch(
+    repo: &Repository,
+    url: &str,
+    branch: &str,
+    git: &super::GitOptions,
+) -> crate::error::Result<()> {
     let opts = crate::git::PushOptions {
-        url: url.to_owned(),
-        branch: branch.to_owned(),
         ssh_key: std::env::var_os("HOMELAB_SSH_KEY").map(Into::into),
-        known_hosts: None,
-        accept_new_host_key: false,
-        interactive: false,
+        known_hosts: git.known_hosts.clone(),
+        timeout: git.timeout.unwrap_or(super::GIT_TIMEOUT),
+        ..crate::git::PushOptions::new(url, branch)
     };
-    crate::git::remote_status(repo, &opts)
-        .map(|_| ())
-        .map_err(|e| e.message)
+    crate::git::remote_status(repo, &opts).map(|_| ())
 }
 
 fn one_line(text: &str) -> String {

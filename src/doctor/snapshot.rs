@@ -159,7 +159,7 @@ pub struct Snapshot {
 fn describe(err: kube::Error) -> String {
     match err {
         kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
-        other => crate::kube::status::one_line(&other.to_string()),
+        other => crate::kube::client::describe(&other),
     }
 }
 

@@ -15,6 +15,7 @@ use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::git::hostkeys::{self, HostKeyPolicy, Trust};
 
 /// The namespace and name of Flux's git credentials Secret, as `flux bootstrap` names it.
 pub const GIT_SECRET: (&str, &str) = ("flux-system", "flux-system");
@@ -111,81 +112,21 @@ fn split_port(hostport: &str) -> Option<(String, Option<u16>)> {
 
 /// The host field of a known_hosts line: `host`, or `[host]:port` off port 22.
 pub fn known_hosts_pattern(host: &str, port: u16) -> String {
-    crate::git::hostkeys::host_name(host, Some(port))
+    hostkeys::host_name(host, Some(port))
 }
 
-/// Connect to the SSH server of `url` and capture its host key (libssh2 hands it to the
-/// certificate check before any authentication; we stop right there).
-pub fn scan_host_key(url: &str, timeout: Duration) -> std::result::Result<PublicKey, String> {
-    let url = url.to_owned();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let captured = std::rc::Rc::new(std::cell::RefCell::new(None::<Vec<u8>>));
-        let sink = captured.clone();
-        let mut callbacks = git2::RemoteCallbacks::new();
-        callbacks.certificate_check(move |cert, _host| {
-            if let Some(raw) = cert.as_hostkey().and_then(|k| k.hostkey()) {
-                *sink.borrow_mut() = Some(raw.to_vec());
-            }
-            Err(git2::Error::from_str(
-                "host key recorded, not connecting further",
-            ))
-        });
-        let result = git2::Remote::create_detached(url.as_str()).and_then(|mut remote| {
-            remote
-                .connect_auth(git2::Direction::Fetch, Some(callbacks), None)
-                .map(|_| ())
-        });
-        let outcome = match captured.borrow_mut().take() {
-            Some(raw) => PublicKey::from_bytes(&raw).map_err(|e| e.to_string()),
-            None => Err(match result {
-                Err(e) => e.message().to_owned(),
-                Ok(()) => "the server sent no SSH host key".to_owned(),
-            }),
-        };
-        let _ = tx.send(outcome);
-    });
-    rx.recv_timeout(timeout)
-        .unwrap_or_else(|_| Err(format!("no answer within {}s", timeout.as_secs())))
-}
-
-/// The keys `known_hosts` lists for this host, matched as `homelab push` matches them
-/// (patterns, negations, and hashed `|1|` entries, OpenSSH's default on Debian).
-pub fn known_keys(known_hosts: &Path, host: &str, port: u16) -> Vec<PublicKey> {
-    let Ok(text) = std::fs::read_to_string(known_hosts) else {
-        return Vec::new();
-    };
-    let pattern = known_hosts_pattern(host, port);
-    ssh_key::known_hosts::KnownHosts::new(&text)
-        .filter_map(std::result::Result::ok)
-        .filter(|e| e.marker().is_none())
-        .filter(|e| crate::git::hostkeys::host_matches(e.host_patterns(), &pattern))
-        .map(|e| e.public_key().clone())
-        .collect()
-}
-
-/// `~/.ssh/known_hosts`, if HOME is set.
-pub fn user_known_hosts() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".ssh").join("known_hosts"))
-}
-
-fn same_key(a: &PublicKey, b: &PublicKey) -> bool {
-    a.key_data() == b.key_data()
-}
-
-/// The `known_hosts` content for Flux, from the host's real key, checked against the user's
-/// own known_hosts. Returns the content and a note for the user.
+/// The `known_hosts` content for Flux: the git host's real key, read from the server and
+/// trusted by the same policy as `homelab push` (known, or accepted by the user and then
+/// recorded; a changed or revoked key is refused). When the server cannot be reached from
+/// here, the keys the known_hosts files hold for it are used. Returns the content and a
+/// note for the user.
 pub fn known_hosts_for(
     url: &str,
     host: &str,
     port: u16,
-    user_file: Option<&Path>,
+    policy: &HostKeyPolicy,
+    timeout: Duration,
 ) -> Result<(String, String)> {
-    let known = user_file
-        .map(|f| known_keys(f, host, port))
-        .unwrap_or_default();
     let pattern = known_hosts_pattern(host, port);
     let line = |key: &PublicKey| -> Result<String> {
         let text = key
@@ -193,44 +134,40 @@ pub fn known_hosts_for(
             .map_err(|e| Error::failed(format!("cannot encode the host key: {e}")))?;
         Ok(format!("{pattern} {text}\n"))
     };
-    match scan_host_key(url, Duration::from_secs(20)) {
-        Ok(scanned) => {
-            let fingerprint = scanned.fingerprint(HashAlg::Sha256);
-            if known.is_empty() {
-                Ok((
-                    line(&scanned)?,
-                    format!(
-                        "host key of {pattern} ({fingerprint}) is not in your known_hosts: compare it with the fingerprint your git host publishes"
-                    ),
+    match hostkeys::scan(url, timeout) {
+        Ok(raw) => {
+            let key = PublicKey::from_bytes(&raw).map_err(|e| {
+                Error::failed(format!(
+                    "the SSH server {pattern} sent a host key homelab cannot read: {e}"
                 ))
-            } else if known.iter().any(|k| same_key(k, &scanned)) {
-                Ok((
-                    line(&scanned)?,
-                    format!("host key of {pattern} ({fingerprint}) matches your known_hosts"),
-                ))
-            } else {
-                Err(Error::failed(format!(
-                    "the SSH host key of {pattern} ({fingerprint}) differs from the one in your known_hosts"
-                ))
-                .with_hint("someone may be intercepting the connection; if the host's key really changed, fix ~/.ssh/known_hosts first"))
-            }
+            })?;
+            let fingerprint = key.fingerprint(HashAlg::Sha256);
+            let note = match policy.check(host, Some(port), &raw, None)? {
+                Trust::Known => {
+                    format!("host key of {pattern} ({fingerprint}) matches your known_hosts")
+                }
+                Trust::Accepted => {
+                    format!("host key of {pattern} ({fingerprint}) accepted for Flux")
+                }
+            };
+            Ok((line(&key)?, note))
         }
         Err(why) => {
-            if let Some(key) = known.first() {
-                Ok((
-                    line(key)?,
-                    format!(
-                        "could not reach {pattern} ({why}); using its key from your known_hosts"
-                    ),
-                ))
-            } else {
-                Err(Error::failed(format!(
+            let known = policy.known_keys(host, Some(port));
+            if known.is_empty() {
+                return Err(Error::failed(format!(
                     "cannot read the SSH host key of {pattern}: {why}"
                 ))
                 .with_hint(format!(
-                    "make sure {host} is reachable on port {port}, or add its key to ~/.ssh/known_hosts (ssh-keyscan -p {port} {host} >> ~/.ssh/known_hosts)"
-                )))
+                    "make sure {host} is reachable on port {port} from here, or add its key to \
+                     ~/.ssh/known_hosts or a file given with --known-hosts (ssh-keyscan -p {port} {host})"
+                )));
             }
+            let lines = known.iter().map(line).collect::<Result<String>>()?;
+            Ok((
+                lines,
+                format!("could not reach {pattern} ({why}); using its key from your known_hosts"),
+            ))
         }
     }
 }
@@ -509,28 +446,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hashed_known_hosts_entries_are_matched() {
-        use base64::Engine as _;
-        use hmac::{Hmac, Mac};
-        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-        let key = deploy_key(None, "test")
-            .expect("key")
-            .public_key()
-            .to_openssh()
-            .expect("openssh");
-        let salt = [7u8; 20];
-        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&salt).expect("hmac");
-        mac.update(b"[git.example.com]:2222");
-        let hash = mac.finalize().into_bytes();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("known_hosts");
-        std::fs::write(&file, format!("|1|{}|{} {key}\n", b64(&salt), b64(&hash))).expect("write");
-        assert_eq!(known_keys(&file, "git.example.com", 2222).len(), 1);
-        assert!(known_keys(&file, "git.example.com", 22).is_empty());
-        assert!(known_keys(&file, "other.example.com", 2222).is_empty());
-    }
-
-    #[test]
     fn remotes_are_classified() {
         assert_eq!(
             parse_remote("ssh://git@github.com/me/homelab.git").expect("ssh"),
@@ -579,28 +494,6 @@ mod tests {
     fn known_hosts_patterns_follow_openssh() {
         assert_eq!(known_hosts_pattern("github.com", 22), "github.com");
         assert_eq!(known_hosts_pattern("127.0.0.1", 2222), "[127.0.0.1]:2222");
-    }
-
-    #[test]
-    fn known_keys_match_by_host_and_port() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let key = deploy_key(None, "k").expect("key");
-        let other = deploy_key(None, "o").expect("key");
-        let file = dir.path().join("known_hosts");
-        std::fs::write(
-            &file,
-            format!(
-                "# comment\n[127.0.0.1]:2222 {}\ngithub.com,1.2.3.4 {}\n",
-                key.public_key().to_openssh().expect("pub"),
-                other.public_key().to_openssh().expect("pub")
-            ),
-        )
-        .expect("write");
-        let found = known_keys(&file, "127.0.0.1", 2222);
-        assert_eq!(found.len(), 1);
-        assert!(same_key(&found[0], key.public_key()));
-        assert!(known_keys(&file, "127.0.0.1", 22).is_empty());
-        assert_eq!(known_keys(&file, "github.com", 22).len(), 1);
     }
 
     #[test]

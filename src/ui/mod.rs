@@ -1,5 +1,6 @@
 //! Everything that talks to the terminal: styles, progress, prompts.
 
 pub mod progress;
+pub mod prompt;
 pub mod style;
 pub mod wizard;

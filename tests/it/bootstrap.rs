@@ -485,7 +485,7 @@ async fn ssh_remotes_get_a_deploy_key_and_the_hosts_real_key() {
     repo.bootstrap(server.kubeconfig())
         .args(["--yes", "--no-wait"])
         .expect_code(1)
-        .stderr_has("differs from the one in your known_hosts");
+        .stderr_has("has CHANGED");
     assert!(!namespace_exists(&client, "flux-system").await);
 
     // The right key in known_hosts: confirmed, and written for Flux.
@@ -523,12 +523,18 @@ async fn ssh_remotes_get_a_deploy_key_and_the_hosts_real_key() {
         data
     );
 
-    // --rotate-keys makes a new one; without a known_hosts entry the scanned key is used.
+    // --rotate-keys makes a new one; without a known_hosts entry the scanned key is used
+    // once the user accepts it (as `homelab push` would), and recorded.
     std::fs::remove_file(ssh_dir.join("known_hosts")).expect("rm");
     repo.bootstrap(server.kubeconfig())
-        .args(["--yes", "--no-wait", "--rotate-keys"])
+        .args([
+            "--yes",
+            "--no-wait",
+            "--rotate-keys",
+            "--accept-new-host-key",
+        ])
         .ok()
-        .stderr_has("is not in your known_hosts")
+        .stderr_has("added the SSH host key")
         .stdout_has("configured Secret/flux-system/flux-system");
     let rotated = secret_data(&client, "flux-system", "flux-system").await;
     assert_ne!(rotated["identity"], data["identity"]);

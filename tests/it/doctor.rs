@@ -15,6 +15,10 @@ use serde_json::{Value, json};
 
 use crate::support::envtest::{self, ApiServer};
 use crate::support::gitserver::HttpsServer;
+use crate::support::gitserver::{Stall, StallServer};
+use crate::support::network::{
+    HANG, TOKEN_USER, assert_plugin_stopped, hanging_plugin, loopback_config, write_kubeconfig,
+};
 use crate::support::{fixtures_dir, homelab};
 
 const COMPONENTS: [&str; 4] = [
@@ -64,42 +68,7 @@ pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 fn config_yaml(url: &str) -> String {
-    format!(
-        r#"version: 1
-cluster:
-  name: homelab
-  domain: example.com
-nodes:
-  - name: node-1
-    address: 127.0.0.11
-    role: control-plane
-  - name: node-2
-    address: 127.0.0.12
-    role: worker
-network:
-  node_cidr: 127.0.0.0/8
-  loadbalancer_pool:
-    - 127.0.0.1-127.0.0.9
-  ingress_address: 127.0.0.1
-ingress:
-  controller: traefik
-certificates:
-  email: admin@example.com
-  challenge: dns01
-  dns_provider: cloudflare
-storage:
-  nfs_server: 127.0.0.1
-  nfs_path: /srv/nfs/kubernetes
-  storage_class: nfs
-git:
-  url: {url}
-  branch: main
-apps:
-  - name: homepage
-    namespace: homepage
-    host: localhost
-"#
-    )
+    loopback_config(url)
 }
 
 /// A fresh age identity: (secret key line, public recipient).
@@ -1716,7 +1685,9 @@ fn an_unreachable_cluster_still_runs_the_local_checks() {
         .arg(&kubeconfig)
         .dir(&repo.dir)
         .expect_code(1)
-        .stdout_has("[fail] cannot reach cluster: context \"nope\" is not in the kubeconfig")
+        .stdout_has(
+            "[fail] cannot reach cluster: --context: no context named \"nope\" in the kubeconfig",
+        )
         .stdout_has("hint: pass --context with one of: home");
 }
 
@@ -1832,6 +1803,170 @@ fn local_failures_need_no_cluster() {
         "{f}"
     );
     assert!(!hint(&f).is_empty(), "{f}");
+}
+
+// ------------------------------------------------------------------ remotes that hang
+
+/// A kubeconfig in `dir` for `server`, with `user`.
+fn kubeconfig_for(dir: &Path, server: &str, user: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let name = format!("kubeconfig-{}", N.fetch_add(1, Ordering::Relaxed));
+    write_kubeconfig(&dir.join(name), server, user)
+}
+
+/// `doctor --output json` with 2 s timeouts, which must end well within [`HANG`]; returns
+/// the report and the exit code.
+fn bounded_doctor(repo: &Repo, kubeconfig: &Path) -> (Value, i32) {
+    let start = std::time::Instant::now();
+    let run = homelab()
+        .args(["doctor", "--output", "json", "--git-timeout", "2s"])
+        .args(["--request-timeout", "2s", "--kubeconfig"])
+        .arg(kubeconfig)
+        .dir(&repo.dir)
+        .run();
+    let took = start.elapsed();
+    assert!(took < HANG, "doctor took {took:?}\n{}", run.describe());
+    let doc: Value = serde_json::from_str(&run.stdout())
+        .unwrap_or_else(|e| panic!("not JSON: {e}\n{}", run.describe()));
+    (doc, run.code())
+}
+
+/// The first finding of `check` has `status` and mentions each needle (message or hint).
+fn assert_finding(doc: &Value, check: &str, status: &str, needles: &[&str]) {
+    let f = doc["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["findings"].as_array().unwrap())
+        .find(|f| f["check"] == check)
+        .unwrap_or_else(|| panic!("no {check} finding in {doc:#}"));
+    assert_eq!(f["status"], status, "{f:#}");
+    let text = format!("{} {}", f["message"], f["hint"]);
+    for needle in needles {
+        assert!(text.contains(needle), "{check} lacks {needle:?}: {f:#}");
+    }
+}
+
+/// The API server at `server` is reported as not answering within the 2 s deadline.
+fn assert_deadline_reported(doc: &Value, server: &str) {
+    assert_finding(
+        doc,
+        "cluster.reachable",
+        "failed",
+        &[server, "no complete answer within 2s", "--request-timeout"],
+    );
+}
+
+/// The git remote and the API server both accept connections and never answer: the
+/// report still comes, in bounded time, and says what did not answer.
+#[test]
+fn the_report_comes_in_bounded_time_when_every_remote_hangs() {
+    let repo = make_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let silent = StallServer::start(tmp.path(), Stall::Silent, false);
+    let git_url = format!("https://127.0.0.1:{}/homelab.git", silent.port);
+    let config = config_yaml(&git_url);
+    std::fs::write(repo.dir.join("homelab.yaml"), config).unwrap();
+    let server = format!("https://127.0.0.1:{}", silent.port);
+    let kubeconfig = kubeconfig_for(tmp.path(), &server, TOKEN_USER);
+    let (doc, code) = bounded_doctor(&repo, &kubeconfig);
+    assert_eq!(code, 1, "{doc:#}");
+    let needles = [
+        git_url.as_str(),
+        "did not answer within 2s",
+        "--git-timeout",
+    ];
+    assert_finding(&doc, "local.remote", "warning", &needles);
+    assert_deadline_reported(&doc, &server);
+}
+
+/// An API server that answers one byte at a time never trips a per-read timeout; the
+/// deadline on the whole request does, over http and https.
+#[test]
+fn a_trickling_api_server_is_reported_not_waited_for() {
+    let repo = make_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    for tls in [false, true] {
+        let json = Stall::Trickle {
+            content_type: "application/json",
+            prefix: "",
+        };
+        let trickle = StallServer::start(tmp.path(), json, tls);
+        let scheme = if tls { "https" } else { "http" };
+        let server = format!("{scheme}://127.0.0.1:{}", trickle.port);
+        let kubeconfig = kubeconfig_for(tmp.path(), &server, TOKEN_USER);
+        let (doc, code) = bounded_doctor(&repo, &kubeconfig);
+        assert_eq!(code, 1, "{doc:#}");
+        assert_deadline_reported(&doc, &server);
+    }
+}
+
+/// A kubeconfig credential plugin that never returns (a login waiting for a browser) is
+/// stopped after --request-timeout and reported as the credentials step, naming it.
+#[test]
+fn a_credential_plugin_that_never_returns_is_stopped() {
+    let repo = make_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let pid_file = tmp.path().join("plugin.pid");
+    // Nothing listens there; the plugin is what hangs.
+    let kubeconfig = kubeconfig_for(
+        tmp.path(),
+        "https://127.0.0.1:1",
+        &hanging_plugin(&pid_file),
+    );
+    let (doc, code) = bounded_doctor(&repo, &kubeconfig);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_finding(&doc, "cluster.context", "ok", &["context home"]);
+    let needles = [
+        "credential plugin `sh`",
+        "did not finish within 2s",
+        "--request-timeout",
+    ];
+    assert_finding(&doc, "cluster.credentials", "failed", &needles);
+    assert_plugin_stopped(&pid_file);
+}
+
+/// The plugin's answer is used: its token is what the client sends (to a refused port
+/// here, so the next step fails, but the credentials step is ok), and never printed.
+#[test]
+fn a_credential_plugin_that_answers_is_used() {
+    let repo = make_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let user = "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: sh\n      args: [\"-c\", \"echo '{\\\"kind\\\":\\\"ExecCredential\\\",\\\"status\\\":{\\\"token\\\":\\\"plugin-token\\\"}}'\"]\n";
+    let kubeconfig = kubeconfig_for(tmp.path(), "https://127.0.0.1:1", user);
+    let (doc, _) = bounded_doctor(&repo, &kubeconfig);
+    let needles = ["credential plugin `sh` returned a token"];
+    assert_finding(&doc, "cluster.credentials", "ok", &needles);
+    assert!(!doc.to_string().contains("plugin-token"), "{doc:#}");
+    assert_finding(&doc, "cluster.reachable", "failed", &["127.0.0.1:1"]);
+}
+
+/// KUBECONFIG entries that do not exist are skipped, as kubectl does; when none exists it
+/// is a failure naming them.
+#[test]
+fn kubeconfig_entries_that_do_not_exist_are_skipped() {
+    let repo = make_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let real = kubeconfig_for(tmp.path(), "https://127.0.0.1:1", TOKEN_USER);
+    let missing = tmp.path().join("missing-kubeconfig");
+    let doctor = |kubeconfig: &std::ffi::OsStr| {
+        let run = homelab()
+            .args(["doctor", "--output", "json", "--request-timeout", "2s"])
+            .env("KUBECONFIG", kubeconfig)
+            .dir(&repo.dir)
+            .run();
+        serde_json::from_str::<Value>(&run.stdout()).unwrap()
+    };
+    let doc = doctor(&std::env::join_paths([&missing, &real]).unwrap());
+    let (real, missing) = (real.display().to_string(), missing.display().to_string());
+    let needles = [real.as_str(), "skipped, not found", missing.as_str()];
+    assert_finding(&doc, "cluster.kubeconfig", "ok", &needles);
+    assert_finding(&doc, "cluster.context", "ok", &["context home"]);
+
+    let doc = doctor(std::ffi::OsStr::new(&missing));
+    let needles = ["none of the KUBECONFIG files exist", missing.as_str()];
+    assert_finding(&doc, "cluster.kubeconfig", "failed", &needles);
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod envtest;
 mod git_push;
 mod hostile;
 mod init;
+mod network;
 mod render;
 mod rerender;
 mod status;
