@@ -46,6 +46,12 @@ _homelab() {
             homelab,render)
                 cmd="homelab__subcmd__render"
                 ;;
+            homelab,status)
+                cmd="homelab__subcmd__status"
+                ;;
+            homelab,sync)
+                cmd="homelab__subcmd__sync"
+                ;;
             homelab__subcmd__help,add-app)
                 cmd="homelab__subcmd__help__subcmd__add__subcmd__app"
                 ;;
@@ -76,6 +82,12 @@ _homelab() {
             homelab__subcmd__help,render)
                 cmd="homelab__subcmd__help__subcmd__render"
                 ;;
+            homelab__subcmd__help,status)
+                cmd="homelab__subcmd__help__subcmd__status"
+                ;;
+            homelab__subcmd__help,sync)
+                cmd="homelab__subcmd__help__subcmd__sync"
+                ;;
             *)
                 ;;
         esac
@@ -83,7 +95,7 @@ _homelab() {
 
     case "${cmd}" in
         homelab)
-            opts="-v -h -V --dir --verbose --no-color --help --version init render add-app remove-app apps doctor bootstrap push completions help"
+            opts="-v -h -V --dir --verbose --no-color --help --version init render add-app remove-app apps doctor bootstrap push status sync completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -101,7 +113,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__add__subcmd__app)
-            opts="-y -v -h -V --set --host --namespace --yes --no-push --ssh-key --known-hosts --accept-new-host-key --dir --verbose --no-color --help --version"
+            opts="-y -v -h -V --set --host --namespace --yes --no-push --ssh-key --known-hosts --accept-new-host-key --git-timeout --wait --timeout --kubeconfig --context --request-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -124,6 +136,26 @@ _homelab() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --git-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -157,7 +189,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__bootstrap)
-            opts="-y -v -h -V --kubeconfig --context --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --dir --verbose --no-color --help --version"
+            opts="-y -v -h -V --kubeconfig --context --request-timeout --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --force --known-hosts --accept-new-host-key --git-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -171,11 +203,23 @@ _homelab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --deploy-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --git-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -209,7 +253,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__doctor)
-            opts="-o -v -h -V --output --kubeconfig --context --dir --verbose --no-color --help --version"
+            opts="-o -v -h -V --output --kubeconfig --context --request-timeout --known-hosts --git-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -231,6 +275,18 @@ _homelab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --git-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -243,7 +299,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__help)
-            opts="init render add-app remove-app apps doctor bootstrap push completions help"
+            opts="init render add-app remove-app apps doctor bootstrap push status sync completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -396,8 +452,36 @@ _homelab() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        homelab__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         homelab__subcmd__init)
-            opts="-y -v -h -V --config --no-push --no-bootstrap --flux-manifests --ssh-key --known-hosts --accept-new-host-key --kubeconfig --context --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --dir --verbose --no-color --help --version"
+            opts="-y -v -h -V --config --no-push --no-bootstrap --flux-manifests --ssh-key --known-hosts --accept-new-host-key --git-timeout --kubeconfig --context --request-timeout --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --force --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -419,11 +503,19 @@ _homelab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --git-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --kubeconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -447,7 +539,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__push)
-            opts="-v -h -V --ssh-key --known-hosts --accept-new-host-key --dir --verbose --no-color --help --version"
+            opts="-v -h -V --ssh-key --known-hosts --accept-new-host-key --git-timeout --wait --timeout --kubeconfig --context --request-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -458,6 +550,26 @@ _homelab() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --git-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -473,7 +585,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__remove__subcmd__app)
-            opts="-y -v -h -V --yes --no-push --ssh-key --known-hosts --accept-new-host-key --dir --verbose --no-color --help --version"
+            opts="-y -v -h -V --yes --no-push --ssh-key --known-hosts --accept-new-host-key --git-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -484,6 +596,10 @@ _homelab() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --git-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -506,6 +622,78 @@ _homelab() {
             fi
             case "${prev}" in
                 --flux-manifests)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__status)
+            opts="-o -v -h -V --output --kubeconfig --context --request-timeout --dir --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__sync)
+            opts="-v -h -V --timeout --no-wait --kubeconfig --context --request-timeout --dir --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

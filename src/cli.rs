@@ -48,7 +48,11 @@ pub enum Command {
     /// Apply the Flux bootstrap into the cluster, so Flux takes over from git.
     Bootstrap(BootstrapArgs),
     /// Commit and push the repository to git.url.
-    Push(PushArgs),
+    Push(PushCommandArgs),
+    /// Show every Flux object of the cluster: Ready, revision, message.
+    Status(StatusArgs),
+    /// Make Flux apply the pushed commit now and wait until the cluster runs it.
+    Sync(SyncArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
 }
@@ -116,6 +120,8 @@ pub struct AddAppArgs {
     pub no_push: bool,
     #[command(flatten)]
     pub push: PushArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -146,6 +152,13 @@ pub struct DoctorArgs {
     pub output: OutputFormat,
     #[command(flatten)]
     pub kube: KubeArgs,
+    /// An extra known_hosts file to verify the git server's SSH host key against.
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// The longest connecting to the git remote, or waiting for its next bytes, may take
+    /// (default: 10s).
+    #[arg(long, value_name = "DURATION", value_parser = crate::net::parse_timeout)]
+    pub git_timeout: Option<std::time::Duration>,
 }
 
 /// How to reach the cluster, like kubectl.
@@ -157,12 +170,18 @@ pub struct KubeArgs {
     /// The kubeconfig context to use (default: the current context).
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+    /// The longest one request to the API server, or the kubeconfig's credential plugin,
+    /// may take (default: 30s; 10s for doctor).
+    #[arg(long, value_name = "DURATION", value_parser = crate::net::parse_timeout)]
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct BootstrapArgs {
     #[command(flatten)]
     pub options: BootstrapOptions,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// Options of the bootstrap step, shared by `bootstrap` and `init`.
@@ -188,6 +207,13 @@ pub struct BootstrapOptions {
     /// Don't ask: init needs --config, and bootstrap does not wait for the deploy key to be added.
     #[arg(long, short, alias = "non-interactive")]
     pub yes: bool,
+    /// Bootstrap even though k3s's bundled Traefik or ServiceLB is enabled.
+    #[arg(long)]
+    pub force: bool,
+    /// How to reach the git server (host keys, timeouts): `bootstrap` takes them as its own
+    /// flags, `init` from its push flags, so each is given once.
+    #[arg(skip)]
+    pub remote: RemoteArgs,
 }
 
 /// How to authenticate to the git remote.
@@ -196,12 +222,74 @@ pub struct PushArgs {
     /// SSH private key to push with (also: HOMELAB_SSH_KEY).
     #[arg(long, value_name = "FILE", env = "HOMELAB_SSH_KEY")]
     pub ssh_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// How to reach the git server and whether to trust its SSH host key; the same flags for
+/// `push` and for `bootstrap` (which reads the host key Flux will check).
+#[derive(Debug, Args, Clone, Default)]
+pub struct RemoteArgs {
     /// An extra known_hosts file to verify the SSH host key against.
     #[arg(long, value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,
-    /// Trust and record an SSH host key seen for the first time.
+    /// Trust and record an SSH host key seen for the first time (without asking).
     #[arg(long)]
     pub accept_new_host_key: bool,
+    /// The longest connecting to the git remote, or waiting for its next bytes, may take
+    /// (default: 30s; a whole fetch or push may take ten times as long).
+    #[arg(long, value_name = "DURATION", value_parser = crate::net::parse_timeout)]
+    pub git_timeout: Option<std::time::Duration>,
+}
+
+/// `homelab push`: how to authenticate, and whether to wait for Flux afterwards.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PushCommandArgs {
+    #[command(flatten)]
+    pub push: PushArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// Waiting, after a push, until Flux runs the pushed commit (what `homelab sync` does).
+#[derive(Debug, Args, Clone, Default)]
+pub struct WaitArgs {
+    /// After pushing, make Flux apply the commit now and wait until every Kustomization and
+    /// HelmRelease is Ready at it.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits (e.g. 10m, 90s).
+    #[arg(
+        long = "timeout",
+        value_name = "DURATION",
+        default_value = "10m",
+        requires = "wait",
+        value_parser = crate::kube::wait::duration_arg
+    )]
+    pub timeout: String,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct SyncArgs {
+    /// How long to wait for Flux to run the commit (e.g. 10m, 90s).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::kube::wait::duration_arg)]
+    pub timeout: String,
+    /// Ask Flux to reconcile and return without waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -14,6 +14,7 @@ pub mod error;
 pub mod flux;
 pub mod git;
 pub mod kube;
+pub mod net;
 pub mod render;
 pub mod secrets;
 pub mod text;

@@ -14,59 +14,90 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ApiResource};
-use serde_json::{Value, json};
+use kube::api::ApiResource;
+use serde_json::Value;
 use ssh_key::HashAlg;
 
 use crate::cli::{BootstrapArgs, BootstrapOptions};
 use crate::commands::Context;
-use crate::config::{Challenge, Config};
+use crate::config::Config;
 use crate::error::{Error, Result, Status};
+use crate::git::hostkeys::HostKeyPolicy;
 use crate::kube::apply::{Applier, ApplyOptions, ApplyReport, Outcome, parse_documents};
 use crate::kube::client::{self, Access};
 use crate::kube::credentials::{self, GIT_SECRET, GitRemote, PROVIDER_NAMESPACE, SOPS_SECRET};
 use crate::kube::wait::{self, Check, Target};
+use crate::net::{DEFAULT_GIT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, human};
 use crate::ui::style;
 
 /// `homelab bootstrap`.
 pub fn run(ctx: &Context, args: &BootstrapArgs) -> Result<Status> {
     let cfg = crate::config::load(&ctx.dir)?;
-    run_with(&ctx.dir, &cfg, &args.options)
+    let options = BootstrapOptions {
+        remote: args.remote.clone(),
+        ..args.options.clone()
+    };
+    run_with(&ctx.dir, &cfg, &options)
 }
 
 /// Bootstrap with an already loaded configuration (`init` calls this after it pushed).
 pub fn run_with(dir: &Path, cfg: &Config, options: &BootstrapOptions) -> Result<Status> {
+    // Before any thread that may use libgit2 exists (the host-key scan).
+    crate::git::set_socket_timeouts(git_timeout(options));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(bootstrap(dir, cfg, options))
+    let outcome = runtime.block_on(bootstrap(dir, cfg, options));
+    // Work given up on (a DNS lookup of a hung server) must not hold the exit.
+    runtime.shutdown_background();
+    outcome
 }
+
+fn git_timeout(options: &BootstrapOptions) -> Duration {
+    options.remote.git_timeout.unwrap_or(DEFAULT_GIT_TIMEOUT)
+}
+
+/// How long `init`'s probe of the server's `/version` waits unless `--request-timeout` says
+/// otherwise: short, because a cluster that is not there yet is common and only means the
+/// bootstrap is left for later.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Whether the cluster of `kube` answers, within a few seconds; `init` skips the bootstrap
 /// (and says why) when it does not, instead of failing after it already committed and pushed.
+/// The whole of it is bounded: reading the kubeconfig, its credential plugin, the probe.
 pub fn reachable(kube: &crate::cli::KubeArgs) -> std::result::Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(async {
-        let conn = client::connect(kube).await.map_err(|e| e.message)?;
-        match tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            client::check_server(&conn),
-        )
-        .await
-        {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e.message),
-            Err(_) => Err(format!(
-                "the API server {} did not answer within 5s",
-                conn.server_url
-            )),
-        }
-    })
+    let probe = kube.request_timeout.unwrap_or(PROBE_TIMEOUT);
+    // The plugin may take up to the request timeout, the probe its own; a margin for the rest.
+    let limit = client::request_timeout(kube, DEFAULT_REQUEST_TIMEOUT) + probe + PROBE_TIMEOUT;
+    let outcome = runtime.block_on(async {
+        let attempt = async {
+            let conn = client::connect(kube).await.map_err(|e| e.message)?;
+            match tokio::time::timeout(probe, client::check_server(&conn)).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.message),
+                Err(_) => Err(format!(
+                    "the API server {} did not answer within {}",
+                    conn.server_url,
+                    human(probe)
+                )),
+            }
+        };
+        tokio::time::timeout(limit, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "the cluster did not answer within {}",
+                    human(limit)
+                ))
+            })
+    });
+    runtime.shutdown_background();
+    outcome
 }
 
 /// The documents a kustomization directory lists under `resources` (recursively), with its
@@ -218,23 +249,6 @@ fn prompt_secret(prompt: &str) -> Result<String> {
         .map_err(|e| Error::failed(format!("cannot read the answer: {e}")))
 }
 
-async fn existing_secret(client: &kube::Client, ns: &str, name: &str) -> Result<Option<Secret>> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    api.get_opt(name).await.map_err(|e| {
-        Error::failed(format!(
-            "cannot read Secret {ns}/{name}: {}",
-            crate::kube::apply::error_message(&e)
-        ))
-    })
-}
-
-fn has_keys(secret: &Option<Secret>, keys: &[&str]) -> bool {
-    secret
-        .as_ref()
-        .and_then(|s| s.data.as_ref())
-        .is_some_and(|d| keys.iter().all(|k| d.contains_key(*k)))
-}
-
 /// Decide every Secret: all failures here are pre-flight failures (nothing applied yet).
 async fn gather_credentials(
     client: &kube::Client,
@@ -246,11 +260,11 @@ async fn gather_credentials(
     let mut notes = Vec::new();
     let mut deploy_key = None;
     let (git_ns, git_name) = GIT_SECRET;
-    let existing = existing_secret(client, git_ns, git_name).await?;
+    let existing = credentials::existing_secret(client, git_ns, git_name).await?;
 
     match remote {
         GitRemote::Ssh { host, port, .. } => {
-            let keep = has_keys(&existing, &["identity", "known_hosts"])
+            let keep = credentials::has_keys(&existing, &["identity", "known_hosts"])
                 && !opts.rotate_keys
                 && opts.deploy_key.is_none();
             if keep {
@@ -260,9 +274,19 @@ async fn gather_credentials(
                     opts.deploy_key.as_deref(),
                     &format!("flux-{}", cfg.cluster.name),
                 )?;
-                let known_file = credentials::user_known_hosts();
-                let (known_hosts, note) =
-                    credentials::known_hosts_for(&cfg.git.url, host, *port, known_file.as_deref())?;
+                // The same trust policy as `homelab push`: Flux gets a key the user trusts.
+                let policy = HostKeyPolicy::new(
+                    opts.remote.known_hosts.as_deref(),
+                    opts.remote.accept_new_host_key,
+                    interactive() && !opts.yes,
+                );
+                let (known_hosts, note) = credentials::known_hosts_for(
+                    &cfg.git.url,
+                    host,
+                    *port,
+                    &policy,
+                    git_timeout(opts),
+                )?;
                 notes.push(note);
                 let data = credentials::ssh_secret_data(&key, &known_hosts)?;
                 docs.push(credentials::secret(git_ns, git_name, &data));
@@ -281,7 +305,7 @@ async fn gather_credentials(
                 )
                 .with_hint("drop --deploy-key (HTTPS uses HOMELAB_GIT_TOKEN), or set git.url to an ssh:// URL"));
             }
-            let keep = has_keys(&existing, &["password"]) && !opts.rotate_keys;
+            let keep = credentials::has_keys(&existing, &["password"]) && !opts.rotate_keys;
             if keep {
                 notes.push(format!("keeping the existing git credentials in Secret {git_ns}/{git_name} (--rotate-keys replaces them)"));
             } else {
@@ -320,47 +344,16 @@ async fn gather_credentials(
         ));
     }
 
-    if cfg.certificates.challenge == Challenge::Dns01 {
-        let provider = cfg.certificates.dns_provider;
-        let (name, keys) = provider.secret();
-        let data = match credentials::provider_secret_from_env(cfg)? {
-            Some(data) => Some(data),
-            None => {
-                let existing = existing_secret(client, PROVIDER_NAMESPACE, name).await?;
-                let sources = credentials::provider_sources(provider);
-                let (var, key, is_file) = sources[0];
-                if has_keys(&existing, keys) {
-                    notes.push(format!(
-                        "keeping the existing {} credentials in Secret {PROVIDER_NAMESPACE}/{name} (set {var} to replace them)",
-                        provider.as_str()
-                    ));
-                    None
-                } else if interactive() && !opts.yes && !is_file {
-                    let value = prompt_secret(&format!(
-                        "{} credentials for cert-manager ({var})",
-                        provider.as_str()
-                    ))?;
-                    Some(BTreeMap::from([(key.to_owned(), value.into_bytes())]))
-                } else {
-                    return Err(Error::usage(format!(
-                        "{var} is not set: cert-manager needs the {} credentials for DNS-01 challenges",
-                        provider.as_str()
-                    ))
-                    .with_hint(format!(
-                        "export {var}=... (it goes into Secret {PROVIDER_NAMESPACE}/{name}, never into git) and run again"
-                    )));
-                }
-            }
-        };
-        if let Some(data) = data {
-            docs.push(json!({
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": PROVIDER_NAMESPACE},
-            }));
-            docs.push(credentials::secret(PROVIDER_NAMESPACE, name, &data));
-        }
-    }
+    let mut ask = |question: &str| prompt_secret(question);
+    let prompt: credentials::Prompt<'_> = if interactive() && !opts.yes {
+        Some(&mut ask)
+    } else {
+        None
+    };
+    let dns =
+        credentials::dns_credentials(client, cfg, &|var| std::env::var_os(var), prompt).await?;
+    notes.extend(dns.note);
+    docs.extend(dns.docs);
 
     Ok(Credentials {
         docs,
@@ -499,6 +492,9 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
             style::yellow("note:")
         ));
     }
+    // Flux trusts the chart mirror's CA from its first start (the rendered flux-system
+    // kustomization mounts this Secret into source-controller).
+    let mirror_ca = credentials::mirror_ca_secret(dir, cfg)?;
     let (sync, components): (Vec<Value>, Vec<Value>) = docs.into_iter().partition(is_sync_object);
     if !sync
         .iter()
@@ -563,6 +559,30 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
         .with_hint("bootstrap needs cluster-admin rights: use an admin kubeconfig or context (--kubeconfig, --context); nothing was applied"));
     }
 
+    // k3s's bundled Traefik and ServiceLB take the ports and addresses the homelab's ingress
+    // controller and MetalLB need: the homelab would come up half working.
+    let k3s = crate::kube::k3s::read(&conn.client).await;
+    if !k3s.is_empty() {
+        let mut found: Vec<String> = Vec::new();
+        if !k3s.traefik.is_empty() {
+            found.push(format!("Traefik ({})", k3s.traefik.join("; ")));
+        }
+        if !k3s.servicelb.is_empty() {
+            found.push(format!("ServiceLB ({})", k3s.servicelb.join("; ")));
+        }
+        let what = format!(
+            "k3s's bundled {} would fight the homelab's ingress controller and MetalLB",
+            found.join(" and ")
+        );
+        if !opts.force {
+            return Err(Error::failed(what).with_hint(format!(
+                "{}; then run `homelab bootstrap` again (--force bootstraps anyway); nothing was applied",
+                crate::kube::k3s::FIX
+            )));
+        }
+        style::note(&format!("{} {what} (--force)", style::yellow("warning:")));
+    }
+
     // 3. Credentials: all decided before anything is applied.
     let creds = gather_credentials(&conn.client, cfg, &remote, opts).await?;
     for note in &creds.notes {
@@ -573,6 +593,7 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
     let phase = Phase::start("Applying Flux components and credentials");
     let mut first: Vec<Value> = components;
     first.extend(creds.docs.iter().cloned());
+    first.extend(mirror_ca);
     let mut report = match applier.apply(&first).await {
         Ok(r) => r,
         Err(e) => {
@@ -606,6 +627,7 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
             &key.key,
             &key.known_hosts,
             interactive() && !opts.yes,
+            git_timeout(opts),
         )?;
     }
 

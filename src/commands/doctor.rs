@@ -2,12 +2,14 @@
 
 use crate::cli::{DoctorArgs, OutputFormat};
 use crate::doctor::output::{self, Decor};
-use crate::doctor::{Options, run as run_checks};
+use crate::doctor::{GitOptions, Options, run as run_checks};
 use crate::error::{Error, Result, Status};
 
 use super::Context;
 
 pub fn run(ctx: &Context, args: &DoctorArgs, no_color: bool) -> Result<Status> {
+    // Before any thread that may use libgit2 exists.
+    crate::git::set_socket_timeouts(args.git_timeout.unwrap_or(crate::doctor::GIT_TIMEOUT));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -34,10 +36,17 @@ pub fn run(ctx: &Context, args: &DoctorArgs, no_color: bool) -> Result<Status> {
     let opts = Options {
         dir: ctx.dir.clone(),
         kube: args.kube.clone(),
+        git: GitOptions {
+            known_hosts: args.known_hosts.clone(),
+            timeout: args.git_timeout,
+        },
         render: Some(&render),
     };
     let report = runtime.block_on(run_checks(&opts));
     spinner.finish_and_clear();
+    // A check given up on may still be blocked in the system (a DNS lookup, a socket); the
+    // report is done, so do not wait for it.
+    runtime.shutdown_background();
 
     match args.output {
         OutputFormat::Json => print!("{}", output::json(&report)),

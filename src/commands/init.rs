@@ -135,6 +135,8 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         Bootstrap::NotPushed
     } else {
         let mut options = args.bootstrap.clone();
+        // One set of host-key and git timeout flags for both steps.
+        options.remote = args.push.remote.clone();
         if options.kube.context.is_none() {
             options.kube.context = answers.context.clone();
         }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::cli::PushArgs;
+use crate::cli::{PushArgs, PushCommandArgs};
 use crate::commands::Context;
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
@@ -15,10 +15,10 @@ use crate::ui::style;
 /// The message of the commit that gathers pending changes before a push.
 pub const COMMIT_MESSAGE: &str = "Update homelab repository\n\nCommitted by `homelab push`.";
 
-pub fn run(ctx: &Context, args: &PushArgs) -> Result<Status> {
+pub fn run(ctx: &Context, args: &PushCommandArgs) -> Result<Status> {
     let config = crate::config::load(&ctx.dir)?;
-    push_repo(&ctx.dir, &config, args)?;
-    Ok(Status::Ok)
+    push_repo(&ctx.dir, &config, &args.push)?;
+    crate::commands::sync::after_push(&ctx.dir, &config, &args.wait, Status::Ok)
 }
 
 /// Commit pending changes in `dir` and push them to `config.git.url`, reporting the outcome

@@ -37,6 +37,81 @@ fn parse_config(dir: &Path) -> crate::error::Result<Config> {
     crate::config::validate::load(dir)
 }
 
+/// Whether Flux, in the cluster, can pull `git.url`: it speaks ssh and http(s) only, and a
+/// path or `file://` URL exists on this machine alone. `None` without a URL (`local.remote`
+/// reports that).
+pub fn git_url_finding(cfg: &Config) -> Option<Finding> {
+    let url = cfg.git.url.trim();
+    if url.is_empty() {
+        return None;
+    }
+    let flux = crate::render::flux_git_url(url);
+    if ["ssh://", "https://", "http://"]
+        .iter()
+        .any(|scheme| flux.starts_with(scheme))
+    {
+        return Some(Finding::ok("local.git-url", format!("Flux pulls {flux}")));
+    }
+    let why = if flux.starts_with("git://") {
+        "Flux does not speak the git:// protocol"
+    } else {
+        "it is a path on this machine, which Flux in the cluster cannot reach"
+    };
+    Some(Finding::failed(
+        "local.git-url",
+        format!("git.url {url} cannot be pulled by Flux: {why}"),
+        "set git.url to an ssh:// or https:// URL of a git server the cluster can reach, then run `homelab render`, `homelab push` and `homelab bootstrap`",
+    ))
+}
+
+/// The age recipients the repository's `.sops.yaml` encrypts app secrets for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SopsRecipients {
+    /// No `.sops.yaml`: no app secret has been encrypted yet.
+    #[default]
+    NoFile,
+    Recipients(Vec<String>),
+    /// The file exists but names no age recipient, or does not parse.
+    Invalid(String),
+}
+
+/// Read `.sops.yaml`: every `creation_rules[].age` (a comma-separated string or a list).
+pub fn sops_recipients(dir: &Path) -> SopsRecipients {
+    let path = dir.join(".sops.yaml");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return SopsRecipients::NoFile;
+    };
+    let doc: serde_json::Value = match serde_saphyr::from_str(&text) {
+        Ok(doc) => doc,
+        Err(e) => return SopsRecipients::Invalid(format!(".sops.yaml is not valid YAML: {e}")),
+    };
+    let mut recipients = Vec::new();
+    for rule in doc
+        .get("creation_rules")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let values: Vec<&str> = match rule.get("age") {
+            Some(serde_json::Value::String(s)) => s.split(',').collect(),
+            Some(serde_json::Value::Array(list)) => {
+                list.iter().filter_map(serde_json::Value::as_str).collect()
+            }
+            _ => Vec::new(),
+        };
+        for r in values.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
+            if !recipients.iter().any(|have| have == r) {
+                recipients.push(r.to_owned());
+            }
+        }
+    }
+    if recipients.is_empty() {
+        SopsRecipients::Invalid(".sops.yaml names no age recipient (creation_rules[].age)".into())
+    } else {
+        SopsRecipients::Recipients(recipients)
+    }
+}
+
 /// The outcome of the git checks, with the commits later checks compare against.
 #[derive(Debug, Clone, Default)]
 pub struct GitState {
@@ -59,6 +134,36 @@ impl GitState {
         }
     }
 
+    /// The git checks ran out of time (a backstop: the fetch has its own bounds). The
+    /// remote is reported as unanswered; the local branch is still read.
+    pub fn timed_out(dir: &Path, cfg: Option<&Config>, after: std::time::Duration) -> Self {
+        let url = cfg.map(|c| c.git.url.clone()).unwrap_or_default();
+        let branch = cfg
+            .map(|c| c.git.branch.clone())
+            .unwrap_or_else(|| "main".into());
+        let repo = Repository::open(dir).ok();
+        let local_head = repo.as_ref().and_then(|repo| {
+            repo.find_branch(&branch, BranchType::Local)
+                .ok()
+                .and_then(|b| b.get().target())
+        });
+        let mut findings: Vec<Finding> = repo.as_ref().map(clean_finding).into_iter().collect();
+        findings.push(Finding::warning(
+            "local.remote",
+            format!(
+                "cannot compare {branch} with {url}: the git remote did not answer within {}",
+                crate::net::human(after)
+            ),
+            "check that git.url names a running git server, or allow more time with \
+             --git-timeout DURATION",
+        ));
+        Self {
+            findings,
+            local_head,
+            remote_head: None,
+        }
+    }
+
     /// The commit Flux should be running: the remote's, else the local one.
     pub fn expected_revision(&self) -> Option<Oid> {
         self.remote_head.or(self.local_head)
@@ -66,7 +171,7 @@ impl GitState {
 }
 
 /// Repository clean? Branch in sync with its remote?
-pub fn git_checks(dir: &Path, cfg: Option<&Config>) -> GitState {
+pub fn git_checks(dir: &Path, cfg: Option<&Config>, git: &super::GitOptions) -> GitState {
     let mut state = GitState::default();
     let repo = match Repository::open(dir) {
         Ok(r) => r,
@@ -99,7 +204,13 @@ pub fn git_checks(dir: &Path, cfg: Option<&Config>) -> GitState {
         ));
         return state;
     }
-    let fetch_error = fetch_branch(&repo, &url, &branch).err();
+    let fetch_failure = fetch_branch(&repo, &url, &branch, git).err();
+    // A remote that did not answer in time gets the hint naming the flag that allows more.
+    let fetch_hint = match fetch_failure.as_ref().and_then(|e| e.hint.clone()) {
+        Some(hint) if hint.contains("--git-timeout") => hint,
+        _ => "check git.url and your credentials (HOMELAB_SSH_KEY, HOMELAB_GIT_TOKEN)".to_owned(),
+    };
+    let fetch_error = fetch_failure.map(|e| e.message);
     // From here on the URL is only shown, and shown without credentials.
     let url = crate::config::git_url::redact(&url);
     let tracking = format!("refs/remotes/origin/{branch}");
@@ -126,7 +237,7 @@ pub fn git_checks(dir: &Path, cfg: Option<&Config>) -> GitState {
                 "cannot compare {branch} with {url}: {}",
                 one_line(fetch_error.as_deref().unwrap_or(""))
             ),
-            "check git.url and your credentials (HOMELAB_SSH_KEY, HOMELAB_GIT_TOKEN), then run `homelab push`",
+            format!("{fetch_hint}, then run `homelab push`"),
         ),
         (Some(_), None) => Finding::failed(
             "local.remote",
@@ -140,7 +251,7 @@ pub fn git_checks(dir: &Path, cfg: Option<&Config>) -> GitState {
                 Finding::warning(
                     "local.remote",
                     format!("{branch} matches origin/{branch}{stale}"),
-                    "check git.url and your credentials (HOMELAB_SSH_KEY, HOMELAB_GIT_TOKEN)",
+                    fetch_hint,
                 )
             }
         }
@@ -220,23 +331,24 @@ fn clean_finding(repo: &Repository) -> Finding {
 }
 
 /// Fetch the configured branch into `refs/remotes/origin/<branch>`, with the same
-/// credentials and host-key checks as `homelab push`, never prompting.
-fn fetch_branch(repo: &Repository, url: &str, branch: &str) -> Result<(), String> {
+/// credentials, host-key policy and timeouts as `homelab push`, never prompting.
+fn fetch_branch(
+    repo: &Repository,
+    url: &str,
+    branch: &str,
+    git: &super::GitOptions,
+) -> crate::error::Result<()> {
     let opts = crate::git::PushOptions {
-        url: url.to_owned(),
-        branch: branch.to_owned(),
         ssh_key: std::env::var_os("HOMELAB_SSH_KEY").map(Into::into),
-        known_hosts: None,
-        accept_new_host_key: false,
-        interactive: false,
+        known_hosts: git.known_hosts.clone(),
+        timeout: git.timeout.unwrap_or(super::GIT_TIMEOUT),
+        ..crate::git::PushOptions::new(url, branch)
     };
-    crate::git::remote_status(repo, &opts)
-        .map(|_| ())
-        .map_err(|e| e.message)
+    crate::git::remote_status(repo, &opts).map(|_| ())
 }
 
 fn one_line(text: &str) -> String {
-    super::connect::one_line(text)
+    crate::kube::status::one_line(text)
 }
 
 /// Compare what `homelab render` would write with the files on disk. Edited files are a
@@ -315,6 +427,26 @@ mod tests {
             "{}",
             f.message
         );
+    }
+
+    #[test]
+    fn sops_recipients_are_read_from_every_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(sops_recipients(dir.path()), SopsRecipients::NoFile);
+        std::fs::write(
+            dir.path().join(".sops.yaml"),
+            "creation_rules:\n  - path_regex: a\n    age: age1aaa, age1bbb\n  - age: [age1ccc, age1aaa]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            sops_recipients(dir.path()),
+            SopsRecipients::Recipients(vec!["age1aaa".into(), "age1bbb".into(), "age1ccc".into()])
+        );
+        std::fs::write(dir.path().join(".sops.yaml"), "creation_rules: []\n").unwrap();
+        assert!(matches!(
+            sops_recipients(dir.path()),
+            SopsRecipients::Invalid(_)
+        ));
     }
 
     #[test]

@@ -3,13 +3,16 @@
 //! libgit2 calls the credentials callback again after every rejected attempt, forever, so
 //! each method is handed out at most once per connection and the list of what was tried is
 //! kept to explain a final failure. Secrets (passphrases, tokens) live only in memory.
+//! Prompts stop the exchange's deadline while they wait for the user.
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use git2::{Cred, CredentialType};
 
 use super::hostkeys::home_dir;
+use crate::net::Budget;
 
 /// Environment variable holding the passphrase of the SSH key.
 pub const ENV_SSH_PASSPHRASE: &str = "HOMELAB_SSH_KEY_PASSPHRASE";
@@ -28,7 +31,8 @@ enum Method {
     Token,
 }
 
-/// Secrets asked for once and reused across the connections of one push (fetch, then push).
+/// Secrets asked for once and reused across the connections of one push (fetch, then push,
+/// each on a thread of its own).
 #[derive(Debug, Default)]
 pub struct SecretCache {
     passphrases: Vec<(PathBuf, String)>,
@@ -40,7 +44,8 @@ pub struct SecretCache {
 pub struct Negotiator<'a> {
     ssh_key: Option<PathBuf>,
     interactive: bool,
-    cache: &'a std::cell::RefCell<SecretCache>,
+    cache: &'a Mutex<SecretCache>,
+    budget: &'a Budget,
     handed_out: Vec<Method>,
     /// Human-readable account of each attempt, for the final error.
     pub tried: Vec<String>,
@@ -53,12 +58,14 @@ impl<'a> Negotiator<'a> {
     pub fn new(
         ssh_key: Option<PathBuf>,
         interactive: bool,
-        cache: &'a std::cell::RefCell<SecretCache>,
+        cache: &'a Mutex<SecretCache>,
+        budget: &'a Budget,
     ) -> Self {
         Self {
             ssh_key,
             interactive,
             cache,
+            budget,
             handed_out: Vec::new(),
             tried: Vec::new(),
             exhausted: false,
@@ -168,13 +175,7 @@ impl<'a> Negotiator<'a> {
         if let Ok(p) = std::env::var(ENV_SSH_PASSPHRASE) {
             return Ok(Some(p));
         }
-        if let Some((_, p)) = self
-            .cache
-            .borrow()
-            .passphrases
-            .iter()
-            .find(|(k, _)| k == path)
-        {
+        if let Some((_, p)) = self.cache().passphrases.iter().find(|(k, _)| k == path) {
             return Ok(Some(p.clone()));
         }
         if !self.can_prompt() {
@@ -182,13 +183,16 @@ impl<'a> Negotiator<'a> {
                 "it needs a passphrase: set {ENV_SSH_PASSPHRASE} or run in a terminal"
             ));
         }
-        let p = dialoguer::Password::new()
-            .with_prompt(format!("Passphrase for {}", path.display()))
-            .allow_empty_password(true)
-            .interact()
+        let p = self
+            .budget
+            .paused(|| {
+                dialoguer::Password::new()
+                    .with_prompt(format!("Passphrase for {}", path.display()))
+                    .allow_empty_password(true)
+                    .interact()
+            })
             .map_err(|e| format!("no passphrase entered: {e}"))?;
-        self.cache
-            .borrow_mut()
+        self.cache()
             .passphrases
             .push((path.to_path_buf(), p.clone()));
         Ok(Some(p))
@@ -200,18 +204,26 @@ impl<'a> Negotiator<'a> {
         {
             return Some(t);
         }
-        if let Some(t) = &self.cache.borrow().token {
+        if let Some(t) = &self.cache().token {
             return Some(t.clone());
         }
         if !self.can_prompt() {
             return None;
         }
-        let t = dialoguer::Password::new()
-            .with_prompt("Git access token (password)")
-            .interact()
+        let t = self
+            .budget
+            .paused(|| {
+                dialoguer::Password::new()
+                    .with_prompt("Git access token (password)")
+                    .interact()
+            })
             .ok()?;
-        self.cache.borrow_mut().token = Some(t.clone());
+        self.cache().token = Some(t.clone());
         Some(t)
+    }
+
+    fn cache(&self) -> MutexGuard<'_, SecretCache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn can_prompt(&self) -> bool {

@@ -14,9 +14,36 @@ pub use push::{
 };
 
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use git2::{IndexAddOption, Repository, RepositoryInitOptions, Signature};
+
+/// Make libgit2 give up connecting, and waiting for a server's next bytes, after `timeout`;
+/// by default its sockets wait forever. Its SSH transport takes the same value as libssh2's
+/// session timeout. The setting is process-wide and read when a connection is opened.
+pub fn set_socket_timeouts(timeout: Duration) {
+    static CURRENT: Mutex<Option<Duration>> = Mutex::new(None);
+    let mut current = CURRENT.lock().unwrap_or_else(PoisonError::into_inner);
+    if *current == Some(timeout) {
+        return;
+    }
+    let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: git2 marks these unsafe because they write two plain C ints that libgit2 reads
+    // without a lock when it opens a connection. Writes are serialised by CURRENT, happen
+    // only when the value changes (once per process in the binary: each command has one
+    // timeout, set before its first connection), and an int store cannot leave libgit2
+    // with a value it cannot use. No safe API exists for these options.
+    #[allow(unsafe_code)]
+    let set = unsafe {
+        git2::opts::set_server_connect_timeout_in_milliseconds(millis)
+            .and_then(|()| git2::opts::set_server_timeout_in_milliseconds(millis))
+    };
+    if set.is_ok() {
+        *current = Some(timeout);
+    }
+}
 
 /// Open the repository at `dir`, or create it with `branch` as its initial branch.
 pub fn open_or_init(dir: &Path, branch: &str) -> Result<Repository> {

@@ -5,10 +5,17 @@
 //! fast-forwarded when it has nothing of its own, its own commits replayed when they apply
 //! cleanly, and otherwise left exactly as it was with an explanation. Every rejection the
 //! server reports is an error.
+//!
+//! Every exchange with the remote is bounded: connecting and each wait for the server's next
+//! bytes by `--git-timeout` (libgit2's socket timeouts, which its SSH transport uses too),
+//! and the whole exchange by [`GIT_EXCHANGE_FACTOR`] times that, so a server that accepts
+//! the connection and then stays silent, or trickles, ends in an error naming it.
 
 use std::cell::RefCell;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use git2::build::CheckoutBuilder;
 use git2::{
@@ -19,6 +26,7 @@ use git2::{
 use super::credentials::{Negotiator, SecretCache};
 use super::hostkeys::HostKeyPolicy;
 use crate::error::{Error, Result};
+use crate::net::{Budget, DEFAULT_GIT_TIMEOUT, Elapsed, GIT_EXCHANGE_FACTOR, human};
 
 /// The remote every push goes to.
 pub const REMOTE: &str = "origin";
@@ -36,20 +44,36 @@ pub struct PushOptions {
     pub known_hosts: Option<PathBuf>,
     /// Record unknown SSH host keys instead of refusing them.
     pub accept_new_host_key: bool,
-    /// Whether prompts (passphrase, token) may be shown.
+    /// Whether prompts (passphrase, token, an unknown host key) may be shown.
     pub interactive: bool,
+    /// `--git-timeout`: connecting, and each wait for the server, may take this long.
+    pub timeout: Duration,
 }
 
 impl PushOptions {
-    /// Options from homelab.yaml's `git` section and the command line.
-    pub fn from_args(url: &str, branch: &str, args: &crate::cli::PushArgs) -> Self {
+    /// Options for `url` and `branch` with the defaults: no extra key or known_hosts file,
+    /// unknown host keys refused, no prompts.
+    pub fn new(url: &str, branch: &str) -> Self {
         Self {
             url: url.to_owned(),
             branch: branch.to_owned(),
+            ssh_key: None,
+            known_hosts: None,
+            accept_new_host_key: false,
+            interactive: false,
+            timeout: DEFAULT_GIT_TIMEOUT,
+        }
+    }
+
+    /// Options from homelab.yaml's `git` section and the command line.
+    pub fn from_args(url: &str, branch: &str, args: &crate::cli::PushArgs) -> Self {
+        Self {
             ssh_key: args.ssh_key.clone(),
-            known_hosts: args.known_hosts.clone(),
-            accept_new_host_key: args.accept_new_host_key,
+            known_hosts: args.remote.known_hosts.clone(),
+            accept_new_host_key: args.remote.accept_new_host_key,
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            timeout: args.remote.git_timeout.unwrap_or(DEFAULT_GIT_TIMEOUT),
+            ..Self::new(url, branch)
         }
     }
 }
@@ -250,12 +274,15 @@ fn ensure_remote<'r>(repo: &'r Repository, url: &str) -> Result<git2::Remote<'r>
     }
 }
 
-/// Everything the callbacks of one push share, and what they found out.
+/// Everything the callbacks of one exchange share, and what they found out.
 struct Session<'a> {
     opts: &'a PushOptions,
     parsed: RemoteUrl,
     policy: HostKeyPolicy,
-    secrets: RefCell<SecretCache>,
+    /// The exchange's overall deadline, paused while a prompt waits for the user.
+    budget: Arc<Budget>,
+    /// Passphrases and tokens asked for, shared by the exchanges of one push.
+    secrets: Arc<std::sync::Mutex<SecretCache>>,
     /// The host-key refusal, if any: libgit2 only reports "callback failed".
     host_key_error: RefCell<Option<Error>>,
     /// The credential attempts of the last connection.
@@ -264,22 +291,37 @@ struct Session<'a> {
     rejected: RefCell<Vec<(String, String)>>,
 }
 
+/// Vet what can be vetted without the network: the URL and the `--ssh-key` file.
+fn validate(opts: &PushOptions) -> Result<RemoteUrl> {
+    let parsed = parse_url(&opts.url)?;
+    if let Some(key) = &opts.ssh_key
+        && !key.is_file()
+    {
+        return Err(
+            Error::usage(format!("--ssh-key {}: no such file", key.display()))
+                .with_hint("give the path of an SSH private key (HOMELAB_SSH_KEY works too)"),
+        );
+    }
+    Ok(parsed)
+}
+
 impl<'a> Session<'a> {
-    fn new(opts: &'a PushOptions) -> Result<Self> {
-        let parsed = parse_url(&opts.url)?;
-        if let Some(key) = &opts.ssh_key
-            && !key.is_file()
-        {
-            return Err(
-                Error::usage(format!("--ssh-key {}: no such file", key.display()))
-                    .with_hint("give the path of an SSH private key (HOMELAB_SSH_KEY works too)"),
-            );
-        }
+    fn new(
+        opts: &'a PushOptions,
+        budget: Arc<Budget>,
+        secrets: Arc<std::sync::Mutex<SecretCache>>,
+    ) -> Result<Self> {
+        let parsed = validate(opts)?;
         Ok(Self {
             opts,
             parsed,
-            policy: HostKeyPolicy::new(opts.known_hosts.as_deref(), opts.accept_new_host_key),
-            secrets: RefCell::new(SecretCache::default()),
+            policy: HostKeyPolicy::new(
+                opts.known_hosts.as_deref(),
+                opts.accept_new_host_key,
+                opts.interactive,
+            ),
+            budget,
+            secrets,
             host_key_error: RefCell::new(None),
             tried: RefCell::new(Vec::new()),
             auth_exhausted: RefCell::new(false),
@@ -313,8 +355,8 @@ impl<'a> Session<'a> {
                 *self.host_key_error.borrow_mut() = Some(err);
                 return Err(git2::Error::from_str("host key unavailable"));
             };
-            match self.policy.check(host, port, raw) {
-                Ok(()) => Ok(CertificateCheckStatus::CertificateOk),
+            match self.policy.check(host, port, raw, Some(&self.budget)) {
+                Ok(_) => Ok(CertificateCheckStatus::CertificateOk),
                 Err(err) => {
                     *self.host_key_error.borrow_mut() = Some(err);
                     Err(git2::Error::from_str("host key verification failed"))
@@ -329,6 +371,7 @@ impl<'a> Session<'a> {
             self.opts.ssh_key.clone(),
             self.opts.interactive,
             &self.secrets,
+            &self.budget,
         ))
     }
 
@@ -362,6 +405,15 @@ impl<'a> Session<'a> {
                 crate::config::git_url::redact(&self.opts.url)
             ))
             .with_hint(hint);
+        }
+        if is_timeout(&err) {
+            return Error::failed(format!(
+                "cannot {what} {}: the server did not answer within {} ({})",
+                crate::config::git_url::redact(&self.opts.url),
+                human(self.opts.timeout),
+                err.message()
+            ))
+            .with_hint(TIMEOUT_HINT);
         }
         Error::failed(format!("cannot {what} {}: {}", crate::config::git_url::redact(&self.opts.url), err.message())).with_hint(
             "check git.url in homelab.yaml, that the server is reachable, and that the repository exists",
@@ -447,6 +499,67 @@ fn git_err(err: git2::Error) -> Error {
     Error::failed(err.message().to_owned())
 }
 
+const TIMEOUT_HINT: &str = "check that git.url names a running git server and that nothing (a \
+     firewall, a proxy) swallows the connection; on a slow link allow more time with \
+     --git-timeout DURATION";
+
+/// Whether libgit2 gave up waiting: its socket timeout, libssh2's, or (over TLS) OpenSSL
+/// reporting the would-block state the timed-out read left behind.
+fn is_timeout(err: &git2::Error) -> bool {
+    let message = err.message().to_ascii_lowercase();
+    err.code() == git2::ErrorCode::Timeout
+        || message.contains("timed out")
+        || message.contains("ssl") && message.contains("resource temporarily unavailable")
+}
+
+/// Which remote an exchange talks to.
+#[derive(Debug, Clone)]
+enum Target {
+    /// `origin`, as configured (push).
+    Origin,
+    /// A URL, without touching `.git/config` (doctor's comparison).
+    Anonymous(String),
+}
+
+/// Run one network exchange (`op`) with the remote on a thread of its own, with its own
+/// handle on the repository, and wait for it at most [`GIT_EXCHANGE_FACTOR`] times the
+/// timeout (not counting prompts). Only the exchange runs there: refs, index and work tree
+/// are changed afterwards on the caller's thread, so giving up never leaves them half-done.
+fn exchange<T: Send + 'static>(
+    repo: &Repository,
+    opts: &PushOptions,
+    secrets: &Arc<std::sync::Mutex<SecretCache>>,
+    (what, target): (&'static str, Target),
+    op: fn(&Session<'_>, &mut git2::Remote<'_>) -> Result<T>,
+) -> Result<T> {
+    validate(opts)?;
+    super::set_socket_timeouts(opts.timeout);
+    let git_dir = repo.path().to_path_buf();
+    let owned = opts.clone();
+    let budget = Budget::new(opts.timeout.saturating_mul(GIT_EXCHANGE_FACTOR));
+    let shared = budget.clone();
+    let secrets = secrets.clone();
+    let outcome = budget.run(move || -> Result<T> {
+        let repo = Repository::open(&git_dir).map_err(git_err)?;
+        let session = Session::new(&owned, shared, secrets)?;
+        let mut remote = match &target {
+            Target::Origin => repo.find_remote(REMOTE),
+            Target::Anonymous(url) => repo.remote_anonymous(url),
+        }
+        .map_err(git_err)?;
+        op(&session, &mut remote)
+    });
+    outcome.unwrap_or_else(|Elapsed(limit)| {
+        Err(Error::failed(format!(
+            "cannot {what} {}: the exchange with the server did not finish within {} (it \
+             answers too slowly, or not at all)",
+            opts.url,
+            human(limit)
+        ))
+        .with_hint(TIMEOUT_HINT))
+    })
+}
+
 /// The local branch's commit.
 fn local_branch(repo: &Repository, branch: &str) -> Option<Oid> {
     repo.find_reference(&format!("refs/heads/{branch}"))
@@ -456,11 +569,16 @@ fn local_branch(repo: &Repository, branch: &str) -> Option<Oid> {
 
 /// Compare the local branch with the remote's (fetching it first). For `doctor`.
 pub fn remote_status(repo: &Repository, opts: &PushOptions) -> Result<SyncStatus> {
-    let session = Session::new(opts)?;
     let url = effective_url(repo, &opts.url);
     // An anonymous remote: a health check must not rewrite the user's .git/config.
-    let mut remote = repo.remote_anonymous(&url).map_err(git_err)?;
-    let remote_oid = session.fetch(&mut remote)?;
+    let secrets = Arc::default();
+    let remote_oid = exchange(
+        repo,
+        opts,
+        &secrets,
+        ("fetch from", Target::Anonymous(url)),
+        |session, remote| session.fetch(remote),
+    )?;
     let Some(local) = local_branch(repo, &opts.branch) else {
         return Ok(SyncStatus::LocalMissing);
     };
@@ -481,7 +599,7 @@ pub fn remote_status(repo: &Repository, opts: &PushOptions) -> Result<SyncStatus
 
 /// Bring the remote branch up to date with the local one (see the module docs).
 pub fn push(repo: &Repository, opts: &PushOptions) -> Result<PushOutcome> {
-    let session = Session::new(opts)?;
+    validate(opts)?;
     let branch = &opts.branch;
     let Some(local) = local_branch(repo, branch) else {
         return Err(Error::failed(format!(
@@ -492,8 +610,16 @@ pub fn push(repo: &Repository, opts: &PushOptions) -> Result<PushOutcome> {
         )));
     };
     let url = effective_url(repo, &opts.url);
-    let mut remote = ensure_remote(repo, &url)?;
-    let theirs = session.fetch(&mut remote)?;
+    ensure_remote(repo, &url)?;
+    // Asked once, used by both the fetch and the push.
+    let secrets = Arc::default();
+    let theirs = exchange(
+        repo,
+        opts,
+        &secrets,
+        ("fetch from", Target::Origin),
+        |session, remote| session.fetch(remote),
+    )?;
 
     let mut outcome_rebased = None;
     let to_push = match theirs {
@@ -512,7 +638,13 @@ pub fn push(repo: &Repository, opts: &PushOptions) -> Result<PushOutcome> {
             new_head
         }
     };
-    session.push(&mut remote)?;
+    exchange(
+        repo,
+        opts,
+        &secrets,
+        ("push to", Target::Origin),
+        |session, remote| session.push(remote),
+    )?;
     set_upstream(repo, branch);
     Ok(match outcome_rebased {
         Some(replayed) => PushOutcome::RebasedAndPushed {

@@ -13,8 +13,9 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
 
-use crate::config::{Config, DnsProvider};
+use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::git::hostkeys::{self, HostKeyPolicy, Trust};
 
 /// The namespace and name of Flux's git credentials Secret, as `flux bootstrap` names it.
 pub const GIT_SECRET: (&str, &str) = ("flux-system", "flux-system");
@@ -111,81 +112,21 @@ fn split_port(hostport: &str) -> Option<(String, Option<u16>)> {
 
 /// The host field of a known_hosts line: `host`, or `[host]:port` off port 22.
 pub fn known_hosts_pattern(host: &str, port: u16) -> String {
-    crate::git::hostkeys::host_name(host, Some(port))
+    hostkeys::host_name(host, Some(port))
 }
 
-/// Connect to the SSH server of `url` and capture its host key (libssh2 hands it to the
-/// certificate check before any authentication; we stop right there).
-pub fn scan_host_key(url: &str, timeout: Duration) -> std::result::Result<PublicKey, String> {
-    let url = url.to_owned();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let captured = std::rc::Rc::new(std::cell::RefCell::new(None::<Vec<u8>>));
-        let sink = captured.clone();
-        let mut callbacks = git2::RemoteCallbacks::new();
-        callbacks.certificate_check(move |cert, _host| {
-            if let Some(raw) = cert.as_hostkey().and_then(|k| k.hostkey()) {
-                *sink.borrow_mut() = Some(raw.to_vec());
-            }
-            Err(git2::Error::from_str(
-                "host key recorded, not connecting further",
-            ))
-        });
-        let result = git2::Remote::create_detached(url.as_str()).and_then(|mut remote| {
-            remote
-                .connect_auth(git2::Direction::Fetch, Some(callbacks), None)
-                .map(|_| ())
-        });
-        let outcome = match captured.borrow_mut().take() {
-            Some(raw) => PublicKey::from_bytes(&raw).map_err(|e| e.to_string()),
-            None => Err(match result {
-                Err(e) => e.message().to_owned(),
-                Ok(()) => "the server sent no SSH host key".to_owned(),
-            }),
-        };
-        let _ = tx.send(outcome);
-    });
-    rx.recv_timeout(timeout)
-        .unwrap_or_else(|_| Err(format!("no answer within {}s", timeout.as_secs())))
-}
-
-/// The keys `known_hosts` lists for this host, matched as `homelab push` matches them
-/// (patterns, negations, and hashed `|1|` entries, OpenSSH's default on Debian).
-pub fn known_keys(known_hosts: &Path, host: &str, port: u16) -> Vec<PublicKey> {
-    let Ok(text) = std::fs::read_to_string(known_hosts) else {
-        return Vec::new();
-    };
-    let pattern = known_hosts_pattern(host, port);
-    ssh_key::known_hosts::KnownHosts::new(&text)
-        .filter_map(std::result::Result::ok)
-        .filter(|e| e.marker().is_none())
-        .filter(|e| crate::git::hostkeys::host_matches(e.host_patterns(), &pattern))
-        .map(|e| e.public_key().clone())
-        .collect()
-}
-
-/// `~/.ssh/known_hosts`, if HOME is set.
-pub fn user_known_hosts() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".ssh").join("known_hosts"))
-}
-
-fn same_key(a: &PublicKey, b: &PublicKey) -> bool {
-    a.key_data() == b.key_data()
-}
-
-/// The `known_hosts` content for Flux, from the host's real key, checked against the user's
-/// own known_hosts. Returns the content and a note for the user.
+/// The `known_hosts` content for Flux: the git host's real key, read from the server and
+/// trusted by the same policy as `homelab push` (known, or accepted by the user and then
+/// recorded; a changed or revoked key is refused). When the server cannot be reached from
+/// here, the keys the known_hosts files hold for it are used. Returns the content and a
+/// note for the user.
 pub fn known_hosts_for(
     url: &str,
     host: &str,
     port: u16,
-    user_file: Option<&Path>,
+    policy: &HostKeyPolicy,
+    timeout: Duration,
 ) -> Result<(String, String)> {
-    let known = user_file
-        .map(|f| known_keys(f, host, port))
-        .unwrap_or_default();
     let pattern = known_hosts_pattern(host, port);
     let line = |key: &PublicKey| -> Result<String> {
         let text = key
@@ -193,44 +134,40 @@ pub fn known_hosts_for(
             .map_err(|e| Error::failed(format!("cannot encode the host key: {e}")))?;
         Ok(format!("{pattern} {text}\n"))
     };
-    match scan_host_key(url, Duration::from_secs(20)) {
-        Ok(scanned) => {
-            let fingerprint = scanned.fingerprint(HashAlg::Sha256);
-            if known.is_empty() {
-                Ok((
-                    line(&scanned)?,
-                    format!(
-                        "host key of {pattern} ({fingerprint}) is not in your known_hosts: compare it with the fingerprint your git host publishes"
-                    ),
+    match hostkeys::scan(url, timeout) {
+        Ok(raw) => {
+            let key = PublicKey::from_bytes(&raw).map_err(|e| {
+                Error::failed(format!(
+                    "the SSH server {pattern} sent a host key homelab cannot read: {e}"
                 ))
-            } else if known.iter().any(|k| same_key(k, &scanned)) {
-                Ok((
-                    line(&scanned)?,
-                    format!("host key of {pattern} ({fingerprint}) matches your known_hosts"),
-                ))
-            } else {
-                Err(Error::failed(format!(
-                    "the SSH host key of {pattern} ({fingerprint}) differs from the one in your known_hosts"
-                ))
-                .with_hint("someone may be intercepting the connection; if the host's key really changed, fix ~/.ssh/known_hosts first"))
-            }
+            })?;
+            let fingerprint = key.fingerprint(HashAlg::Sha256);
+            let note = match policy.check(host, Some(port), &raw, None)? {
+                Trust::Known => {
+                    format!("host key of {pattern} ({fingerprint}) matches your known_hosts")
+                }
+                Trust::Accepted => {
+                    format!("host key of {pattern} ({fingerprint}) accepted for Flux")
+                }
+            };
+            Ok((line(&key)?, note))
         }
         Err(why) => {
-            if let Some(key) = known.first() {
-                Ok((
-                    line(key)?,
-                    format!(
-                        "could not reach {pattern} ({why}); using its key from your known_hosts"
-                    ),
-                ))
-            } else {
-                Err(Error::failed(format!(
+            let known = policy.known_keys(host, Some(port));
+            if known.is_empty() {
+                return Err(Error::failed(format!(
                     "cannot read the SSH host key of {pattern}: {why}"
                 ))
                 .with_hint(format!(
-                    "make sure {host} is reachable on port {port}, or add its key to ~/.ssh/known_hosts (ssh-keyscan -p {port} {host} >> ~/.ssh/known_hosts)"
-                )))
+                    "make sure {host} is reachable on port {port} from here, or add its key to \
+                     ~/.ssh/known_hosts or a file given with --known-hosts (ssh-keyscan -p {port} {host})"
+                )));
             }
+            let lines = known.iter().map(line).collect::<Result<String>>()?;
+            Ok((
+                lines,
+                format!("could not reach {pattern} ({why}); using its key from your known_hosts"),
+            ))
         }
     }
 }
@@ -321,79 +258,192 @@ pub fn age_key_file(cluster: &str) -> Option<PathBuf> {
     Some(base.join("homelab").join(cluster).join("age.agekey"))
 }
 
-/// Where a DNS provider's secret comes from: `(environment variable, Secret key, is a file path)`.
-pub fn provider_sources(provider: DnsProvider) -> Vec<(&'static str, &'static str, bool)> {
-    let (_, keys) = provider.secret();
-    let key = keys[0];
-    match provider {
-        DnsProvider::Cloudflare => vec![("CLOUDFLARE_API_TOKEN", key, false)],
-        DnsProvider::Route53 => vec![("AWS_SECRET_ACCESS_KEY", key, false)],
-        DnsProvider::Digitalocean => vec![("DIGITALOCEAN_TOKEN", key, false)],
-        DnsProvider::Clouddns => vec![("GOOGLE_APPLICATION_CREDENTIALS", key, true)],
-        DnsProvider::Azuredns => vec![("AZURE_CLIENT_SECRET", key, false)],
-        DnsProvider::Rfc2136 => vec![("RFC2136_TSIG_SECRET", key, false)],
+/// What `bootstrap` does about the DNS provider's credentials.
+#[derive(Debug)]
+pub struct DnsCredentials {
+    /// The objects to apply: the cert-manager Namespace and the Secret, or nothing when an
+    /// existing Secret is kept (or DNS-01 is not used).
+    pub docs: Vec<Value>,
+    /// What to tell the user.
+    pub note: Option<String>,
+}
+
+/// Asks the user for one credential (a hidden prompt); `None` when nobody can answer.
+pub type Prompt<'a> = Option<&'a mut dyn FnMut(&str) -> Result<String>>;
+
+/// Decide the DNS provider's credential Secret for DNS-01 (nothing for other challenges):
+/// every key the solver references (see [`crate::config::dns`]) comes from its environment
+/// variable (`env`, the process environment in `bootstrap`); with none of them set, an
+/// existing Secret holding every key is kept, else each is asked through `prompt`. A
+/// partial set is refused, since the solver would reference a key that does not exist.
+pub async fn dns_credentials(
+    client: &kube::Client,
+    cfg: &Config,
+    env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+    mut prompt: Prompt<'_>,
+) -> Result<DnsCredentials> {
+    if cfg.certificates.challenge != crate::config::Challenge::Dns01 {
+        return Ok(DnsCredentials {
+            docs: Vec::new(),
+            note: None,
+        });
+    }
+    let provider = cfg.certificates.dns_provider;
+    let spec = provider.spec();
+    let settings = &cfg.certificates.dns_settings;
+    let needed: Vec<&crate::config::dns::Credential> = spec.credentials_for(settings).collect();
+    let vars: Vec<&str> = needed.iter().map(|c| c.env).collect();
+    let set: Vec<_> = needed
+        .iter()
+        .map(|c| env(c.env).filter(|v| !v.is_empty()))
+        .collect();
+    let missing_hint =
+        |what: &str| {
+            Error::usage(format!(
+            "{what}: cert-manager needs the {} credentials for DNS-01 challenges",
+            provider.as_str()
+        ))
+        .with_hint(format!(
+            "export {} (they go into Secret {PROVIDER_NAMESPACE}/{}, never into git) and run again",
+            vars.iter().map(|v| format!("{v}=...")).collect::<Vec<_>>().join(" "),
+            spec.secret
+        ))
+        };
+    let mut data = BTreeMap::new();
+    if set.iter().all(Option::is_some) {
+        for (c, value) in needed.iter().zip(set) {
+            let value = value.unwrap_or_default();
+            let bytes = if c.is_file {
+                std::fs::read(&value).map_err(|e| {
+                    Error::usage(format!(
+                        "{}: cannot read the service account file {}: {e}",
+                        c.env,
+                        PathBuf::from(&value).display()
+                    ))
+                    .with_hint(format!("set {} to the path of the JSON key file of the service account cert-manager should use", c.env))
+                })?
+            } else {
+                value.to_string_lossy().into_owned().into_bytes()
+            };
+            data.insert(c.secret_key.to_owned(), bytes);
+        }
+    } else if set.iter().any(Option::is_some) {
+        let unset: Vec<&str> = needed
+            .iter()
+            .zip(&set)
+            .filter(|(_, v)| v.is_none())
+            .map(|(c, _)| c.env)
+            .collect();
+        return Err(missing_hint(&not_set(&unset)));
+    } else {
+        let keys: Vec<&str> = needed.iter().map(|c| c.secret_key).collect();
+        let existing = existing_secret(client, PROVIDER_NAMESPACE, spec.secret).await?;
+        if has_keys(&existing, &keys) {
+            return Ok(DnsCredentials {
+                docs: Vec::new(),
+                note: Some(format!(
+                    "keeping the existing {} credentials in Secret {PROVIDER_NAMESPACE}/{} (set {} to replace them)",
+                    provider.as_str(),
+                    spec.secret,
+                    vars.join(" and ")
+                )),
+            });
+        }
+        let Some(ask) = prompt
+            .as_mut()
+            .filter(|_| needed.iter().all(|c| !c.is_file))
+        else {
+            return Err(missing_hint(&not_set(&vars)));
+        };
+        for c in &needed {
+            let value = ask(&format!(
+                "{} credentials for cert-manager ({})",
+                provider.as_str(),
+                c.env
+            ))?;
+            data.insert(c.secret_key.to_owned(), value.into_bytes());
+        }
+    }
+    Ok(DnsCredentials {
+        docs: vec![
+            json!({
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": PROVIDER_NAMESPACE},
+            }),
+            secret(PROVIDER_NAMESPACE, spec.secret, &data),
+        ],
+        note: None,
+    })
+}
+
+/// The chart mirror's CA (`charts.mirror.ca_file`, relative to the repository `dir`) as
+/// the Secret source-controller mounts and trusts; `None` without a CA file.
+pub fn mirror_ca_secret(dir: &Path, cfg: &Config) -> Result<Option<Value>> {
+    let Some(file) = crate::render::mirror::ca_file(cfg) else {
+        return Ok(None);
+    };
+    let path = dir.join(file);
+    let hint = "set charts.mirror.ca_file to a PEM file holding the CA certificate that signed the mirror's certificate (relative to the repository, or absolute)";
+    let pem = std::fs::read(&path).map_err(|e| {
+        Error::usage(format!(
+            "charts.mirror.ca_file: cannot read {}: {e}",
+            path.display()
+        ))
+        .with_hint(hint)
+    })?;
+    let text = String::from_utf8_lossy(&pem);
+    if !text.contains("-----BEGIN CERTIFICATE-----") || !text.contains("-----END CERTIFICATE-----")
+    {
+        return Err(Error::usage(format!(
+            "charts.mirror.ca_file: {} holds no PEM certificate",
+            path.display()
+        ))
+        .with_hint(hint));
+    }
+    let data = BTreeMap::from([(crate::render::mirror::CA_KEY.to_owned(), pem)]);
+    Ok(Some(secret(
+        GIT_SECRET.0,
+        crate::render::mirror::CA_SECRET,
+        &data,
+    )))
+}
+
+/// `X is not set`, `X and Y are not set`.
+fn not_set(vars: &[&str]) -> String {
+    match vars {
+        [one] => format!("{one} is not set"),
+        many => format!("{} are not set", many.join(" and ")),
     }
 }
 
-/// The DNS provider credentials from the environment. `Ok(None)` when the variable is unset.
-/// Route53's access key id goes into the Secret too when homelab.yaml does not carry it.
-pub fn provider_secret_from_env(cfg: &Config) -> Result<Option<BTreeMap<String, Vec<u8>>>> {
-    let provider = cfg.certificates.dns_provider;
-    let mut data = BTreeMap::new();
-    for (var, key, is_file) in provider_sources(provider) {
-        let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
-            return Ok(None);
-        };
-        let bytes = if is_file {
-            std::fs::read(&value).map_err(|e| {
-                Error::usage(format!(
-                    "{var}: cannot read the service account file {}: {e}",
-                    PathBuf::from(&value).display()
-                ))
-                .with_hint(format!("set {var} to the path of the JSON key file of the service account cert-manager should use"))
-            })?
-        } else {
-            value.to_string_lossy().into_owned().into_bytes()
-        };
-        data.insert(key.to_owned(), bytes);
-    }
-    if provider == DnsProvider::Route53
-        && !cfg.certificates.dns_settings.contains_key("access_key_id")
-        && let Some(id) = std::env::var_os("AWS_ACCESS_KEY_ID").filter(|v| !v.is_empty())
-    {
-        data.insert(
-            "access-key-id".to_owned(),
-            id.to_string_lossy().into_owned().into_bytes(),
-        );
-    }
-    Ok(Some(data))
+/// A Secret of the cluster, if it exists.
+pub async fn existing_secret(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> Result<Option<k8s_openapi::api::core::v1::Secret>> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client.clone(), ns);
+    api.get_opt(name).await.map_err(|e| {
+        Error::failed(format!(
+            "cannot read Secret {ns}/{name}: {}",
+            crate::kube::apply::error_message(&e)
+        ))
+    })
+}
+
+/// Whether `secret` exists and holds every key of `keys`.
+pub fn has_keys(secret: &Option<k8s_openapi::api::core::v1::Secret>, keys: &[&str]) -> bool {
+    secret
+        .as_ref()
+        .and_then(|s| s.data.as_ref())
+        .is_some_and(|d| keys.iter().all(|k| d.contains_key(*k)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hashed_known_hosts_entries_are_matched() {
-        use base64::Engine as _;
-        use hmac::{Hmac, Mac};
-        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-        let key = deploy_key(None, "test")
-            .expect("key")
-            .public_key()
-            .to_openssh()
-            .expect("openssh");
-        let salt = [7u8; 20];
-        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&salt).expect("hmac");
-        mac.update(b"[git.example.com]:2222");
-        let hash = mac.finalize().into_bytes();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("known_hosts");
-        std::fs::write(&file, format!("|1|{}|{} {key}\n", b64(&salt), b64(&hash))).expect("write");
-        assert_eq!(known_keys(&file, "git.example.com", 2222).len(), 1);
-        assert!(known_keys(&file, "git.example.com", 22).is_empty());
-        assert!(known_keys(&file, "other.example.com", 2222).is_empty());
-    }
 
     #[test]
     fn remotes_are_classified() {
@@ -444,28 +494,6 @@ mod tests {
     fn known_hosts_patterns_follow_openssh() {
         assert_eq!(known_hosts_pattern("github.com", 22), "github.com");
         assert_eq!(known_hosts_pattern("127.0.0.1", 2222), "[127.0.0.1]:2222");
-    }
-
-    #[test]
-    fn known_keys_match_by_host_and_port() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let key = deploy_key(None, "k").expect("key");
-        let other = deploy_key(None, "o").expect("key");
-        let file = dir.path().join("known_hosts");
-        std::fs::write(
-            &file,
-            format!(
-                "# comment\n[127.0.0.1]:2222 {}\ngithub.com,1.2.3.4 {}\n",
-                key.public_key().to_openssh().expect("pub"),
-                other.public_key().to_openssh().expect("pub")
-            ),
-        )
-        .expect("write");
-        let found = known_keys(&file, "127.0.0.1", 2222);
-        assert_eq!(found.len(), 1);
-        assert!(same_key(&found[0], key.public_key()));
-        assert!(known_keys(&file, "127.0.0.1", 22).is_empty());
-        assert_eq!(known_keys(&file, "github.com", 22).len(), 1);
     }
 
     #[test]

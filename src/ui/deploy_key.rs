@@ -13,11 +13,15 @@ use ssh_key::PrivateKey;
 use crate::error::{Error, Result};
 use crate::ui::style;
 
-/// How long a check may take: a handshake, on a LAN or to a git host.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Check that `url` accepts `key`; `ask` when a terminal may answer questions.
-pub fn confirm(url: &str, key: &PrivateKey, known_hosts: &str, ask: bool) -> Result<()> {
+/// Check that `url` accepts `key`, each check bounded by `timeout` (`--git-timeout`); `ask`
+/// when a terminal may answer questions.
+pub fn confirm(
+    url: &str,
+    key: &PrivateKey,
+    known_hosts: &str,
+    ask: bool,
+    timeout: Duration,
+) -> Result<()> {
     let shown = crate::config::git_url::redact(url);
     let works = || {
         style::note(&format!(
@@ -26,7 +30,7 @@ pub fn confirm(url: &str, key: &PrivateKey, known_hosts: &str, ask: bool) -> Res
         ));
     };
     if !ask {
-        match crate::git::probe::fetch_with_key(url, key, known_hosts, CHECK_TIMEOUT) {
+        match crate::git::probe::fetch_with_key(url, key, known_hosts, timeout) {
             Ok(()) => works(),
             Err(why) => style::note(&format!(
                 "Flux cannot pull with the deploy key yet ({why}); it retries on its own once the key is added."
@@ -50,7 +54,7 @@ pub fn confirm(url: &str, key: &PrivateKey, known_hosts: &str, ask: bool) -> Res
     loop {
         let spinner =
             crate::ui::progress::spinner(format!("Checking that {shown} accepts the key"));
-        let checked = crate::git::probe::fetch_with_key(url, key, known_hosts, CHECK_TIMEOUT);
+        let checked = crate::git::probe::fetch_with_key(url, key, known_hosts, timeout);
         spinner.finish_and_clear();
         let why = match checked {
             Ok(()) => {

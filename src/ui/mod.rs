@@ -3,5 +3,6 @@
 pub mod checklist;
 pub mod deploy_key;
 pub mod progress;
+pub mod prompt;
 pub mod style;
 pub mod wizard;

@@ -5,10 +5,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use homelab::git::{self, PushOptions, PushOutcome, SyncStatus};
 
-use crate::support::gitserver::{self, Agent, GitDaemon, HttpsServer, Sshd, git, run};
+use crate::support::gitserver::{
+    self, Agent, GitDaemon, HttpsServer, Sshd, Stall, StallServer, git, run,
+};
 use crate::support::{Homelab, example_config, homelab};
 
 /// A scratch homelab: a work tree with homelab.yaml, a private HOME, and room for remotes.
@@ -628,14 +631,7 @@ impl Diverge {
         fs::write(work.join("a.yaml"), "a: 1\nshared: original\n").unwrap();
         fs::write(work.join("b.yaml"), "b: 1\n").unwrap();
         git::commit_all(&repo, "first").unwrap().unwrap();
-        let opts = PushOptions {
-            url: file_url(&bare),
-            branch: "main".into(),
-            ssh_key: None,
-            known_hosts: None,
-            accept_new_host_key: false,
-            interactive: false,
-        };
+        let opts = PushOptions::new(&file_url(&bare), "main");
         let d = Self {
             tmp,
             repo,
@@ -822,14 +818,7 @@ fn remote_status_of_an_empty_remote_and_a_local_lead() {
     let bare = gitserver::bare_repo(&tmp.path().join("remote.git"), "main");
     let work = tmp.path().join("work");
     let repo = git::open_or_init(&work, "main").unwrap();
-    let opts = PushOptions {
-        url: bare.to_string_lossy().into_owned(),
-        branch: "main".into(),
-        ssh_key: None,
-        known_hosts: None,
-        accept_new_host_key: false,
-        interactive: false,
-    };
+    let opts = PushOptions::new(&bare.to_string_lossy(), "main");
     assert_eq!(
         git::remote_status(&repo, &opts).unwrap(),
         SyncStatus::LocalMissing
@@ -909,4 +898,157 @@ fn https_token_is_asked_for_on_a_terminal() {
     );
     assert!(output.contains("pushed main"), "{output}");
     assert_eq!(gitserver::rev(&bare, "main").unwrap(), lab.head());
+}
+
+// ---------------------------------------------------------------- servers that hang
+
+/// Far above any timeout the tests set: a run that takes this long was hanging.
+const HANG: Duration = Duration::from_secs(60);
+
+/// `homelab push --git-timeout 2s` to a server that accepts and never answers: over every
+/// transport, a clean failure naming the remote and the bound, within it.
+#[test]
+fn a_remote_that_never_answers_is_given_up_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = StallServer::start(tmp.path(), Stall::Silent, false);
+    let port = server.port;
+    for url in [
+        format!("https://127.0.0.1:{port}/homelab.git"),
+        format!("http://127.0.0.1:{port}/homelab.git"),
+        format!("git://127.0.0.1:{port}/homelab.git"),
+        format!("ssh://git@127.0.0.1:{port}/homelab.git"),
+    ] {
+        let lab = Lab::new(&url);
+        let start = Instant::now();
+        let run = lab.push().args(["--git-timeout", "2s"]).expect_code(1);
+        let took = start.elapsed();
+        assert!(took < HANG, "{url}: took {took:?}\n{}", run.describe());
+        run.stderr_has(&format!("cannot fetch from {url}"))
+            .stderr_has("did not answer within 2s")
+            .stderr_has("--git-timeout");
+    }
+}
+
+/// A server that answers with a body trickling in forever defeats a per-read timeout; the
+/// bound on the whole exchange (ten times --git-timeout) stops it.
+#[test]
+fn a_remote_that_trickles_is_stopped_by_the_exchange_bound() {
+    let tmp = tempfile::tempdir().unwrap();
+    for tls in [false, true] {
+        let server = StallServer::start(
+            tmp.path(),
+            Stall::Trickle {
+                content_type: "application/x-git-upload-pack-advertisement",
+                // The smart-HTTP preamble, then a pkt-line announcing 4 KiB that never
+                // arrives.
+                prefix: "001e# service=git-upload-pack\n00001000",
+            },
+            tls,
+        );
+        let scheme = if tls { "https" } else { "http" };
+        let url = format!("{scheme}://127.0.0.1:{}/homelab.git", server.port);
+        let lab = Lab::new(&url);
+        let mut push = lab.push().args(["--git-timeout", "2s"]);
+        if let Some(ca) = &server.ca_file {
+            push = push.env("SSL_CERT_FILE", ca);
+        }
+        let start = Instant::now();
+        let run = push.expect_code(1);
+        let took = start.elapsed();
+        assert!(took < HANG, "{url}: took {took:?}\n{}", run.describe());
+        assert!(
+            took >= Duration::from_secs(15),
+            "{url}: ended after {took:?}, before the exchange bound\n{}",
+            run.describe()
+        );
+        run.stderr_has(&format!("cannot fetch from {url}"))
+            .stderr_has("did not finish within 20s")
+            .stderr_has("--git-timeout");
+    }
+}
+
+/// Bad timeout values are usage errors.
+#[test]
+fn a_timeout_out_of_range_is_a_usage_error() {
+    let lab = Lab::new("file:///nonexistent");
+    for bad in ["0s", "18446744073709551615", "soon"] {
+        lab.push()
+            .args(["--git-timeout", bad])
+            .expect_code(2)
+            .stderr_has("--git-timeout");
+    }
+}
+
+// ---------------------------------------------------------------- host key on a terminal
+
+/// Run `homelab push` in a pseudo-terminal against an unknown host and answer the host-key
+/// question; returns everything printed.
+fn confirm_host_key_on_a_terminal(s: &SshLab, answer: &str) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_homelab"));
+    cmd.arg("--dir")
+        .arg(&s.lab.work)
+        .arg("push")
+        .arg("--ssh-key")
+        .arg(&s.key)
+        .env("HOME", &s.lab.home)
+        .env("NO_COLOR", "1")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("HOMELAB_SSH_KEY")
+        .env_remove("HOMELAB_SSH_KEY_PASSPHRASE");
+    // The timeout only keeps a broken prompt from hanging the suite.
+    let mut session = rexpect::session::spawn_command(cmd, Some(60_000)).unwrap();
+    let prompt = "Trust this host key";
+    let before = session.exp_string(prompt).unwrap();
+    session.send_line(answer).unwrap();
+    let after = session.exp_eof().unwrap();
+    format!("{before}{prompt}{after}")
+}
+
+#[test]
+fn an_unknown_host_key_is_shown_and_confirmed_on_a_terminal() {
+    let s = SshLab::new("", true, false);
+    let known_hosts = s.lab.home.join(".ssh/known_hosts");
+
+    // No: nothing is recorded and nothing pushed.
+    let output = confirm_host_key_on_a_terminal(&s, "n");
+    assert!(output.contains(&s.fingerprint()), "{output}");
+    assert!(output.contains("ssh-ed25519"), "{output}");
+    assert!(output.contains("it was not confirmed"), "{output}");
+    assert!(!known_hosts.exists());
+    s.assert_untouched();
+
+    // Yes: recorded, then the push goes ahead (the push itself does not ask again).
+    let output = confirm_host_key_on_a_terminal(&s, "y");
+    assert!(output.contains("added the SSH host key"), "{output}");
+    assert!(output.contains("pushed main"), "{output}");
+    s.assert_pushed();
+    let key: Vec<&str> = s.sshd.host_key.split_whitespace().take(2).collect();
+    assert_eq!(
+        fs::read_to_string(&known_hosts).unwrap(),
+        format!("[127.0.0.1]:{} {}\n", s.sshd.port, key.join(" "))
+    );
+}
+
+#[test]
+fn a_revoked_host_key_is_refused_even_when_accepting_new_keys() {
+    let s = SshLab::new("", true, false);
+    let extra = s.lab.path("revocations");
+    fs::write(&extra, format!("@revoked * {}\n", s.sshd.host_key)).unwrap();
+    fs::write(
+        s.lab.home.join(".ssh/known_hosts"),
+        s.sshd.known_hosts_line(),
+    )
+    .unwrap();
+    s.lab
+        .push()
+        .arg("--ssh-key")
+        .arg(&s.key)
+        .arg("--known-hosts")
+        .arg(&extra)
+        .arg("--accept-new-host-key")
+        .expect_code(1)
+        .stderr_has("@revoked")
+        .stderr_has(&s.fingerprint());
+    s.assert_untouched();
 }

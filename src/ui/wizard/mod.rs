@@ -95,9 +95,11 @@ fn empty_config() -> Config {
             nfs_path: String::new(),
             storage_class: "nfs".to_owned(),
             default_class: true,
+            local_class: None,
         },
         git: Git::default(),
         flux: Flux::default(),
+        charts: Default::default(),
         apps: Vec::<App>::new(),
     }
 }

@@ -421,3 +421,126 @@ impl HttpsServer {
         format!("https://127.0.0.1:{}/{name}", self.port)
     }
 }
+
+/// A server that accepts connections and then stalls: `silent` never sends a byte (no TLS
+/// handshake, no SSH banner, no HTTP answer); `trickle` answers an HTTP request with a 200
+/// announcing a body it never finishes, sent one byte every `interval` (after TLS when a
+/// certificate is given). What a hung or hostile server looks like to a client without deadlines.
+const STALL_SERVER_PY: &str = r#"
+import socket, ssl, sys, threading, time
+
+port, mode, interval, content_type, prefix, cert, key = sys.argv[1:8]
+interval = float(interval)
+context = None
+if cert:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+def serve(conn):
+    try:
+        if mode == "silent":
+            while True:
+                time.sleep(3600)
+        if context:
+            conn = context.wrap_socket(conn, server_side=True)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = conn.recv(4096)
+            if not data:
+                return
+            head += data
+        # A length far beyond what is ever sent: the client waits for the rest.
+        conn.sendall(("HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: 100000000\r\n\r\n" % content_type).encode())
+        conn.sendall(prefix.encode())
+        while True:
+            conn.sendall(b" ")
+            time.sleep(interval)
+    except Exception:
+        pass
+    finally:
+        try:
+            conn.close()
+        except Exception:
+            pass
+
+listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", int(port)))
+listener.listen(64)
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+"#;
+
+/// How a [`StallServer`] stalls.
+#[derive(Debug, Clone, Copy)]
+pub enum Stall {
+    /// Accept and never send anything.
+    Silent,
+    /// Answer HTTP with this content type, send `prefix`, then a space every 200 ms forever.
+    Trickle {
+        content_type: &'static str,
+        prefix: &'static str,
+    },
+}
+
+/// A loopback server that accepts connections and stalls (see [`Stall`]).
+#[derive(Debug)]
+pub struct StallServer {
+    pub port: u16,
+    /// With TLS: the self-signed certificate to trust (SSL_CERT_FILE).
+    pub ca_file: Option<PathBuf>,
+    _child: Guard,
+}
+
+impl StallServer {
+    /// Start one; `tls` wraps trickling answers in TLS with a fresh self-signed certificate
+    /// for 127.0.0.1 (a silent server never gets as far as a handshake).
+    pub fn start(dir: &Path, stall: Stall, tls: bool) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let script = dir.join("stall_server.py");
+        std::fs::write(&script, STALL_SERVER_PY).unwrap();
+        let (ca_file, key_file) = if tls {
+            let certified =
+                rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+                    .unwrap();
+            let ca_file = dir.join(format!("stall-cert-{}.pem", free_port()));
+            let key_file = ca_file.with_extension("key");
+            std::fs::write(&ca_file, certified.cert.pem()).unwrap();
+            std::fs::write(&key_file, certified.signing_key.serialize_pem()).unwrap();
+            (Some(ca_file), Some(key_file))
+        } else {
+            (None, None)
+        };
+        let (mode, content_type, prefix) = match stall {
+            Stall::Silent => ("silent", "", ""),
+            Stall::Trickle {
+                content_type,
+                prefix,
+            } => ("trickle", content_type, prefix),
+        };
+        let path_arg = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        let port = free_port();
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg(port.to_string())
+            .args([mode, "0.2", content_type, prefix])
+            .arg(path_arg(&ca_file))
+            .arg(path_arg(&key_file))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3 for the stalling server");
+        wait_listening(&mut child, port, "the stalling server");
+        Self {
+            port,
+            ca_file,
+            _child: Guard(child),
+        }
+    }
+}
