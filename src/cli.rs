@@ -204,7 +204,7 @@ pub struct BootstrapOptions {
     /// Use this SSH private key as Flux's deploy key instead of generating one.
     #[arg(long, value_name = "FILE")]
     pub deploy_key: Option<PathBuf>,
-    /// Don't ask: init needs --config, and bootstrap does not wait for the deploy key to be added.
+    /// Don't ask: init needs --config; bootstrap checks the deploy key once instead of asking.
     #[arg(long, short, alias = "non-interactive")]
     pub yes: bool,
     /// Bootstrap even though k3s's bundled Traefik or ServiceLB is enabled.
