@@ -129,9 +129,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         Bootstrap::Declined
     } else if cfg.git.url.is_empty() {
         Bootstrap::NoRemote
-    } else if let Err(why) = crate::kube::credentials::parse_remote(&cfg.git.url) {
-        Bootstrap::Unpullable(why.message)
-    } else if push != Push::Done {
+    } else if matches!(push, Push::Failed(_)) {
         Bootstrap::NotPushed
     } else {
         let mut options = args.bootstrap.clone();
@@ -141,15 +139,18 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
             options.kube.context = answers.context.clone();
         }
         match crate::commands::bootstrap::reachable(&options.kube) {
-            Ok(()) => match crate::commands::bootstrap::run_with(&ctx.dir, cfg, &options) {
-                Ok(_) => Bootstrap::Done,
-                Err(e) => {
-                    let why = e.message.clone();
-                    failure = Some(e);
-                    Bootstrap::Failed(why)
-                }
-            },
             Err(why) => Bootstrap::Unreachable(why),
+            Ok(()) => match crate::kube::credentials::parse_remote(&cfg.git.url) {
+                Err(why) => Bootstrap::Unpullable(why.message),
+                Ok(_) => match crate::commands::bootstrap::run_with(&ctx.dir, cfg, &options) {
+                    Ok(_) => Bootstrap::Done,
+                    Err(e) => {
+                        let why = e.message.clone();
+                        failure = Some(e);
+                        Bootstrap::Failed(why)
+                    }
+                },
+            },
         }
     };
 

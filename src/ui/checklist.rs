@@ -33,7 +33,7 @@ pub enum Bootstrap {
     /// `git.url` is set but Flux in the cluster cannot pull from it (a path, `file://`,
     /// `git://`): why.
     Unpullable(String),
-    /// The commit is not on the remote (the push was declined or failed).
+    /// The commit is not on the remote: the push failed.
     NotPushed,
     /// No cluster to bootstrap into: why (no kubeconfig, the API server did not answer…).
     Unreachable(String),
@@ -115,6 +115,17 @@ pub fn init_items(cfg: &Config, outcome: &InitOutcome) -> Vec<Item> {
         ))),
     }
 
+    // Whatever stopped the bootstrap first, a git.url Flux cannot pull from must be fixed too.
+    if !cfg.git.url.is_empty()
+        && !matches!(outcome.bootstrap, Bootstrap::Unpullable(_))
+        && let Err(why) = crate::kube::credentials::parse_remote(&cfg.git.url)
+    {
+        items.push(todo(format!(
+            "Flux in the cluster cannot pull from git.url: {}; set an ssh:// or https:// URL it can reach, `homelab render` and `homelab push`",
+            why.message
+        )));
+    }
+
     if !bootstrapped {
         items.push(todo(
             "on k3s, disable its bundled Traefik and ServiceLB before bootstrapping (they take the ports and addresses of the homelab's ingress and MetalLB): `disable: [traefik, servicelb]` in /etc/rancher/k3s/config.yaml on every server, then restart k3s".to_owned(),
@@ -136,7 +147,7 @@ pub fn init_items(cfg: &Config, outcome: &InitOutcome) -> Vec<Item> {
                 "skipped bootstrap: {why}; set a git.url Flux in the cluster can reach, `homelab render`, `homelab push`, then `homelab bootstrap`"
             ),
             Bootstrap::NotPushed => {
-                "skipped bootstrap: the commit is not on the remote yet; `homelab bootstrap` after `homelab push`".to_owned()
+                "skipped bootstrap: the commit is not on the remote; `homelab bootstrap` after `homelab push`".to_owned()
             }
             Bootstrap::Unreachable(why) => format!(
                 "skipped bootstrap: {why}; `homelab bootstrap` once the cluster answers (--kubeconfig and --context choose it)"
@@ -337,27 +348,39 @@ mod tests {
         cfg.certificates.challenge = Challenge::Http01;
         let items = text(&init_items(
             &cfg,
-            &outcome(Push::Declined, Bootstrap::NotPushed),
+            &outcome(Push::Declined, Bootstrap::Declined),
         ));
         assert!(items.contains("export HOMELAB_GIT_TOKEN before `homelab bootstrap`"));
         assert!(!items.contains("CLOUDFLARE"));
         assert!(items.contains("HTTP-01 needs port 80 reachable from the internet"));
         assert!(items.contains("skipped push (--no-push)"));
-        assert!(items.contains("skipped bootstrap: the commit is not on the remote yet"));
+        assert!(!items.contains("cannot pull from git.url"));
     }
 
     #[test]
     fn a_local_path_remote_cannot_be_bootstrapped() {
         let mut cfg = cfg();
         cfg.git.url = "/srv/git/lab.git".to_owned();
-        let why = "git.url is a local path, which the cluster cannot reach".to_owned();
+        let why = "git.url \"/srv/git/lab.git\" is a local path, which the cluster cannot reach";
         let items = text(&init_items(
             &cfg,
-            &outcome(Push::Done, Bootstrap::Unpullable(why)),
+            &outcome(Push::Done, Bootstrap::Unpullable(why.to_owned())),
         ));
-        assert!(items.contains(
-            "skipped bootstrap: git.url is a local path, which the cluster cannot reach; set a git.url"
-        ));
+        assert!(items.contains(&format!("skipped bootstrap: {why}; set a git.url")));
+        assert_eq!(items.matches("local path").count(), 1, "{items}");
+        // Another reason stopped the bootstrap first: the URL still needs fixing.
+        for other in [
+            Bootstrap::Declined,
+            Bootstrap::Unreachable("no kubeconfig".to_owned()),
+        ] {
+            let items = text(&init_items(&cfg, &outcome(Push::Done, other)));
+            assert!(
+                items.contains(&format!(
+                    "Flux in the cluster cannot pull from git.url: {why};"
+                )),
+                "{items}"
+            );
+        }
     }
 
     #[test]
