@@ -67,6 +67,9 @@ pub struct InitArgs {
     /// Do not apply the Flux bootstrap into the cluster.
     #[arg(long)]
     pub no_bootstrap: bool,
+    /// Render into a directory that already holds other files (they are never committed).
+    #[arg(long)]
+    pub allow_non_empty: bool,
     #[command(flatten)]
     pub flux: FluxManifestArgs,
     #[command(flatten)]
@@ -205,6 +208,9 @@ pub struct PushArgs {
     /// Trust and record an SSH host key seen for the first time.
     #[arg(long)]
     pub accept_new_host_key: bool,
+    /// Push even when the rendered files are out of date with homelab.yaml.
+    #[arg(long)]
+    pub allow_stale: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -160,6 +160,7 @@ pub fn entries(cfg: &Config) -> Vec<Entry> {
         })
     };
     add("README.md".into(), "repo/README.md", None);
+    add(".gitignore".into(), "repo/gitignore", None);
     add(
         format!("{cluster}/kustomization.yaml"),
         "repo/clusters/kustomization.yaml",
