@@ -101,7 +101,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__add__subcmd__app)
-            opts="-v -h -V --set --host --namespace --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --dir --verbose --no-color --help --version"
+            opts="-v -h -V --set --host --namespace --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --allow-stale --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -397,7 +397,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__init)
-            opts="-y -v -h -V --config --non-interactive --no-push --no-bootstrap --flux-manifests --ssh-key --known-hosts --accept-new-host-key --kubeconfig --context --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --dir --verbose --no-color --help --version"
+            opts="-y -v -h -V --config --non-interactive --no-push --no-bootstrap --allow-non-empty --flux-manifests --ssh-key --known-hosts --accept-new-host-key --allow-stale --kubeconfig --context --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -447,7 +447,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__push)
-            opts="-v -h -V --ssh-key --known-hosts --accept-new-host-key --dir --verbose --no-color --help --version"
+            opts="-v -h -V --ssh-key --known-hosts --accept-new-host-key --allow-stale --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -473,7 +473,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__remove__subcmd__app)
-            opts="-v -h -V --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --dir --verbose --no-color --help --version"
+            opts="-v -h -V --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --allow-stale --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
