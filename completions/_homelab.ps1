@@ -37,6 +37,8 @@ Register-ArgumentCompleter -Native -CommandName 'homelab' -ScriptBlock {
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the whole homelab and say how to fix what is wrong')
             [CompletionResult]::new('bootstrap', 'bootstrap', [CompletionResultType]::ParameterValue, 'Apply the Flux bootstrap into the cluster, so Flux takes over from git')
             [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Commit and push the repository to git.url')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show every Flux object of the cluster: Ready, revision, message')
+            [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Make Flux apply the pushed commit now and wait until the cluster runs it')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -92,11 +94,15 @@ Register-ArgumentCompleter -Native -CommandName 'homelab' -ScriptBlock {
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Install into this namespace instead of the profile''s default')
             [CompletionResult]::new('--ssh-key', '--ssh-key', [CompletionResultType]::ParameterName, 'SSH private key to push with (also: HOMELAB_SSH_KEY)')
             [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'An extra known_hosts file to verify the SSH host key against')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long --wait waits (e.g. 10m, 90s)')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use (default: the current context)')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The homelab repository (where homelab.yaml lives)')
             [CompletionResult]::new('--non-interactive', '--non-interactive', [CompletionResultType]::ParameterName, 'Never prompt: every question takes its default or --set value')
             [CompletionResult]::new('--no-push', '--no-push', [CompletionResultType]::ParameterName, 'Do not push after committing')
             [CompletionResult]::new('--accept-new-host-key', '--accept-new-host-key', [CompletionResultType]::ParameterName, 'Trust and record an SSH host key seen for the first time')
             [CompletionResult]::new('--allow-stale', '--allow-stale', [CompletionResultType]::ParameterName, 'Push even when the rendered files are out of date with homelab.yaml')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After pushing, make Flux apply the commit now and wait until every Kustomization and HelmRelease is Ready at it')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
             [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colors (also: the NO_COLOR environment variable)')
@@ -172,9 +178,43 @@ Register-ArgumentCompleter -Native -CommandName 'homelab' -ScriptBlock {
         'homelab;push' {
             [CompletionResult]::new('--ssh-key', '--ssh-key', [CompletionResultType]::ParameterName, 'SSH private key to push with (also: HOMELAB_SSH_KEY)')
             [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'An extra known_hosts file to verify the SSH host key against')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long --wait waits (e.g. 10m, 90s)')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use (default: the current context)')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The homelab repository (where homelab.yaml lives)')
             [CompletionResult]::new('--accept-new-host-key', '--accept-new-host-key', [CompletionResultType]::ParameterName, 'Trust and record an SSH host key seen for the first time')
             [CompletionResult]::new('--allow-stale', '--allow-stale', [CompletionResultType]::ParameterName, 'Push even when the rendered files are out of date with homelab.yaml')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After pushing, make Flux apply the commit now and wait until every Kustomization and HelmRelease is Ready at it')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colors (also: the NO_COLOR environment variable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'homelab;status' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use (default: the current context)')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The homelab repository (where homelab.yaml lives)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colors (also: the NO_COLOR environment variable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'homelab;sync' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for Flux to run the commit (e.g. 10m, 90s)')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use (default: the current context)')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The homelab repository (where homelab.yaml lives)')
+            [CompletionResult]::new('--no-wait', '--no-wait', [CompletionResultType]::ParameterName, 'Ask Flux to reconcile and return without waiting')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
             [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colors (also: the NO_COLOR environment variable)')
@@ -204,6 +244,8 @@ Register-ArgumentCompleter -Native -CommandName 'homelab' -ScriptBlock {
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the whole homelab and say how to fix what is wrong')
             [CompletionResult]::new('bootstrap', 'bootstrap', [CompletionResultType]::ParameterValue, 'Apply the Flux bootstrap into the cluster, so Flux takes over from git')
             [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Commit and push the repository to git.url')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show every Flux object of the cluster: Ready, revision, message')
+            [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Make Flux apply the pushed commit now and wait until the cluster runs it')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -230,6 +272,12 @@ Register-ArgumentCompleter -Native -CommandName 'homelab' -ScriptBlock {
             break
         }
         'homelab;help;push' {
+            break
+        }
+        'homelab;help;status' {
+            break
+        }
+        'homelab;help;sync' {
             break
         }
         'homelab;help;completions' {

@@ -46,6 +46,12 @@ _homelab() {
             homelab,render)
                 cmd="homelab__subcmd__render"
                 ;;
+            homelab,status)
+                cmd="homelab__subcmd__status"
+                ;;
+            homelab,sync)
+                cmd="homelab__subcmd__sync"
+                ;;
             homelab__subcmd__help,add-app)
                 cmd="homelab__subcmd__help__subcmd__add__subcmd__app"
                 ;;
@@ -76,6 +82,12 @@ _homelab() {
             homelab__subcmd__help,render)
                 cmd="homelab__subcmd__help__subcmd__render"
                 ;;
+            homelab__subcmd__help,status)
+                cmd="homelab__subcmd__help__subcmd__status"
+                ;;
+            homelab__subcmd__help,sync)
+                cmd="homelab__subcmd__help__subcmd__sync"
+                ;;
             *)
                 ;;
         esac
@@ -83,7 +95,7 @@ _homelab() {
 
     case "${cmd}" in
         homelab)
-            opts="-v -h -V --dir --verbose --no-color --help --version init render add-app remove-app apps doctor bootstrap push completions help"
+            opts="-v -h -V --dir --verbose --no-color --help --version init render add-app remove-app apps doctor bootstrap push status sync completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -101,7 +113,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__add__subcmd__app)
-            opts="-v -h -V --set --host --namespace --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --allow-stale --dir --verbose --no-color --help --version"
+            opts="-v -h -V --set --host --namespace --non-interactive --no-push --ssh-key --known-hosts --accept-new-host-key --allow-stale --wait --timeout --kubeconfig --context --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -124,6 +136,18 @@ _homelab() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -243,7 +267,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__help)
-            opts="init render add-app remove-app apps doctor bootstrap push completions help"
+            opts="init render add-app remove-app apps doctor bootstrap push status sync completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -396,6 +420,34 @@ _homelab() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        homelab__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         homelab__subcmd__init)
             opts="-y -v -h -V --config --non-interactive --no-push --no-bootstrap --allow-non-empty --flux-manifests --ssh-key --known-hosts --accept-new-host-key --allow-stale --kubeconfig --context --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -447,7 +499,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__push)
-            opts="-v -h -V --ssh-key --known-hosts --accept-new-host-key --allow-stale --dir --verbose --no-color --help --version"
+            opts="-v -h -V --ssh-key --known-hosts --accept-new-host-key --allow-stale --wait --timeout --kubeconfig --context --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -458,6 +510,18 @@ _homelab() {
                     return 0
                     ;;
                 --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -506,6 +570,70 @@ _homelab() {
             fi
             case "${prev}" in
                 --flux-manifests)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__status)
+            opts="-o -v -h -V --output --kubeconfig --context --dir --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__sync)
+            opts="-v -h -V --timeout --no-wait --kubeconfig --context --dir --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -34,6 +34,8 @@ set edit:completion:arg-completer[homelab] = {|@words|
             cand doctor 'Check the whole homelab and say how to fix what is wrong'
             cand bootstrap 'Apply the Flux bootstrap into the cluster, so Flux takes over from git'
             cand push 'Commit and push the repository to git.url'
+            cand status 'Show every Flux object of the cluster: Ready, revision, message'
+            cand sync 'Make Flux apply the pushed commit now and wait until the cluster runs it'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -86,11 +88,15 @@ set edit:completion:arg-completer[homelab] = {|@words|
             cand --namespace 'Install into this namespace instead of the profile''s default'
             cand --ssh-key 'SSH private key to push with (also: HOMELAB_SSH_KEY)'
             cand --known-hosts 'An extra known_hosts file to verify the SSH host key against'
+            cand --timeout 'How long --wait waits (e.g. 10m, 90s)'
+            cand --kubeconfig 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)'
+            cand --context 'The kubeconfig context to use (default: the current context)'
             cand --dir 'The homelab repository (where homelab.yaml lives)'
             cand --non-interactive 'Never prompt: every question takes its default or --set value'
             cand --no-push 'Do not push after committing'
             cand --accept-new-host-key 'Trust and record an SSH host key seen for the first time'
             cand --allow-stale 'Push even when the rendered files are out of date with homelab.yaml'
+            cand --wait 'After pushing, make Flux apply the commit now and wait until every Kustomization and HelmRelease is Ready at it'
             cand -v 'More output: -v for details, -vv for debugging'
             cand --verbose 'More output: -v for details, -vv for debugging'
             cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
@@ -161,9 +167,41 @@ set edit:completion:arg-completer[homelab] = {|@words|
         &'homelab;push'= {
             cand --ssh-key 'SSH private key to push with (also: HOMELAB_SSH_KEY)'
             cand --known-hosts 'An extra known_hosts file to verify the SSH host key against'
+            cand --timeout 'How long --wait waits (e.g. 10m, 90s)'
+            cand --kubeconfig 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)'
+            cand --context 'The kubeconfig context to use (default: the current context)'
             cand --dir 'The homelab repository (where homelab.yaml lives)'
             cand --accept-new-host-key 'Trust and record an SSH host key seen for the first time'
             cand --allow-stale 'Push even when the rendered files are out of date with homelab.yaml'
+            cand --wait 'After pushing, make Flux apply the commit now and wait until every Kustomization and HelmRelease is Ready at it'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;status'= {
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --kubeconfig 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)'
+            cand --context 'The kubeconfig context to use (default: the current context)'
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;sync'= {
+            cand --timeout 'How long to wait for Flux to run the commit (e.g. 10m, 90s)'
+            cand --kubeconfig 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)'
+            cand --context 'The kubeconfig context to use (default: the current context)'
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand --no-wait 'Ask Flux to reconcile and return without waiting'
             cand -v 'More output: -v for details, -vv for debugging'
             cand --verbose 'More output: -v for details, -vv for debugging'
             cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
@@ -191,6 +229,8 @@ set edit:completion:arg-completer[homelab] = {|@words|
             cand doctor 'Check the whole homelab and say how to fix what is wrong'
             cand bootstrap 'Apply the Flux bootstrap into the cluster, so Flux takes over from git'
             cand push 'Commit and push the repository to git.url'
+            cand status 'Show every Flux object of the cluster: Ready, revision, message'
+            cand sync 'Make Flux apply the pushed commit now and wait until the cluster runs it'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -209,6 +249,10 @@ set edit:completion:arg-completer[homelab] = {|@words|
         &'homelab;help;bootstrap'= {
         }
         &'homelab;help;push'= {
+        }
+        &'homelab;help;status'= {
+        }
+        &'homelab;help;sync'= {
         }
         &'homelab;help;completions'= {
         }

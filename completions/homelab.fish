@@ -37,6 +37,8 @@ complete -c homelab -n "__fish_homelab_needs_command" -f -a "apps" -d 'List the 
 complete -c homelab -n "__fish_homelab_needs_command" -f -a "doctor" -d 'Check the whole homelab and say how to fix what is wrong'
 complete -c homelab -n "__fish_homelab_needs_command" -f -a "bootstrap" -d 'Apply the Flux bootstrap into the cluster, so Flux takes over from git'
 complete -c homelab -n "__fish_homelab_needs_command" -f -a "push" -d 'Commit and push the repository to git.url'
+complete -c homelab -n "__fish_homelab_needs_command" -f -a "status" -d 'Show every Flux object of the cluster: Ready, revision, message'
+complete -c homelab -n "__fish_homelab_needs_command" -f -a "sync" -d 'Make Flux apply the pushed commit now and wait until the cluster runs it'
 complete -c homelab -n "__fish_homelab_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c homelab -n "__fish_homelab_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l config -d 'Read the answers from this homelab.yaml-shaped file instead of asking' -r -F
@@ -76,11 +78,15 @@ complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l host -d 'Ser
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l namespace -d 'Install into this namespace instead of the profile\'s default' -r
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l ssh-key -d 'SSH private key to push with (also: HOMELAB_SSH_KEY)' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l known-hosts -d 'An extra known_hosts file to verify the SSH host key against' -r -F
+complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l timeout -d 'How long --wait waits (e.g. 10m, 90s)' -r
+complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l context -d 'The kubeconfig context to use (default: the current context)' -r
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l non-interactive -d 'Never prompt: every question takes its default or --set value'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l no-push -d 'Do not push after committing'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l accept-new-host-key -d 'Trust and record an SSH host key seen for the first time'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l allow-stale -d 'Push even when the rendered files are out of date with homelab.yaml'
+complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l wait -d 'After pushing, make Flux apply the commit now and wait until every Kustomization and HelmRelease is Ready at it'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -s v -l verbose -d 'More output: -v for details, -vv for debugging'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l no-color -d 'Disable colors (also: the NO_COLOR environment variable)'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -s h -l help -d 'Print help'
@@ -125,25 +131,49 @@ complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -s h -l help 
 complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -s V -l version -d 'Print version'
 complete -c homelab -n "__fish_homelab_using_subcommand push" -l ssh-key -d 'SSH private key to push with (also: HOMELAB_SSH_KEY)' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand push" -l known-hosts -d 'An extra known_hosts file to verify the SSH host key against' -r -F
+complete -c homelab -n "__fish_homelab_using_subcommand push" -l timeout -d 'How long --wait waits (e.g. 10m, 90s)' -r
+complete -c homelab -n "__fish_homelab_using_subcommand push" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c homelab -n "__fish_homelab_using_subcommand push" -l context -d 'The kubeconfig context to use (default: the current context)' -r
 complete -c homelab -n "__fish_homelab_using_subcommand push" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand push" -l accept-new-host-key -d 'Trust and record an SSH host key seen for the first time'
 complete -c homelab -n "__fish_homelab_using_subcommand push" -l allow-stale -d 'Push even when the rendered files are out of date with homelab.yaml'
+complete -c homelab -n "__fish_homelab_using_subcommand push" -l wait -d 'After pushing, make Flux apply the commit now and wait until every Kustomization and HelmRelease is Ready at it'
 complete -c homelab -n "__fish_homelab_using_subcommand push" -s v -l verbose -d 'More output: -v for details, -vv for debugging'
 complete -c homelab -n "__fish_homelab_using_subcommand push" -l no-color -d 'Disable colors (also: the NO_COLOR environment variable)'
 complete -c homelab -n "__fish_homelab_using_subcommand push" -s h -l help -d 'Print help'
 complete -c homelab -n "__fish_homelab_using_subcommand push" -s V -l version -d 'Print version'
+complete -c homelab -n "__fish_homelab_using_subcommand status" -s o -l output -d 'Output format' -r -f -a "text\t''
+json\t''"
+complete -c homelab -n "__fish_homelab_using_subcommand status" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c homelab -n "__fish_homelab_using_subcommand status" -l context -d 'The kubeconfig context to use (default: the current context)' -r
+complete -c homelab -n "__fish_homelab_using_subcommand status" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
+complete -c homelab -n "__fish_homelab_using_subcommand status" -s v -l verbose -d 'More output: -v for details, -vv for debugging'
+complete -c homelab -n "__fish_homelab_using_subcommand status" -l no-color -d 'Disable colors (also: the NO_COLOR environment variable)'
+complete -c homelab -n "__fish_homelab_using_subcommand status" -s h -l help -d 'Print help'
+complete -c homelab -n "__fish_homelab_using_subcommand status" -s V -l version -d 'Print version'
+complete -c homelab -n "__fish_homelab_using_subcommand sync" -l timeout -d 'How long to wait for Flux to run the commit (e.g. 10m, 90s)' -r
+complete -c homelab -n "__fish_homelab_using_subcommand sync" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c homelab -n "__fish_homelab_using_subcommand sync" -l context -d 'The kubeconfig context to use (default: the current context)' -r
+complete -c homelab -n "__fish_homelab_using_subcommand sync" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
+complete -c homelab -n "__fish_homelab_using_subcommand sync" -l no-wait -d 'Ask Flux to reconcile and return without waiting'
+complete -c homelab -n "__fish_homelab_using_subcommand sync" -s v -l verbose -d 'More output: -v for details, -vv for debugging'
+complete -c homelab -n "__fish_homelab_using_subcommand sync" -l no-color -d 'Disable colors (also: the NO_COLOR environment variable)'
+complete -c homelab -n "__fish_homelab_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c homelab -n "__fish_homelab_using_subcommand sync" -s V -l version -d 'Print version'
 complete -c homelab -n "__fish_homelab_using_subcommand completions" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand completions" -s v -l verbose -d 'More output: -v for details, -vv for debugging'
 complete -c homelab -n "__fish_homelab_using_subcommand completions" -l no-color -d 'Disable colors (also: the NO_COLOR environment variable)'
 complete -c homelab -n "__fish_homelab_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c homelab -n "__fish_homelab_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push completions help" -f -a "init" -d 'Create homelab.yaml (wizard or --config) and render, commit, push and bootstrap the repository'
-complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push completions help" -f -a "render" -d 'Re-render the repository from homelab.yaml, keeping your own edits'
-complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push completions help" -f -a "add-app" -d 'Add an app from the catalog'
-complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push completions help" -f -a "remove-app" -d 'Remove an installed app'
-complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push completions help" -f -a "apps" -d 'List the app catalog and what is installed'
-complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push completions help" -f -a "doctor" -d 'Check the whole homelab and say how to fix what is wrong'
-complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push completions help" -f -a "bootstrap" -d 'Apply the Flux bootstrap into the cluster, so Flux takes over from git'
-complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push completions help" -f -a "push" -d 'Commit and push the repository to git.url'
-complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push completions help" -f -a "completions" -d 'Print shell completions'
-complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push status sync completions help" -f -a "init" -d 'Create homelab.yaml (wizard or --config) and render, commit, push and bootstrap the repository'
+complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push status sync completions help" -f -a "render" -d 'Re-render the repository from homelab.yaml, keeping your own edits'
+complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push status sync completions help" -f -a "add-app" -d 'Add an app from the catalog'
+complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push status sync completions help" -f -a "remove-app" -d 'Remove an installed app'
+complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push status sync completions help" -f -a "apps" -d 'List the app catalog and what is installed'
+complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push status sync completions help" -f -a "doctor" -d 'Check the whole homelab and say how to fix what is wrong'
+complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push status sync completions help" -f -a "bootstrap" -d 'Apply the Flux bootstrap into the cluster, so Flux takes over from git'
+complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push status sync completions help" -f -a "push" -d 'Commit and push the repository to git.url'
+complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push status sync completions help" -f -a "status" -d 'Show every Flux object of the cluster: Ready, revision, message'
+complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push status sync completions help" -f -a "sync" -d 'Make Flux apply the pushed commit now and wait until the cluster runs it'
+complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push status sync completions help" -f -a "completions" -d 'Print shell completions'
+complete -c homelab -n "__fish_homelab_using_subcommand help; and not __fish_seen_subcommand_from init render add-app remove-app apps doctor bootstrap push status sync completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

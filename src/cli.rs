@@ -48,7 +48,11 @@ pub enum Command {
     /// Apply the Flux bootstrap into the cluster, so Flux takes over from git.
     Bootstrap(BootstrapArgs),
     /// Commit and push the repository to git.url.
-    Push(PushArgs),
+    Push(PushCommandArgs),
+    /// Show every Flux object of the cluster: Ready, revision, message.
+    Status(StatusArgs),
+    /// Make Flux apply the pushed commit now and wait until the cluster runs it.
+    Sync(SyncArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
 }
@@ -122,6 +126,8 @@ pub struct AddAppArgs {
     pub no_push: bool,
     #[command(flatten)]
     pub push: PushArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -177,7 +183,7 @@ pub struct BootstrapOptions {
     #[command(flatten)]
     pub kube: KubeArgs,
     /// How long to wait for Flux to become ready (e.g. 10m, 90s).
-    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::kube::wait::duration_arg)]
     pub timeout: String,
     /// Apply and return without waiting for readiness.
     #[arg(long)]
@@ -211,6 +217,56 @@ pub struct PushArgs {
     /// Push even when the rendered files are out of date with homelab.yaml.
     #[arg(long)]
     pub allow_stale: bool,
+}
+
+/// `homelab push`: how to authenticate, and whether to wait for Flux afterwards.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PushCommandArgs {
+    #[command(flatten)]
+    pub push: PushArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// Waiting, after a push, until Flux runs the pushed commit (what `homelab sync` does).
+#[derive(Debug, Args, Clone, Default)]
+pub struct WaitArgs {
+    /// After pushing, make Flux apply the commit now and wait until every Kustomization and
+    /// HelmRelease is Ready at it.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits (e.g. 10m, 90s).
+    #[arg(
+        long = "timeout",
+        value_name = "DURATION",
+        default_value = "10m",
+        requires = "wait",
+        value_parser = crate::kube::wait::duration_arg
+    )]
+    pub timeout: String,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct SyncArgs {
+    /// How long to wait for Flux to run the commit (e.g. 10m, 90s).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::kube::wait::duration_arg)]
+    pub timeout: String,
+    /// Ask Flux to reconcile and return without waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -25,9 +25,9 @@ const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
 pub fn install_manifest(version: &str, override_file: Option<&Path>) -> Result<String> {
     check_version_syntax(version)?;
     if let Some(path) = override_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = read_manifest_file(path).map_err(|why| {
             Error::usage(format!(
-                "cannot read the Flux manifests file {}: {e}",
+                "cannot read the Flux manifests file {}: {why}",
                 path.display()
             ))
             .with_hint("pass an existing install.yaml with --flux-manifests (or HOMELAB_FLUX_MANIFESTS), or unset it to download the release's")
@@ -42,6 +42,32 @@ pub fn install_manifest(version: &str, override_file: Option<&Path>) -> Result<S
     }
 
     load_cached(version, &cache_file(version)?, download)
+}
+
+/// The largest install manifest read or downloaded: Flux's is about 0.3 MB, so this leaves
+/// room for growth while a wrong file (`/dev/zero`, a disk image) cannot exhaust memory.
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Read a manifest file given by the user: a regular file (not a device, pipe or
+/// directory) of at most [`MAX_MANIFEST_BYTES`], as UTF-8 text.
+fn read_manifest_file(path: &Path) -> std::result::Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("it is not a regular file (a directory, device or pipe)".to_owned());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(format!(
+            "it is larger than {} MiB, so it cannot be Flux's install.yaml (about 0.3 MB)",
+            MAX_MANIFEST_BYTES / (1024 * 1024)
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
 }
 
 /// The cached manifest at `cached`, else `fetch` it, check it and cache it.
@@ -339,7 +365,7 @@ fn download(version: &str) -> Result<String> {
     response
         .body_mut()
         .with_config()
-        .limit(64 * 1024 * 1024)
+        .limit(MAX_MANIFEST_BYTES)
         .read_to_string()
         .map_err(fail)
 }
@@ -502,6 +528,34 @@ mod tests {
             .is_err()
         );
         assert!(check_install("a: [unclosed\n", "v2.9.4").is_err());
+    }
+
+    #[test]
+    fn override_files_are_read_with_a_bound_and_must_be_regular() {
+        // Devices and directories are refused before a byte is read.
+        for path in ["/dev/zero", "/"] {
+            let err = install_manifest("v2.9.4", Some(Path::new(path))).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{path}");
+            assert!(
+                err.message.contains("not a regular file"),
+                "{}",
+                err.message
+            );
+        }
+        // A (sparse) file one byte over the bound is refused without reading it all.
+        let dir = tempfile::tempdir().unwrap();
+        let huge = dir.path().join("huge.yaml");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(MAX_MANIFEST_BYTES + 1)
+            .unwrap();
+        let err = install_manifest("v2.9.4", Some(&huge)).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.message.contains("larger than 64 MiB"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -16,4 +16,5 @@ pub mod git;
 pub mod kube;
 pub mod render;
 pub mod secrets;
+pub mod text;
 pub mod ui;

@@ -354,6 +354,17 @@ fn parse_identity(text: &str) -> Result<age::x25519::Identity> {
     age::x25519::Identity::from_str(line).map_err(|e| anyhow!("invalid age identity: {e}"))
 }
 
+/// The public recipients (`age1…`) of every valid identity line in `text` (an age key file,
+/// or the `*.agekey` entry of the Secret Flux decrypts with).
+pub fn identity_recipients(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .filter_map(|l| age::x25519::Identity::from_str(l).ok())
+        .map(|id| id.to_public().to_string())
+        .collect()
+}
+
 #[cfg(unix)]
 fn create_private_dir(dir: &std::path::Path) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt as _;

@@ -7,26 +7,28 @@
 
 mod profile;
 mod render;
+mod rules;
 
 use include_dir::{Dir, include_dir};
 
 use crate::config::{App, Config};
 
 pub use profile::{
-    Chart, Expose, Needs, Overlay, Profile, Question, SecretKey, Validation, is_dns_label,
-    is_dns_name, matches,
+    Chart, DEFAULT_TIMEOUT, Expose, LoadBalancer, Needs, Overlay, Profile, Question, SecretKey,
+    StorageNeed, Validation, is_dns_label, is_dns_name, matches, shared_key,
 };
 pub use render::{
     GATEWAY_NAME, GATEWAY_NAMESPACE, GATEWAY_SECTION, apps_kustomization, cluster_issuer_name,
-    effective_settings, has_secrets, plain_secret, render_app, sops_config,
+    effective_settings, has_secrets, local_class, plain_secret, render_app, sops_config,
 };
+pub use rules::{app_problems, check_host, config_problems, next_free_address, sharing_key};
 
 /// The `profiles/` directory, embedded at build time.
 static PROFILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/profiles");
 
 /// Parse one embedded profile file; errors name the file.
 fn parse(path: &str, text: &str) -> anyhow::Result<Profile> {
-    let profile: Profile =
+    let mut profile: Profile =
         serde_saphyr::from_str(text).map_err(|e| anyhow::anyhow!("profiles/{path}: {e}"))?;
     let stem = path.trim_end_matches(".yaml");
     anyhow::ensure!(
@@ -34,7 +36,43 @@ fn parse(path: &str, text: &str) -> anyhow::Result<Profile> {
         "profiles/{path}: name {:?} must match the file name",
         profile.name
     );
+    add_sharing_questions(&mut profile).map_err(|e| anyhow::anyhow!("profiles/{path}: {e}"))?;
     Ok(profile)
+}
+
+/// Every LoadBalancer address gets its opt-in to sharing right after it, so no profile can
+/// forget it and answers are validated like any other.
+fn add_sharing_questions(profile: &mut Profile) -> anyhow::Result<()> {
+    let mut out = Vec::new();
+    for q in std::mem::take(&mut profile.questions) {
+        let Some(lb) = &q.loadbalancer else {
+            out.push(q);
+            continue;
+        };
+        anyhow::ensure!(
+            q.default.is_empty() && q.validation == Validation::Host,
+            "question {}: a loadbalancer address has `validation: host` and no default (the next free pool address is offered)",
+            q.key
+        );
+        for port in &lb.ports {
+            rules::parse_port(port).map_err(|e| anyhow::anyhow!("question {}: {e}", q.key))?;
+        }
+        let shared = Question {
+            key: profile::shared_key(&q.key),
+            prompt: format!(
+                "Let other apps that opt in share the address of {} (different ports only)",
+                q.key
+            ),
+            default: "false".to_owned(),
+            validation: Validation::Bool,
+            when: q.when.clone(),
+            loadbalancer: None,
+        };
+        out.push(q);
+        out.push(shared);
+    }
+    profile.questions = out;
+    Ok(())
 }
 
 /// Every embedded profile with any parse error, sorted by name. The catalog tests call this

@@ -19,9 +19,17 @@ pub struct Profile {
     pub chart: Chart,
     /// The Service the Ingress / HTTPRoute sends traffic to.
     pub expose: Expose,
-    /// What the app needs from the cluster (documentation for `homelab apps`).
+    /// What the app needs from the cluster.
     #[serde(default)]
     pub needs: Needs,
+    /// The HelmRelease timeout (a Go duration like `10m`): long enough for the chart's own
+    /// startup probes on a first boot, which pulls images and initializes data.
+    #[serde(default = "default_timeout")]
+    pub timeout: String,
+    /// Its pods need host networking, host PIDs or host paths (node exporters): the namespace
+    /// gets the Pod Security `privileged` labels the infrastructure namespaces get.
+    #[serde(default)]
+    pub privileged: bool,
     /// Questions asked at add time; answers are recorded in homelab.yaml.
     #[serde(default)]
     pub questions: Vec<Question>,
@@ -37,6 +45,13 @@ pub struct Profile {
     /// Shown after the app is added.
     #[serde(default)]
     pub notes: String,
+}
+
+/// The HelmRelease timeout of apps whose profile names none.
+pub const DEFAULT_TIMEOUT: &str = "10m";
+
+fn default_timeout() -> String {
+    DEFAULT_TIMEOUT.to_owned()
 }
 
 fn empty_object() -> Value {
@@ -69,12 +84,28 @@ pub struct Expose {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Needs {
-    /// Persistent volumes on the cluster's NFS storage class.
+    /// What its volumes hold, which decides their StorageClass.
     #[serde(default)]
-    pub storage: bool,
+    pub storage: StorageNeed,
     /// A database, e.g. "mysql (bundled or external)".
     #[serde(default)]
     pub database: Option<String>,
+}
+
+/// What an app keeps on its volumes. The catalog tests check that a profile's values use
+/// exactly the StorageClass expressions its declaration implies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageNeed {
+    /// No volume.
+    #[default]
+    None,
+    /// Files that are fine on NFS: volumes use `{{ storage_class }}`.
+    Nfs,
+    /// A database (SQLite, InnoDB, a TSDB) that needs a node-local filesystem: those volumes
+    /// use `{{ local_class }}`, which is `storage.local_class` when set and the NFS class
+    /// otherwise. Bulk files may still use `{{ storage_class }}`.
+    Local,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +122,33 @@ pub struct Question {
     /// Only asked when every listed earlier answer matches.
     #[serde(default)]
     pub when: BTreeMap<String, String>,
+    /// The answer is a fixed LoadBalancer address of one of the chart's Services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loadbalancer: Option<LoadBalancer>,
+}
+
+/// A Service of the chart that gets a fixed address from the MetalLB pool. The address is
+/// rendered one way only, as MetalLB's `metallb.io/loadBalancerIPs` annotation (MetalLB
+/// refuses a Service that also sets `spec.loadBalancerIP`), and checked against the pool,
+/// the ingress address and the other apps' addresses. The question's default is the next
+/// free pool address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancer {
+    /// Where the chart takes that Service's annotations: a dot path into the values,
+    /// e.g. `serviceDns.annotations`.
+    pub annotations: String,
+    /// The Service the chart renders from them; may use `{{ app.name }}`.
+    pub service: String,
+    /// Its ports as `PORT/PROTOCOL` (`53/UDP`): MetalLB shares an address only between
+    /// Services whose ports differ.
+    pub ports: Vec<String>,
+}
+
+/// The setting that opts a LoadBalancer address into sharing: `<key>_shared`, added to
+/// the profile's questions for every `loadbalancer` question.
+pub fn shared_key(address_key: &str) -> String {
+    format!("{address_key}_shared")
 }
 
 /// How an answer is checked.
@@ -154,12 +212,16 @@ pub fn matches(when: &BTreeMap<String, String>, answers: &BTreeMap<String, Strin
 impl Validation {
     /// Check one answer; the error says what is expected.
     pub fn check(&self, answer: &str) -> Result<(), String> {
+        // Answers are echoed bounded and escaped, and never hold a hidden character (a line
+        // break in a PHP size would become a new php.ini directive).
+        crate::text::check_visible(answer)?;
+        let shown = crate::text::Shown(answer);
         match self {
             Validation::Text => Ok(()),
             Validation::Int { min, max } => {
                 let n: i64 = answer
                     .parse()
-                    .map_err(|_| format!("{answer:?} is not a whole number"))?;
+                    .map_err(|_| format!("{shown} is not a whole number"))?;
                 if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
                     return Err(format!(
                         "{n} is out of range ({}..={})",
@@ -171,13 +233,13 @@ impl Validation {
             }
             Validation::Bool => match answer {
                 "true" | "false" => Ok(()),
-                _ => Err(format!("{answer:?} is not true or false")),
+                _ => Err(format!("{shown} is not true or false")),
             },
             Validation::Host => {
                 if answer.parse::<std::net::IpAddr>().is_ok() || is_dns_name(answer) {
                     Ok(())
                 } else {
-                    Err(format!("{answer:?} is not a host name or IP address"))
+                    Err(format!("{shown} is not a host name or IP address"))
                 }
             }
             Validation::Size => {
@@ -186,14 +248,14 @@ impl Validation {
                 if re.is_match(answer) {
                     Ok(())
                 } else {
-                    Err(format!("{answer:?} is not a size such as 20Gi"))
+                    Err(format!("{shown} is not a size such as 20Gi"))
                 }
             }
             Validation::Enum(options) => {
                 if options.iter().any(|o| o == answer) {
                     Ok(())
                 } else {
-                    Err(format!("{answer:?} is not one of: {}", options.join(", ")))
+                    Err(format!("{shown} is not one of: {}", options.join(", ")))
                 }
             }
             Validation::Regex(pattern) => {
@@ -202,7 +264,7 @@ impl Validation {
                 if re.is_match(answer) {
                     Ok(())
                 } else {
-                    Err(format!("{answer:?} does not match {pattern}"))
+                    Err(format!("{shown} does not match {pattern}"))
                 }
             }
         }

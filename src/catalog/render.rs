@@ -104,6 +104,14 @@ fn expression_env() -> Environment<'static> {
     env
 }
 
+/// The StorageClass of volumes that hold a database: `storage.local_class`, else NFS.
+pub fn local_class(cfg: &Config) -> &str {
+    cfg.storage
+        .local_class
+        .as_deref()
+        .unwrap_or(&cfg.storage.storage_class)
+}
+
 /// The context `{{ … }}` in profile values and secret values sees.
 fn value_context(cfg: &Config, app: &App, settings: &BTreeMap<String, String>) -> minijinja::Value {
     context! {
@@ -111,6 +119,7 @@ fn value_context(cfg: &Config, app: &App, settings: &BTreeMap<String, String>) -
         settings => to_mj(&serde_json::to_value(settings).unwrap_or_default()),
         domain => &cfg.cluster.domain,
         storage_class => &cfg.storage.storage_class,
+        local_class => local_class(cfg),
         issuer => cluster_issuer_name(cfg),
         secret_name => super::secret_name(app),
         tls_secret => format!("{}-tls", app.name),
@@ -201,7 +210,61 @@ pub fn values(cfg: &Config, profile: &Profile, app: &App) -> Result<Value> {
     }
     let env = expression_env();
     let ctx = value_context(cfg, app, &settings);
-    eval_tree(&env, &ctx, &merged, "")
+    let mut values = eval_tree(&env, &ctx, &merged, "")?;
+    add_loadbalancer_annotations(profile, &settings, &mut values)?;
+    Ok(values)
+}
+
+/// Annotate each Service that has a fixed address the one way MetalLB accepts, and the
+/// sharing key when the app opted into sharing (see [`super::sharing_key`]).
+fn add_loadbalancer_annotations(
+    profile: &Profile,
+    settings: &BTreeMap<String, String>,
+    values: &mut Value,
+) -> Result<()> {
+    for q in &profile.questions {
+        let Some(lb) = &q.loadbalancer else { continue };
+        let Some(address) = settings.get(&q.key).filter(|a| !a.is_empty()) else {
+            continue;
+        };
+        if !matches(&q.when, settings) {
+            continue;
+        }
+        let mut node = &mut *values;
+        for part in lb.annotations.split('.') {
+            let Value::Object(map) = node else {
+                return Err(anyhow!(
+                    "loadbalancer.annotations {:?} of {}: {part} is not a mapping",
+                    lb.annotations,
+                    q.key
+                ));
+            };
+            node = map
+                .entry(part.to_owned())
+                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        }
+        let Value::Object(annotations) = node else {
+            return Err(anyhow!(
+                "loadbalancer.annotations {:?} of {} is not a mapping",
+                lb.annotations,
+                q.key
+            ));
+        };
+        annotations.insert(
+            "metallb.io/loadBalancerIPs".to_owned(),
+            Value::String(address.clone()),
+        );
+        if settings
+            .get(&super::shared_key(&q.key))
+            .is_some_and(|v| v == "true")
+        {
+            annotations.insert(
+                "metallb.io/allow-shared-ip".to_owned(),
+                Value::String(super::sharing_key(address)),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn render_template(name: &str, ctx: minijinja::Value) -> Result<String> {
@@ -237,6 +300,8 @@ pub fn render_app(cfg: &Config, app: &App) -> Result<BTreeMap<String, String>> {
         tls_secret => format!("{}-tls", app.name),
         service => service,
         port => profile.expose.port,
+        timeout => &profile.timeout,
+        privileged => profile.privileged,
         gateway => context! { name => GATEWAY_NAME, namespace => GATEWAY_NAMESPACE, section => GATEWAY_SECTION },
         values => to_mj(&values),
     };

@@ -69,15 +69,24 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
             "use at most 63 lowercase letters, digits and hyphens, e.g. --namespace cloud",
         ));
     }
+    catalog::check_host(&cfg, &host).map_err(|why| {
+        Error::usage(format!("--host: {why}")).with_hint(format!(
+            "e.g. --host {}.{}",
+            profile.name, cfg.cluster.domain
+        ))
+    })?;
     check_collisions(&cfg, &profile.name, &host, &namespace)?;
 
-    ask_questions(&profile, &mut answers, interactive)?;
-    let app = App {
+    let mut app = App {
         name: profile.name.clone(),
         namespace,
         host,
-        settings: answers,
+        settings: BTreeMap::new(),
     };
+    ask_questions(&cfg, &profile, &mut app, &mut answers, interactive)?;
+    app.settings = answers;
+    // The whole-configuration rules (addresses, hosts, namespaces, settings) with the app in.
+    crate::config::validate::check_new_app(&cfg, &app)?;
     let mut given = secrets_given;
     ask_required_secrets(&profile, &app, &mut given, interactive)?;
 
@@ -87,6 +96,7 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
     let cfg = load_config(&ctx.dir)?;
     check_not_installed(&cfg, &profile)?;
     check_collisions(&cfg, &profile.name, &app.host, &app.namespace)?;
+    crate::config::validate::check_new_app(&cfg, &app)?;
     let text = config_text(&ws)?;
     let edited = crate::config::edit::with_app_added(&text, &cfg, &app)?;
     let mut new_cfg = cfg.clone();
@@ -138,10 +148,18 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
     if !profile.notes.is_empty() {
         crate::ui::style::note(&profile.notes);
     }
+    if profile.needs.storage == catalog::StorageNeed::Local && new_cfg.storage.local_class.is_none()
+    {
+        crate::ui::style::note(&format!(
+            "{} keeps a database on its volume, which is on NFS: set storage.local_class in {CONFIG_FILE} to a node-local StorageClass (k3s ships local-path) before its first start",
+            app.name
+        ));
+    }
     if new_cfg.git.url.is_empty() || args.no_push {
         crate::ui::style::note(&crate::commands::render::next_step(&new_cfg));
     }
-    push_if_configured(&ctx.dir, &new_cfg, args.no_push, &args.push, push)
+    let pushed = push_if_configured(&ctx.dir, &new_cfg, args.no_push, &args.push, push)?;
+    crate::commands::sync::after_push(&ctx.dir, &new_cfg, &args.wait, pushed)
 }
 
 /// The user's `homelab.yaml`, read (never through a link) under the lock.
@@ -226,9 +244,9 @@ pub fn push_if_configured(
     Ok(Status::Ok)
 }
 
-/// Read `homelab.yaml` with the one loader: every rule checked, every problem reported.
+/// Read, parse and validate `homelab.yaml`, with the loader every command uses.
 pub fn load_config(dir: &Path) -> Result<Config> {
-    crate::config::load(dir)
+    crate::config::validate::load(dir)
 }
 
 /// The profile for a name given on the command line, or a did-you-mean error.
@@ -307,10 +325,57 @@ fn check_collisions(cfg: &Config, name: &str, host: &str, namespace: &str) -> Re
     Ok(())
 }
 
+/// The configuration as it would be with `app` installed.
+fn with_app(cfg: &Config, app: &App) -> Config {
+    let mut trial = cfg.clone();
+    trial.apps.retain(|a| a.name != app.name);
+    trial.apps.push(app.clone());
+    trial
+}
+
+/// What the whole-configuration rules (fixed LoadBalancer addresses, hosts) say about
+/// `app`'s settings, as `(key path inside the app, message)`.
+fn rule_problems(cfg: &Config, app: &App) -> Vec<(String, String)> {
+    let trial = with_app(cfg, app);
+    let problems = catalog::config_problems(&trial);
+    catalog::app_problems(&problems, &trial, app)
+        .map(|(path, message)| (path.to_owned(), message.to_owned()))
+        .collect()
+}
+
+/// The problem of the answer to `key` under those rules, if any.
+fn answer_problem(cfg: &Config, app: &App, key: &str) -> Option<String> {
+    let path = format!("settings.{key}");
+    rule_problems(cfg, app)
+        .into_iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, message)| message)
+}
+
+/// The default answer of a question: for a LoadBalancer address the next free pool address
+/// (counting the addresses this app has already been given), else the profile's default.
+fn default_answer(
+    cfg: &Config,
+    app: &App,
+    answers: &BTreeMap<String, String>,
+    q: &Question,
+) -> String {
+    if q.loadbalancer.is_none() {
+        return q.default.clone();
+    }
+    let mut trial = app.clone();
+    trial.settings = answers.clone();
+    catalog::next_free_address(&with_app(cfg, &trial))
+        .map(|ip| ip.to_string())
+        .unwrap_or_default()
+}
+
 /// Answer every question that applies, in order: `--set`, else a prompt on a terminal, else
 /// the default. A question without a default must be answered.
 fn ask_questions(
+    cfg: &Config,
     profile: &Profile,
+    app: &mut App,
     answers: &mut BTreeMap<String, String>,
     interactive: bool,
 ) -> Result<()> {
@@ -319,10 +384,21 @@ fn ask_questions(
         if !catalog::matches(&q.when, answers) {
             continue;
         }
+        let default = default_answer(cfg, app, answers, q);
         let value = match given.get(&q.key) {
             Some(v) => v.clone(),
-            None if interactive => prompt(q)?,
-            None if q.default.is_empty() => {
+            None if interactive => {
+                app.settings = answers.clone();
+                prompt(q, &default, &|value: &str| {
+                    let mut trial = app.clone();
+                    trial.settings.insert(q.key.clone(), value.to_owned());
+                    match answer_problem(cfg, &trial, &q.key) {
+                        Some(problem) => Err(problem),
+                        None => Ok(()),
+                    }
+                })?
+            }
+            None if default.is_empty() => {
                 return Err(Error::usage(format!(
                     "{} needs an answer for {:?} ({})",
                     profile.name, q.key, q.prompt
@@ -333,7 +409,7 @@ fn ask_questions(
                     q.validation.describe()
                 )));
             }
-            None => q.default.clone(),
+            None => default,
         };
         answers.insert(q.key.clone(), value);
     }
@@ -358,12 +434,18 @@ fn ask_questions(
     Ok(())
 }
 
-fn prompt(q: &Question) -> Result<String> {
+/// Ask one question; `default` is offered, `rules` checks the answer against the rest of
+/// the configuration (e.g. a LoadBalancer address against the pool and the other apps).
+fn prompt(
+    q: &Question,
+    default: &str,
+    rules: &dyn Fn(&str) -> std::result::Result<(), String>,
+) -> Result<String> {
     let theme = dialoguer::theme::ColorfulTheme::default();
     let io = |e: dialoguer::Error| Error::failed(format!("prompt failed: {e}"));
     Ok(match &q.validation {
         Validation::Enum(options) => {
-            let default = options.iter().position(|o| *o == q.default).unwrap_or(0);
+            let default = options.iter().position(|o| o == default).unwrap_or(0);
             let i = dialoguer::Select::with_theme(&theme)
                 .with_prompt(&q.prompt)
                 .items(options)
@@ -374,7 +456,7 @@ fn prompt(q: &Question) -> Result<String> {
         }
         Validation::Bool => dialoguer::Confirm::with_theme(&theme)
             .with_prompt(&q.prompt)
-            .default(q.default == "true")
+            .default(default == "true")
             .interact()
             .map_err(io)?
             .to_string(),
@@ -382,9 +464,9 @@ fn prompt(q: &Question) -> Result<String> {
             let v = v.clone();
             let mut input = dialoguer::Input::<String>::with_theme(&theme)
                 .with_prompt(&q.prompt)
-                .validate_with(move |s: &String| v.check(s));
-            if !q.default.is_empty() {
-                input = input.default(q.default.clone());
+                .validate_with(move |s: &String| v.check(s).and_then(|()| rules(s)));
+            if !default.is_empty() {
+                input = input.default(default.to_owned());
             }
             input.interact_text().map_err(io)?
         }

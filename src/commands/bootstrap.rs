@@ -588,7 +588,7 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
         style::note(&format!(
             "Add the public key above ({}) as a deploy key of {}{}.",
             key.fingerprint,
-            cfg.git.url,
+            crate::config::git_url::redact(&cfg.git.url),
             if write {
                 " with write access (image automation pushes commits)"
             } else {
@@ -715,7 +715,7 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
         "{} Flux is running {} from {}",
         style::green("Done:"),
         revision.as_deref().unwrap_or("the repository"),
-        cfg.git.url
+        crate::config::git_url::redact(&cfg.git.url)
     ));
     Ok(Status::Ok)
 }

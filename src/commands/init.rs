@@ -88,16 +88,10 @@ fn check_empty(dir: &Path, allow: bool) -> Result<()> {
         return Ok(());
     }
     names.sort();
-    let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
-    let more = if names.len() > shown.len() {
-        format!(" and {} more", names.len() - shown.len())
-    } else {
-        String::new()
-    };
     Err(Error::usage(format!(
-        "{} is not empty (it holds {}{more}): init creates a new repository",
+        "{} is not empty (it holds {}): init creates a new repository",
         dir.display(),
-        shown.join(", ")
+        crate::text::shortlist(&names, 5, ", ")
     ))
     .with_hint(
         "init into a new or empty directory (--dir DIR), or pass --allow-non-empty to render here anyway (homelab commits only the files it renders, never yours)",

@@ -15,6 +15,8 @@ pub mod init;
 pub mod push;
 pub mod remove_app;
 pub mod render;
+pub mod status;
+pub mod sync;
 
 /// What every command gets besides its own arguments.
 #[derive(Debug, Clone)]
@@ -42,5 +44,7 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Apps => apps::run(&ctx),
         Command::Bootstrap(args) => bootstrap::run(&ctx, &args),
         Command::Init(args) => init::run(&ctx, &args),
+        Command::Status(args) => status::run(&args),
+        Command::Sync(args) => sync::run(&ctx, &args),
     }
 }

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use crate::cli::PushArgs;
+use crate::cli::{PushArgs, PushCommandArgs};
 use crate::commands::Context;
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
@@ -18,11 +18,11 @@ use crate::render::state::{STATE_FILE, State};
 use crate::render::write::{self, Workspace, has_conflict_markers};
 use crate::ui::style;
 
-pub fn run(ctx: &Context, args: &PushArgs) -> Result<Status> {
+pub fn run(ctx: &Context, args: &PushCommandArgs) -> Result<Status> {
     write::check_dir(&ctx.dir)?;
     let config = crate::config::load(&ctx.dir)?;
-    push_repo(&ctx.dir, &config, args)?;
-    Ok(Status::Ok)
+    push_repo(&ctx.dir, &config, &args.push)?;
+    crate::commands::sync::after_push(&ctx.dir, &config, &args.wait, Status::Ok)
 }
 
 /// Check the repository in `dir` and push its branch to `config.git.url`, reporting the
@@ -74,7 +74,7 @@ pub fn push_repo(dir: &Path, config: &Config, args: &PushArgs) -> Result<PushOut
 
     let opts = PushOptions::from_args(&config.git.url, branch, args);
     let outcome = git::push(ws.repo(), &opts)?;
-    let url = &config.git.url;
+    let url = &crate::config::git_url::redact(&config.git.url);
     match outcome {
         PushOutcome::UpToDate => {
             style::note(&format!("{url} ({branch}) is already up to date"));
@@ -166,15 +166,9 @@ fn refuse_stale(ws: &Workspace, cfg: &Config) -> Result<()> {
     if stale.is_empty() {
         return Ok(());
     }
-    let shown: Vec<&str> = stale.iter().take(10).map(String::as_str).collect();
-    let more = if stale.len() > shown.len() {
-        format!("\n  … and {} more", stale.len() - shown.len())
-    } else {
-        String::new()
-    };
     Err(Error::failed(format!(
-        "refusing to push: the repository is out of date with {CONFIG_FILE} (or a render left conflicts); these files differ from what it renders:\n  {}{more}",
-        shown.join("\n  ")
+        "refusing to push: the repository is out of date with {CONFIG_FILE} (or a render left conflicts); these files differ from what it renders:\n  {}",
+        crate::text::shortlist(&stale, 10, "\n  ")
     ))
     .with_hint(
         "run `homelab render` (it commits the update), then `homelab push`; or push the last commit as it is with `homelab push --allow-stale`",
@@ -196,15 +190,9 @@ fn warn_uncommitted(repo: &git2::Repository) {
     if paths.is_empty() {
         return;
     }
-    let shown: Vec<&str> = paths.iter().take(5).map(String::as_str).collect();
     style::note(&format!(
-        "note: uncommitted changes are not pushed: {}{} (commit them with git first if they should be)",
-        shown.join(", "),
-        if paths.len() > shown.len() {
-            format!(" and {} more", paths.len() - shown.len())
-        } else {
-            String::new()
-        }
+        "note: uncommitted changes are not pushed: {} (commit them with git first if they should be)",
+        crate::text::shortlist(&paths, 5, ", ")
     ));
 }
 

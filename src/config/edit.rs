@@ -391,7 +391,7 @@ mod tests {
         App {
             name: name.into(),
             namespace: name.into(),
-            host: format!("{name}.example.com"),
+            host: format!("{name}.lab.example.org"),
             settings: settings
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -445,10 +445,10 @@ mod tests {
             "apps:\n",
             "apps: ~\n",
             "apps: []\n",
-            "apps:\n- name: grafana\n  namespace: grafana\n  host: grafana.example.com\n",
-            "apps:\n    -   name: grafana   # mine\n        namespace: grafana\n        host: grafana.example.com\n# trailing\n",
-            "apps: [{name: grafana, namespace: grafana, host: grafana.example.com}]\n",
-            "apps:\n  - {name: grafana, namespace: grafana, host: grafana.example.com}\n",
+            "apps:\n- name: grafana\n  namespace: grafana\n  host: grafana.lab.example.org\n",
+            "apps:\n    -   name: grafana   # mine\n        namespace: grafana\n        host: grafana.lab.example.org\n# trailing\n",
+            "apps: [{name: grafana, namespace: grafana, host: grafana.lab.example.org}]\n",
+            "apps:\n  - {name: grafana, namespace: grafana, host: grafana.lab.example.org}\n",
         ] {
             let text = format!("{head}{tail}");
             let current = cfg(&text);
@@ -476,13 +476,15 @@ mod tests {
 
     #[test]
     fn values_that_yaml_would_misread_are_quoted() {
-        let text = base();
-        let odd = app(
-            "grafana",
-            &[("a", "true"), ("b", "0755"), ("c", "1e3"), ("d", "x: y #z")],
-        );
-        let added = with_app_added(&text, &cfg(&text), &odd).expect("add");
-        assert_eq!(cfg(&added).apps, vec![odd]);
+        for value in [
+            "true", "No", "0755", "1e3", "12", "x: y #z", "-a", "10Gi", "plain", "",
+        ] {
+            let doc: serde_json::Value =
+                serde_saphyr::from_str(&format!("k: {}\n", scalar(value))).expect(value);
+            assert_eq!(doc["k"], value, "{value:?} written as {}", scalar(value));
+        }
+        assert_eq!(scalar("10Gi"), "10Gi");
+        assert_eq!(scalar("grafana.lab.example.org"), "grafana.lab.example.org");
     }
 
     #[test]

@@ -267,6 +267,10 @@ pub struct Storage {
     pub storage_class: String,
     #[serde(default = "default_true")]
     pub default_class: bool,
+    /// A node-local StorageClass the cluster already has (k3s ships `local-path`), for the
+    /// apps whose data is a database that does not belong on NFS. Unset: NFS for everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_class: Option<String>,
 }
 
 fn default_storage_class() -> String {

@@ -26,6 +26,7 @@ use crate::config::{
     Provisioner, REQUIRED_FLUX_COMPONENTS, SUPPORTED_VERSIONS,
 };
 use crate::error::{Error, Result};
+use crate::text::Shown;
 
 /// One problem in `homelab.yaml`: where (a key path like `nodes[1].address`) and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +176,12 @@ fn syntax_diagnostic(e: &serde_saphyr::Error) -> Diagnostic {
         message = format!("duplicate key {key}; each key may appear once");
     } else if message.starts_with("multiple YAML documents detected") {
         message = "more than one YAML document; homelab.yaml holds exactly one".to_owned();
+    } else if let Some(breach) = message.strip_prefix("budget breached: ") {
+        // The parser's limits on nodes, aliases and nesting stop YAML bombs; a real
+        // homelab.yaml is a few hundred nodes.
+        message = format!(
+            "the file is far larger or deeper than any homelab.yaml ({breach}); look for a pasted block, a long generated list or an alias (*name) repeated many times, and keep only the settings of your homelab"
+        );
     }
     Diagnostic::new(path, format!("YAML syntax error: {message}"))
 }
@@ -255,6 +262,7 @@ const STORAGE: &[Field] = &[
     req("nfs_path", Ty::Str),
     opt("storage_class", Ty::Str),
     opt("default_class", Ty::Bool),
+    opt("local_class", Ty::Str),
 ];
 const GIT: &[Field] = &[opt("url", Ty::Str), opt("branch", Ty::Str)];
 const FLUX: &[Field] = &[opt("version", Ty::Str), opt("components", Ty::StrList)];
@@ -265,9 +273,21 @@ const APP: &[Field] = &[
     opt("settings", Ty::StrMap),
 ];
 
+/// `path.key`, with a key that is not a plain word shown quoted, escaped and bounded, so a
+/// key path in a message can neither hide characters nor run on for megabytes.
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
+    let plain = !key.is_empty()
+        && key.len() <= crate::text::SHOWN_CHARS
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+    let key = if plain {
         key.to_owned()
+    } else {
+        Shown(key).to_string()
+    };
+    if path.is_empty() {
+        key
     } else {
         format!("{path}.{key}")
     }
@@ -279,7 +299,7 @@ fn describe(v: &Value) -> String {
         Value::Null => "an empty value".to_owned(),
         Value::Bool(b) => format!("the boolean {b}"),
         Value::Number(n) => format!("the number {n}"),
-        Value::String(s) => format!("the string {s:?}"),
+        Value::String(s) => format!("the string {}", Shown(s)),
         Value::Array(_) => "a list".to_owned(),
         Value::Object(_) => "a mapping".to_owned(),
     }
@@ -364,7 +384,7 @@ fn walk_value(value: &mut Value, ty: Ty, path: &str, diags: &mut Vec<Diagnostic>
         Ty::Enum(names) => match value.as_str() {
             Some(s) if names.contains(&s) => {}
             Some(s) => {
-                let mut message = format!("{s:?} is not one of {}", names.join(", "));
+                let mut message = format!("{} is not one of {}", Shown(s), names.join(", "));
                 if let Some(best) = did_you_mean(s, names.iter().copied()) {
                     message.push_str(&format!("; did you mean {best}?"));
                 }
@@ -452,6 +472,7 @@ impl Range {
 
 /// Every semantic rule of `homelab.yaml`; empty when the configuration is valid.
 pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
+    let hidden = hidden_characters(cfg);
     let mut d = Diagnostics::default();
 
     if !SUPPORTED_VERSIONS.contains(&cfg.version) {
@@ -473,7 +494,7 @@ pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
     // quietly here, report its problems in file order below.
     let node_net = field::cidr(&cfg.network.node_cidr)
         .ok()
-        .filter(|n| n.prefix_len() <= 30);
+        .filter(|n| (MIN_NODE_PREFIX..=30).contains(&n.prefix_len()));
     let pool: Vec<Option<Range>> = cfg
         .network
         .loadbalancer_pool
@@ -508,8 +529,57 @@ pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
     d.check("git.branch", field::branch(&cfg.git.branch));
 
     validate_flux(cfg, &mut d);
-    validate_apps(cfg, &mut d);
-    d.0
+    apps::validate_apps(cfg, &mut d);
+    // Rules that need the app catalog: LoadBalancer addresses, hosts, the local class.
+    for (path, message) in crate::catalog::config_problems(cfg) {
+        d.push(path, message);
+    }
+
+    // A value holding a hidden character is reported for that alone: the rules of its
+    // field would only say less clearly that it is wrong.
+    let hidden_paths: std::collections::BTreeSet<String> =
+        hidden.iter().map(|h| h.path.clone()).collect();
+    let mut out = hidden;
+    out.extend(
+        d.0.into_iter()
+            .filter(|diag| !hidden_paths.contains(&diag.path)),
+    );
+    out
+}
+
+/// Every string of the configuration, keys included, that holds a character YAML 1.1
+/// parsers break lines at or that nobody can see (see [`crate::text::is_hidden`]). Run on
+/// the model, so it covers every key there is, whoever built the configuration.
+fn hidden_characters(cfg: &Config) -> Vec<Diagnostic> {
+    fn walk(value: &Value, path: &str, out: &mut Vec<Diagnostic>) {
+        match value {
+            Value::String(s) => {
+                if let Err(message) = crate::text::check_visible(s) {
+                    out.push(Diagnostic::new(path, message));
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{i}]"), out);
+                }
+            }
+            Value::Object(map) => {
+                for (key, item) in map {
+                    let child = join(path, key);
+                    if let Err(message) = crate::text::check_visible(key) {
+                        out.push(Diagnostic::new(&child, format!("the key {message}")));
+                    }
+                    walk(item, &child, out);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    let mut out = Vec::new();
+    // The model holds only strings, numbers, booleans, lists and string maps.
+    let value = serde_json::to_value(cfg).unwrap_or(Value::Null);
+    walk(&value, "", &mut out);
+    out
 }
 
 #[derive(Default)]
@@ -609,6 +679,10 @@ fn parse_ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap_or(Ipv4Addr::UNSPECIFIED)
 }
 
+/// The widest node network accepted: a /8 is already a whole private range; anything wider
+/// (up to `0.0.0.0/0`) would make every address "on the LAN" and every check meaningless.
+const MIN_NODE_PREFIX: u8 = 8;
+
 fn validate_network(
     cfg: &Config,
     node_net: Option<Ipv4Net>,
@@ -618,7 +692,15 @@ fn validate_network(
 ) {
     let net = &cfg.network;
     if let Ok(parsed) = field::cidr(&net.node_cidr) {
-        if parsed.prefix_len() > 30 {
+        if parsed.prefix_len() < MIN_NODE_PREFIX {
+            d.push(
+                "network.node_cidr",
+                format!(
+                    "{parsed} spans {} addresses, far more than a network of machines; use the prefix of your LAN (often /24, like 192.168.1.0/24), /{MIN_NODE_PREFIX} at the widest",
+                    1u64 << (32 - parsed.prefix_len())
+                ),
+            );
+        } else if parsed.prefix_len() > 30 {
             d.push(
                 "network.node_cidr",
                 format!(
@@ -639,6 +721,7 @@ fn validate_network(
             "must list at least one address range (like 192.168.1.240-192.168.1.250) or CIDR",
         );
     }
+    let overlaps = overlapping(pool);
     for (i, entry) in net.loadbalancer_pool.iter().enumerate() {
         let path = format!("network.loadbalancer_pool[{i}]");
         let Some(range) = pool[i] else {
@@ -672,16 +755,14 @@ fn validate_network(
                 );
             }
         }
-        for (j, earlier) in pool[..i].iter().enumerate() {
-            if earlier.is_some_and(|e| e.overlaps(range)) {
-                d.push(
-                    &path,
-                    format!(
-                        "{entry} overlaps network.loadbalancer_pool[{j}] {}",
-                        net.loadbalancer_pool[j]
-                    ),
-                );
-            }
+        for &j in overlaps.get(&i).into_iter().flatten() {
+            d.push(
+                &path,
+                format!(
+                    "{entry} overlaps network.loadbalancer_pool[{j}] {}",
+                    net.loadbalancer_pool[j]
+                ),
+            );
         }
     }
 
@@ -702,6 +783,34 @@ fn validate_network(
             );
         }
     }
+}
+
+/// Overlapping pool entries, as `later index → earlier indexes`: sorted by start and swept
+/// once, so a pool of 100,000 entries is checked in well under a second. Each overlap is
+/// found through the entry reaching furthest so far, which is enough to point at it.
+fn overlapping(pool: &[Option<Range>]) -> BTreeMap<usize, Vec<usize>> {
+    let mut sorted: Vec<(Range, usize)> = pool
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.map(|r| (r, i)))
+        .collect();
+    sorted.sort_by_key(|(r, i)| (r.start, *i));
+    let mut out: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut reach: Option<(Range, usize)> = None;
+    for (range, i) in sorted {
+        if let Some((far, j)) = reach
+            && far.overlaps(range)
+        {
+            out.entry(i.max(j)).or_default().push(i.min(j));
+        }
+        if reach.is_none_or(|(far, _)| range.end > far.end) {
+            reach = Some((range, i));
+        }
+    }
+    for earlier in out.values_mut() {
+        earlier.sort_unstable();
+    }
+    out
 }
 
 /// Whether a `dns_settings` or app-settings key names a secret.
@@ -741,7 +850,7 @@ fn validate_certificates(cfg: &Config, d: &mut Diagnostics) {
     let provider = certs.dns_provider;
     let dns01 = certs.challenge == Challenge::Dns01;
     for (key, value) in &certs.dns_settings {
-        let path = format!("certificates.dns_settings.{key}");
+        let path = join("certificates.dns_settings", key);
         if is_secret_key(key) {
             let fix = if dns01 {
                 format!(
@@ -801,6 +910,7 @@ fn validate_certificates(cfg: &Config, d: &mut Diagnostics) {
 
 /// The value rules of each provider's settings, as cert-manager and the provider expect them.
 fn dns_setting(provider: DnsProvider, key: &str, value: &str) -> std::result::Result<(), String> {
+    let shown = Shown(value);
     if value.is_empty() {
         return Err("must not be empty".to_owned());
     }
@@ -813,22 +923,22 @@ fn dns_setting(provider: DnsProvider, key: &str, value: &str) -> std::result::Re
                 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
                 && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
             ok.then_some(())
-                .ok_or_else(|| format!("{value:?} is not an AWS region like us-east-1"))
+                .ok_or_else(|| format!("{shown} is not an AWS region like us-east-1"))
         }
         (DnsProvider::Route53, "hosted_zone_id") => (value.len() <= 32
             && all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
         .then_some(())
-        .ok_or_else(|| format!("{value:?} is not a Route 53 hosted zone ID like Z0123456789ABCDEFGHIJ")),
+        .ok_or_else(|| format!("{shown} is not a Route 53 hosted zone ID like Z0123456789ABCDEFGHIJ")),
         (DnsProvider::Route53, "access_key_id") => ((16..=128).contains(&value.len())
             && all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
         .then_some(())
         .ok_or_else(|| {
-            format!("{value:?} is not an AWS access key ID like AKIAIOSFODNN7EXAMPLE (the secret access key goes in AWS_SECRET_ACCESS_KEY, never here)")
+            format!("{shown} is not an AWS access key ID like AKIAIOSFODNN7EXAMPLE (the secret access key goes in AWS_SECRET_ACCESS_KEY, never here)")
         }),
         (DnsProvider::Route53, "role") => (value.starts_with("arn:aws") && value.contains(":role/"))
             .then_some(())
             .ok_or_else(|| {
-                format!("{value:?} is not an IAM role ARN like arn:aws:iam::123456789012:role/dns-manager")
+                format!("{shown} is not an IAM role ARN like arn:aws:iam::123456789012:role/dns-manager")
             }),
         (DnsProvider::Clouddns, "project") => {
             let ok = (6..=30).contains(&value.len())
@@ -836,12 +946,12 @@ fn dns_setting(provider: DnsProvider, key: &str, value: &str) -> std::result::Re
                 && !value.ends_with('-')
                 && all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
             ok.then_some(()).ok_or_else(|| {
-                format!("{value:?} is not a Google Cloud project ID (6-30 lowercase letters, digits and '-', starting with a letter)")
+                format!("{shown} is not a Google Cloud project ID (6-30 lowercase letters, digits and '-', starting with a letter)")
             })
         }
         (DnsProvider::Azuredns, "client_id" | "tenant_id" | "subscription_id") => {
             is_uuid(value).then_some(()).ok_or_else(|| {
-                format!("{value:?} is not a UUID like 00000000-0000-0000-0000-000000000000")
+                format!("{shown} is not a UUID like 00000000-0000-0000-0000-000000000000")
             })
         }
         (DnsProvider::Azuredns, "resource_group") => {
@@ -849,7 +959,7 @@ fn dns_setting(provider: DnsProvider, key: &str, value: &str) -> std::result::Re
                 && !value.ends_with('.')
                 && all(|c| c.is_alphanumeric() || "-_.()".contains(c));
             ok.then_some(()).ok_or_else(|| {
-                format!("{value:?} is not an Azure resource group name (letters, digits, '-', '_', '.', '(' and ')', at most 90)")
+                format!("{shown} is not an Azure resource group name (letters, digits, '-', '_', '.', '(' and ')', at most 90)")
             })
         }
         (DnsProvider::Azuredns, "hosted_zone_name") => field::domain(value),
@@ -862,7 +972,7 @@ fn dns_setting(provider: DnsProvider, key: &str, value: &str) -> std::result::Re
             ];
             ENVS.contains(&value)
                 .then_some(())
-                .ok_or_else(|| format!("{value:?} is not one of {}", ENVS.join(", ")))
+                .ok_or_else(|| format!("{shown} is not one of {}", ENVS.join(", ")))
         }
         (DnsProvider::Rfc2136, "nameserver") => {
             let (host, port) = match value.rsplit_once(':') {
@@ -873,19 +983,19 @@ fn dns_setting(provider: DnsProvider, key: &str, value: &str) -> std::result::Re
             (port_ok && field::host_or_ipv4(host).is_ok())
                 .then_some(())
                 .ok_or_else(|| {
-                    format!("{value:?} is not a DNS server like 192.168.1.2 or ns1.example.com:53")
+                    format!("{shown} is not a DNS server like 192.168.1.2 or ns1.example.com:53")
                 })
         }
         (DnsProvider::Rfc2136, "tsig_key_name") => {
             let name = value.strip_suffix('.').unwrap_or(value).to_ascii_lowercase();
             field::dns_subdomain(&name)
-                .map_err(|_| format!("{value:?} is not a TSIG key name like acme-update.example.com."))
+                .map_err(|_| format!("{shown} is not a TSIG key name like acme-update.example.com."))
         }
         (DnsProvider::Rfc2136, "tsig_algorithm") => {
             const ALGS: &[&str] = &["HMACMD5", "HMACSHA1", "HMACSHA256", "HMACSHA512"];
             ALGS.contains(&value)
                 .then_some(())
-                .ok_or_else(|| format!("{value:?} is not one of {}", ALGS.join(", ")))
+                .ok_or_else(|| format!("{shown} is not one of {}", ALGS.join(", ")))
         }
         _ => Ok(()),
     }
@@ -908,9 +1018,10 @@ fn validate_flux(cfg: &Config, d: &mut Diagnostics) {
         let path = format!("flux.components[{i}]");
         if !FLUX_COMPONENTS.contains(&c.as_str()) {
             let message = match did_you_mean(c, FLUX_COMPONENTS.iter().copied()) {
-                Some(best) => format!("{c:?} is not a Flux component; did you mean {best}?"),
+                Some(best) => format!("{} is not a Flux component; did you mean {best}?", Shown(c)),
                 None => format!(
-                    "{c:?} is not a Flux component; known: {}",
+                    "{} is not a Flux component; known: {}",
+                    Shown(c),
                     FLUX_COMPONENTS.join(", ")
                 ),
             };
@@ -932,49 +1043,6 @@ fn validate_flux(cfg: &Config, d: &mut Diagnostics) {
                 "Flux cannot sync the repository without it"
             };
             d.push("flux.components", format!("must include {required}: {why}"));
-        }
-    }
-}
-
-fn validate_apps(cfg: &Config, d: &mut Diagnostics) {
-    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut hosts: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, app) in cfg.apps.iter().enumerate() {
-        let path = format!("apps[{i}].name");
-        if d.check(&path, field::dns_label(&app.name)) {
-            if let Some(first) = names.get(app.name.as_str()) {
-                d.push(
-                    path,
-                    format!("{:?} is already installed as apps[{first}]", app.name),
-                );
-            } else {
-                names.insert(&app.name, i);
-            }
-        }
-        d.check(
-            format!("apps[{i}].namespace"),
-            field::dns_label(&app.namespace),
-        );
-        let path = format!("apps[{i}].host");
-        // A single-label host is allowed here (LAN search domains, `localhost` in tests);
-        // the cluster's domain itself needs two labels for certificates.
-        if d.check(&path, field::dns_subdomain(&app.host)) {
-            if let Some(first) = hosts.get(app.host.as_str()) {
-                d.push(
-                    path,
-                    format!("{} is already served by apps[{first}]", app.host),
-                );
-            } else {
-                hosts.insert(&app.host, i);
-            }
-        }
-        for key in app.settings.keys() {
-            if is_secret_key(key) {
-                d.push(
-                    format!("apps[{i}].settings.{key}"),
-                    "looks like a secret, and secrets never go in homelab.yaml (it is committed to git); `homelab add-app` stores secrets encrypted beside the app",
-                );
-            }
         }
     }
 }
@@ -1017,6 +1085,8 @@ pub fn suggest_pool<S: AsRef<str>>(node_cidr: &str, node_addresses: &[S]) -> Opt
 pub mod field {
     use std::net::Ipv4Addr;
 
+    use crate::text::{Bare, Shown};
+
     use ipnet::Ipv4Net;
 
     /// Turn arbitrary text into the DNS label it was probably meant to be.
@@ -1046,12 +1116,13 @@ pub mod field {
 
     /// A DNS-1123 label: 1-63 lowercase letters, digits and '-', alphanumeric at both ends.
     pub fn dns_label(s: &str) -> Result<(), String> {
+        let q = Shown(s);
         if s.is_empty() {
             return Err("must not be empty".to_owned());
         }
         if s.len() > 63 {
             return Err(format!(
-                "{s:?} is {} characters long; a DNS label has at most 63",
+                "{q} is {} characters long; a DNS label has at most 63",
                 s.len()
             ));
         }
@@ -1059,23 +1130,24 @@ pub mod field {
             return Ok(());
         }
         let mut message = format!(
-            "{s:?} is not a DNS label: use lowercase letters, digits and '-', starting and ending with a letter or digit"
+            "{q} is not a DNS label: use lowercase letters, digits and '-', starting and ending with a letter or digit"
         );
         let fixed = sanitize(s);
         if label_ok(&fixed) {
-            message.push_str(&format!("; did you mean {fixed:?}?"));
+            message.push_str(&format!("; did you mean {}?", Shown(&fixed)));
         }
         Err(message)
     }
 
     /// A DNS-1123 subdomain: lowercase labels joined by '.', at most 253 characters.
     pub fn dns_subdomain(s: &str) -> Result<(), String> {
+        let q = Shown(s);
         if s.is_empty() {
             return Err("must not be empty".to_owned());
         }
         if s.len() > 253 {
             return Err(format!(
-                "{s:?} is {} characters long; a DNS name has at most 253",
+                "{q} is {} characters long; a DNS name has at most 253",
                 s.len()
             ));
         }
@@ -1083,40 +1155,42 @@ pub mod field {
             return Ok(());
         }
         let mut message = format!(
-            "{s:?} is not a DNS-1123 name: use lowercase letters, digits, '-' and '.', each part starting and ending with a letter or digit"
+            "{q} is not a DNS-1123 name: use lowercase letters, digits, '-' and '.', each part starting and ending with a letter or digit"
         );
         let fixed: Vec<String> = s.split('.').map(sanitize).collect();
         let fixed = fixed.join(".");
         if fixed.split('.').all(label_ok) {
-            message.push_str(&format!("; did you mean {fixed:?}?"));
+            message.push_str(&format!("; did you mean {}?", Shown(&fixed)));
         }
         Err(message)
     }
 
     /// A DNS domain for apps: a DNS-1123 subdomain of at least two labels, not an address.
     pub fn domain(s: &str) -> Result<(), String> {
+        let q = Shown(s);
+        let bare = Bare(s);
         if s.ends_with('.') && s.len() > 1 {
             return Err(format!(
-                "{s:?} ends with '.'; write it without the trailing dot: {:?}",
-                &s[..s.len() - 1]
+                "{q} ends with '.'; write it without the trailing dot: {}",
+                Shown(&s[..s.len() - 1])
             ));
         }
         if s.parse::<Ipv4Addr>().is_ok() {
             return Err(format!(
-                "{s:?} is an IP address; expected a domain name like home.example.com"
+                "{q} is an IP address; expected a domain name like home.example.com"
             ));
         }
         dns_subdomain(s)
             .map_err(|e| e.replace("is not a DNS-1123 name", "is not a valid domain"))?;
         if !s.contains('.') {
             return Err(format!(
-                "{s:?} has a single label; use a domain with at least two, like {s}.home.arpa or example.com"
+                "{q} has a single label; use a domain with at least two, like {bare}.home.arpa or example.com"
             ));
         }
         let tld = s.rsplit('.').next().unwrap_or_default();
         if tld.chars().all(|c| c.is_ascii_digit()) {
             return Err(format!(
-                "{s:?} ends in a numeric label; a domain's last label has letters"
+                "{q} ends in a numeric label; a domain's last label has letters"
             ));
         }
         Ok(())
@@ -1124,7 +1198,8 @@ pub mod field {
 
     /// An email address (for the ACME account): `local@domain`.
     pub fn email(s: &str) -> Result<(), String> {
-        let invalid = |why: &str| Err(format!("{s:?} is not a valid email address: {why}"));
+        let q = Shown(s);
+        let invalid = |why: &str| Err(format!("{q} is not a valid email address: {why}"));
         if s.is_empty() {
             return Err("must not be empty".to_owned());
         }
@@ -1152,19 +1227,21 @@ pub mod field {
     /// A single IPv4 host address (not unspecified, multicast or broadcast). Loopback is
     /// allowed: it is how a one-machine lab (and the test suite) reaches its own services.
     pub fn ipv4(s: &str) -> Result<(), String> {
+        let q = Shown(s);
+        let bare = Bare(s);
         let ip: Ipv4Addr = match s.parse() {
             Ok(ip) => ip,
             Err(_) if s.contains('/') => {
                 return Err(format!(
-                    "{s:?} is a CIDR; expected a single address like 192.168.1.10"
+                    "{q} is a CIDR; expected a single address like 192.168.1.10"
                 ));
             }
             Err(_) if s.parse::<std::net::Ipv6Addr>().is_ok() => {
-                return Err(format!("{s} is an IPv6 address; use an IPv4 address"));
+                return Err(format!("{bare} is an IPv6 address; use an IPv4 address"));
             }
             Err(_) if s.is_empty() => return Err("must not be empty".to_owned()),
             Err(_) => {
-                return Err(format!("{s:?} is not an IPv4 address like 192.168.1.10"));
+                return Err(format!("{q} is not an IPv4 address like 192.168.1.10"));
             }
         };
         let kind = if ip.is_unspecified() {
@@ -1183,25 +1260,31 @@ pub mod field {
 
     /// An IPv4 CIDR in canonical form (no host bits set), like `192.168.1.0/24`.
     pub fn cidr(s: &str) -> Result<Ipv4Net, String> {
+        let q = Shown(s);
+        let bare = Bare(s);
         if s.is_empty() {
             return Err("must not be empty".to_owned());
         }
         match s.parse::<Ipv4Net>() {
             Ok(net) if net == net.trunc() => Ok(net),
             Ok(net) => Err(format!(
-                "{s} has host bits set; did you mean {}?",
+                "{bare} has host bits set; did you mean {}?",
                 net.trunc()
             )),
             Err(_) => {
                 if let Ok(ip) = s.parse::<Ipv4Addr>() {
                     let guess = Ipv4Net::new(ip, 24).map(|n| n.trunc()).ok();
                     let guess = guess.map(|g| g.to_string()).unwrap_or_default();
-                    return Err(format!("{s} has no prefix length; did you mean {guess}?"));
+                    return Err(format!(
+                        "{bare} has no prefix length; did you mean {guess}?"
+                    ));
                 }
                 if s.contains(':') {
-                    return Err(format!("{s} is IPv6; use an IPv4 CIDR like 192.168.1.0/24"));
+                    return Err(format!(
+                        "{bare} is IPv6; use an IPv4 CIDR like 192.168.1.0/24"
+                    ));
                 }
-                Err(format!("{s:?} is not an IPv4 CIDR like 192.168.1.0/24"))
+                Err(format!("{q} is not an IPv4 CIDR like 192.168.1.0/24"))
             }
         }
     }
@@ -1213,6 +1296,8 @@ pub mod field {
 
     /// The first and last address of a pool entry (see [`pool_entry`]).
     pub fn pool_range(s: &str) -> Result<(Ipv4Addr, Ipv4Addr), String> {
+        let q = Shown(s);
+        let bare = Bare(s);
         let example =
             "an address range like 192.168.1.240-192.168.1.250 or a CIDR like 192.168.1.240/28";
         if s.is_empty() {
@@ -1220,28 +1305,28 @@ pub mod field {
         }
         if s.contains(char::is_whitespace) {
             return Err(format!(
-                "{s:?} contains spaces; write {}",
+                "{q} contains spaces; write {}",
                 s.split_whitespace().collect::<String>()
             ));
         }
         if let Some((a, b)) = s.split_once('-') {
             let (Ok(start), Ok(end)) = (a.parse::<Ipv4Addr>(), b.parse::<Ipv4Addr>()) else {
-                return Err(format!("{s:?} is not {example}"));
+                return Err(format!("{q} is not {example}"));
             };
             if start > end {
                 return Err(format!(
-                    "{s} starts after it ends; did you mean {end}-{start}?"
+                    "{bare} starts after it ends; did you mean {end}-{start}?"
                 ));
             }
             return Ok((start, end));
         }
         if let Ok(ip) = s.parse::<Ipv4Addr>() {
             return Err(format!(
-                "{s} is a single address; write it as {ip}/32 or {ip}-{ip}"
+                "{bare} is a single address; write it as {ip}/32 or {ip}-{ip}"
             ));
         }
         if !s.contains('/') {
-            return Err(format!("{s:?} is not {example}"));
+            return Err(format!("{q} is not {example}"));
         }
         let net = cidr(s)?;
         Ok((net.network(), net.broadcast()))
@@ -1249,17 +1334,17 @@ pub mod field {
 
     /// An absolute, normalized path (an NFS export).
     pub fn absolute_path(s: &str) -> Result<(), String> {
+        let q = Shown(s);
         if s.is_empty() {
             return Err("must not be empty".to_owned());
         }
         if !s.starts_with('/') {
             return Err(format!(
-                "{s:?} is not an absolute path; did you mean \"/{s}\"?"
+                "{q} is not an absolute path; did you mean {}?",
+                Shown(&format!("/{s}"))
             ));
         }
-        if s.chars().any(char::is_control) {
-            return Err(format!("{s:?} contains control characters"));
-        }
+        crate::text::check_visible(s)?;
         if s.len() > 1
             && s.trim_end_matches('/')
                 .split('/')
@@ -1267,7 +1352,7 @@ pub mod field {
                 .any(|c| c.is_empty() || c == "." || c == "..")
         {
             return Err(format!(
-                "{s:?} is not a normalized path: no empty, '.' or '..' parts"
+                "{q} is not a normalized path: no empty, '.' or '..' parts"
             ));
         }
         Ok(())
@@ -1275,6 +1360,7 @@ pub mod field {
 
     /// A host to connect to: an IPv4 address or a hostname (case-insensitive).
     pub fn host_or_ipv4(s: &str) -> Result<(), String> {
+        let q = Shown(s);
         if s.is_empty() {
             return Err("must not be empty".to_owned());
         }
@@ -1290,7 +1376,7 @@ pub mod field {
             Ok(())
         } else {
             Err(format!(
-                "{s:?} is neither an IPv4 address nor a hostname like nas.lan"
+                "{q} is neither an IPv4 address nor a hostname like nas.lan"
             ))
         }
     }
@@ -1298,12 +1384,23 @@ pub mod field {
     /// A git remote URL (ssh://, user@host:path, https://, http://, git://, file://, an
     /// absolute path), or empty for a local-only repository. Never with a password.
     pub fn git_url(s: &str) -> Result<(), String> {
+        use crate::config::git_url::{credential, redact};
         if s.is_empty() {
             return Ok(());
         }
+        // Before anything else, and without echoing the URL: a refused URL's message must
+        // not show the secret either.
+        if let Some(what) = credential(s) {
+            return Err(format!(
+                "{} contains {what}, which would be committed to git and stored in .git/config; remove it and export HOMELAB_GIT_TOKEN instead (also revoke the token if this file was shared)",
+                Shown(&redact(s))
+            ));
+        }
+        crate::text::check_visible(&redact(s))?;
+        let q = Shown(s);
         let bad = || {
             Err(format!(
-                "{s:?} is not a git remote: use ssh://git@host/owner/repo.git, git@host:owner/repo.git, https://host/owner/repo.git, file:///path or a path"
+                "{q} is not a git remote: use ssh://git@host/owner/repo.git, git@host:owner/repo.git, https://host/owner/repo.git, file:///path or a path"
             ))
         };
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -1320,20 +1417,7 @@ pub mod field {
                 _ => return bad(),
             }
             let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-            let (userinfo, hostport) = match authority.rsplit_once('@') {
-                Some((u, h)) => (Some(u), h),
-                None => (None, authority),
-            };
-            if let Some(user) = userinfo {
-                let token_like = ["ghp_", "gho_", "github_pat_", "glpat-"]
-                    .iter()
-                    .any(|p| user.starts_with(p));
-                if user.contains(':') || token_like {
-                    return Err(
-                        "contains a password or token, which would end up in git; remove it and export HOMELAB_GIT_TOKEN instead".to_owned(),
-                    );
-                }
-            }
+            let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
             let host = match hostport.rsplit_once(':') {
                 Some((h, p)) if p.parse::<u16>().is_ok() => h,
                 Some(_) => return bad(),
@@ -1363,9 +1447,11 @@ pub mod field {
 
     /// A branch name git accepts (`git check-ref-format --branch`).
     pub fn branch(s: &str) -> Result<(), String> {
+        let q = Shown(s);
         if s.is_empty() {
             return Err("must not be empty".to_owned());
         }
+        crate::text::check_visible(s)?;
         // `@` alone is valid as a ref but is git's shorthand for HEAD, so never a branch.
         if s != "@"
             && !s.starts_with('-')
@@ -1374,21 +1460,23 @@ pub mod field {
             Ok(())
         } else {
             Err(format!(
-                "{s:?} is not a valid branch name (no spaces, '..', '~', '^', ':', '?', '*', '[', '\\', '@{{', and no '/' or '.' at either end); for example main"
+                "{q} is not a valid branch name (no spaces, '..', '~', '^', ':', '?', '*', '[', '\\', '@{{', and no '/' or '.' at either end); for example main"
             ))
         }
     }
 
     /// A Flux release: `vX.Y.Z` (optionally with a pre-release suffix), v2.6.0 or later.
     pub fn flux_version(s: &str) -> Result<(), String> {
+        let q = Shown(s);
+        let bare = Bare(s);
         let bad = || {
             let suggestion = if !s.starts_with('v') && parse_semver(&format!("v{s}")).is_some() {
-                format!("; did you mean v{s}?")
+                format!("; did you mean v{bare}?")
             } else {
                 String::new()
             };
             Err(format!(
-                "{s:?} is not a Flux release like {}{suggestion}",
+                "{q} is not a Flux release like {}{suggestion}",
                 crate::config::DEFAULT_FLUX_VERSION
             ))
         };
@@ -1398,11 +1486,11 @@ pub mod field {
         let (major, minor, patch) = crate::config::MIN_FLUX_VERSION;
         if version < (major, minor, patch) {
             return Err(format!(
-                "{s} is too old; the rendered repository needs Flux v{major}.{minor}.{patch} or later"
+                "{bare} is too old; the rendered repository needs Flux v{major}.{minor}.{patch} or later"
             ));
         }
         if version.0 != 2 {
-            return Err(format!("{s} is not a Flux v2 release"));
+            return Err(format!("{bare} is not a Flux v2 release"));
         }
         Ok(())
     }
@@ -1435,6 +1523,10 @@ pub mod field {
         Some((num(parts[0])?, num(parts[1])?, num(parts[2])?))
     }
 }
+
+mod apps;
+
+pub use apps::check_new_app;
 
 #[cfg(test)]
 mod tests;

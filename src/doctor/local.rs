@@ -37,6 +37,81 @@ fn parse_config(dir: &Path) -> crate::error::Result<Config> {
     crate::config::validate::load(dir)
 }
 
+/// Whether Flux, in the cluster, can pull `git.url`: it speaks ssh and http(s) only, and a
+/// path or `file://` URL exists on this machine alone. `None` without a URL (`local.remote`
+/// reports that).
+pub fn git_url_finding(cfg: &Config) -> Option<Finding> {
+    let url = cfg.git.url.trim();
+    if url.is_empty() {
+        return None;
+    }
+    let flux = crate::render::flux_git_url(url);
+    if ["ssh://", "https://", "http://"]
+        .iter()
+        .any(|scheme| flux.starts_with(scheme))
+    {
+        return Some(Finding::ok("local.git-url", format!("Flux pulls {flux}")));
+    }
+    let why = if flux.starts_with("git://") {
+        "Flux does not speak the git:// protocol"
+    } else {
+        "it is a path on this machine, which Flux in the cluster cannot reach"
+    };
+    Some(Finding::failed(
+        "local.git-url",
+        format!("git.url {url} cannot be pulled by Flux: {why}"),
+        "set git.url to an ssh:// or https:// URL of a git server the cluster can reach, then run `homelab render`, `homelab push` and `homelab bootstrap`",
+    ))
+}
+
+/// The age recipients the repository's `.sops.yaml` encrypts app secrets for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SopsRecipients {
+    /// No `.sops.yaml`: no app secret has been encrypted yet.
+    #[default]
+    NoFile,
+    Recipients(Vec<String>),
+    /// The file exists but names no age recipient, or does not parse.
+    Invalid(String),
+}
+
+/// Read `.sops.yaml`: every `creation_rules[].age` (a comma-separated string or a list).
+pub fn sops_recipients(dir: &Path) -> SopsRecipients {
+    let path = dir.join(".sops.yaml");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return SopsRecipients::NoFile;
+    };
+    let doc: serde_json::Value = match serde_saphyr::from_str(&text) {
+        Ok(doc) => doc,
+        Err(e) => return SopsRecipients::Invalid(format!(".sops.yaml is not valid YAML: {e}")),
+    };
+    let mut recipients = Vec::new();
+    for rule in doc
+        .get("creation_rules")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let values: Vec<&str> = match rule.get("age") {
+            Some(serde_json::Value::String(s)) => s.split(',').collect(),
+            Some(serde_json::Value::Array(list)) => {
+                list.iter().filter_map(serde_json::Value::as_str).collect()
+            }
+            _ => Vec::new(),
+        };
+        for r in values.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
+            if !recipients.iter().any(|have| have == r) {
+                recipients.push(r.to_owned());
+            }
+        }
+    }
+    if recipients.is_empty() {
+        SopsRecipients::Invalid(".sops.yaml names no age recipient (creation_rules[].age)".into())
+    } else {
+        SopsRecipients::Recipients(recipients)
+    }
+}
+
 /// The outcome of the git checks, with the commits later checks compare against.
 #[derive(Debug, Clone, Default)]
 pub struct GitState {
@@ -100,6 +175,8 @@ pub fn git_checks(dir: &Path, cfg: Option<&Config>) -> GitState {
         return state;
     }
     let fetch_error = fetch_branch(&repo, &url, &branch).err();
+    // From here on the URL is only shown, and shown without credentials.
+    let url = crate::config::git_url::redact(&url);
     let tracking = format!("refs/remotes/origin/{branch}");
     state.remote_head = repo.refname_to_id(&tracking).ok();
     let stale = fetch_error
@@ -234,7 +311,7 @@ fn fetch_branch(repo: &Repository, url: &str, branch: &str) -> Result<(), String
 }
 
 fn one_line(text: &str) -> String {
-    super::connect::one_line(text)
+    crate::kube::status::one_line(text)
 }
 
 /// Compare what `homelab render` would write with the files on disk. Edited files are a
@@ -313,6 +390,26 @@ mod tests {
             "{}",
             f.message
         );
+    }
+
+    #[test]
+    fn sops_recipients_are_read_from_every_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(sops_recipients(dir.path()), SopsRecipients::NoFile);
+        std::fs::write(
+            dir.path().join(".sops.yaml"),
+            "creation_rules:\n  - path_regex: a\n    age: age1aaa, age1bbb\n  - age: [age1ccc, age1aaa]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            sops_recipients(dir.path()),
+            SopsRecipients::Recipients(vec!["age1aaa".into(), "age1bbb".into(), "age1ccc".into()])
+        );
+        std::fs::write(dir.path().join(".sops.yaml"), "creation_rules: []\n").unwrap();
+        assert!(matches!(
+            sops_recipients(dir.path()),
+            SopsRecipients::Invalid(_)
+        ));
     }
 
     #[test]

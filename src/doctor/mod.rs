@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::cli::KubeArgs;
 use crate::config::Config;
 
+pub mod causes;
 pub mod checks;
 pub mod connect;
 pub mod local;
@@ -31,6 +32,9 @@ pub const JSON_VERSION: u32 = 1;
 pub enum Severity {
     Ok,
     Warning,
+    /// Not ok, but only because of a failure reported elsewhere (`waiting_on` names it):
+    /// fixing that one fixes this, so it gets no hint of its own.
+    Waiting,
     Failed,
 }
 
@@ -42,9 +46,13 @@ pub struct Finding {
     pub status: Severity,
     /// One line saying what was found.
     pub message: String,
-    /// What to do next; present when the status is not ok.
+    /// What to do next; present when the status is warning or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// For a waiting finding: the failed object or check it waits on, as its message names
+    /// it (e.g. `Kustomization flux-system/infra-controllers`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_on: Option<String>,
 }
 
 impl Finding {
@@ -54,6 +62,7 @@ impl Finding {
             status: Severity::Ok,
             message: message.into(),
             hint: None,
+            waiting_on: None,
         }
     }
 
@@ -63,6 +72,7 @@ impl Finding {
             status: Severity::Warning,
             message: message.into(),
             hint: Some(hint.into()),
+            waiting_on: None,
         }
     }
 
@@ -72,6 +82,26 @@ impl Finding {
             status: Severity::Failed,
             message: message.into(),
             hint: Some(hint.into()),
+            waiting_on: None,
+        }
+    }
+
+    /// A failure when `root` is `None`, otherwise a finding waiting on that root cause.
+    pub fn failed_unless(
+        check: &str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+        root: Option<causes::Root>,
+    ) -> Self {
+        match root {
+            None => Self::failed(check, message, hint),
+            Some(root) => Self {
+                check: check.to_owned(),
+                status: Severity::Waiting,
+                message: message.into(),
+                hint: None,
+                waiting_on: Some(root.0),
+            },
         }
     }
 }
@@ -103,6 +133,8 @@ pub struct Summary {
     pub ok: usize,
     pub warning: usize,
     pub failed: usize,
+    /// Findings waiting on a failed one.
+    pub waiting: usize,
 }
 
 /// Everything the doctor found.
@@ -121,6 +153,7 @@ impl Report {
                 Severity::Ok => summary.ok += 1,
                 Severity::Warning => summary.warning += 1,
                 Severity::Failed => summary.failed += 1,
+                Severity::Waiting => summary.waiting += 1,
             }
         }
         Self {
@@ -132,7 +165,7 @@ impl Report {
 
     /// Whether any check failed (exit 1).
     pub fn has_failures(&self) -> bool {
-        self.summary.failed > 0
+        self.summary.failed > 0 || self.summary.waiting > 0
     }
 
     /// Every finding, for lookups in tests and tools.
@@ -180,6 +213,10 @@ pub async fn run(opts: &Options<'_>) -> Report {
     };
 
     let mut local_findings = vec![config_finding];
+    if let Some(cfg) = &config {
+        local_findings.extend(local::git_url_finding(cfg));
+    }
+    let sops = local::sops_recipients(dir);
     let cluster = cluster_sections(config.as_ref(), opts);
 
     let (git, cluster) = tokio::join!(local_task, cluster);
@@ -194,7 +231,7 @@ pub async fn run(opts: &Options<'_>) -> Report {
     let reachable = snap.is_some();
     sections.push(access);
     if let (Some(cfg), Some(snap)) = (&config, snap) {
-        sections.extend(checks::all(cfg, &snap, &git).await);
+        sections.extend(checks::all(cfg, &snap, &git, &sops).await);
     } else if let (Some(cfg), false) = (&config, reachable) {
         sections.extend(checks::without_cluster(cfg).await);
     }

@@ -30,9 +30,11 @@ impl Decor {
             (Decor::Fancy, Severity::Ok) => "\x1b[32m✔\x1b[0m",
             (Decor::Fancy, Severity::Warning) => "\x1b[33m⚠\x1b[0m",
             (Decor::Fancy, Severity::Failed) => "\x1b[31m✗\x1b[0m",
+            (Decor::Fancy, Severity::Waiting) => "\x1b[2m…\x1b[0m",
             (Decor::Plain, Severity::Ok) => "[ok]",
             (Decor::Plain, Severity::Warning) => "[warn]",
             (Decor::Plain, Severity::Failed) => "[fail]",
+            (Decor::Plain, Severity::Waiting) => "[wait]",
         }
     }
 
@@ -44,29 +46,47 @@ impl Decor {
     }
 }
 
-/// The text report: a heading per section, a line per check with its hint below, a summary.
+/// The text report: a heading per section, a line per check with its hint below (a waiting
+/// finding names what it waits on instead), a summary.
 pub fn text(report: &Report, decor: Decor) -> String {
     let mut out = String::new();
     for section in &report.sections {
         let _ = writeln!(out, "{}", decor.heading(section.title));
         for f in &section.findings {
-            let _ = writeln!(out, "  {} {}", decor.mark(f.status), f.message);
+            match &f.waiting_on {
+                Some(root) => {
+                    let _ = writeln!(
+                        out,
+                        "  {} {} (waiting on {root})",
+                        decor.mark(f.status),
+                        f.message
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "  {} {}", decor.mark(f.status), f.message);
+                }
+            }
             if let Some(hint) = &f.hint {
                 let _ = writeln!(out, "      hint: {hint}");
             }
         }
     }
     let s = report.summary;
-    let verdict = if s.failed > 0 {
+    let verdict = if s.failed > 0 || s.waiting > 0 {
         "problems found"
     } else if s.warning > 0 {
         "healthy, with warnings"
     } else {
         "all checks passed"
     };
+    let waiting = if s.waiting > 0 {
+        format!(", {} waiting on those", s.waiting)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "\n{}: {} ok, {} warning(s), {} failed",
+        "\n{}: {} ok, {} warning(s), {} failed{waiting}",
         decor.heading(verdict),
         s.ok,
         s.warning,
@@ -98,6 +118,14 @@ mod tests {
                     "main is 1 commit(s) ahead",
                     "run `homelab push`",
                 ),
+                Finding::failed_unless(
+                    "flux.revision",
+                    "Flux runs main@sha1:0000000",
+                    "not shown",
+                    Some(crate::doctor::causes::Root(
+                        "GitRepository flux-system/flux-system".into(),
+                    )),
+                ),
             ],
         )])
     }
@@ -107,7 +135,12 @@ mod tests {
         let t = text(&sample(), Decor::Plain);
         assert!(t.contains("Local\n  [ok] homelab.yaml is valid\n  [fail] main is 1 commit(s) ahead\n      hint: run `homelab push`\n"), "{t}");
         assert!(
-            t.contains("problems found: 1 ok, 0 warning(s), 1 failed"),
+            t.contains("  [wait] Flux runs main@sha1:0000000 (waiting on GitRepository flux-system/flux-system)\n"),
+            "{t}"
+        );
+        assert!(!t.contains("not shown"), "{t}");
+        assert!(
+            t.contains("problems found: 1 ok, 0 warning(s), 1 failed, 1 waiting on those"),
             "{t}"
         );
         assert!(!t.contains('\x1b'));
@@ -125,5 +158,13 @@ mod tests {
             "run `homelab push`"
         );
         assert!(v["sections"][0]["findings"][0].get("hint").is_none());
+        let waiting = &v["sections"][0]["findings"][2];
+        assert_eq!(waiting["status"], "waiting");
+        assert_eq!(
+            waiting["waiting_on"],
+            "GitRepository flux-system/flux-system"
+        );
+        assert!(waiting.get("hint").is_none());
+        assert_eq!(v["summary"]["waiting"], 1);
     }
 }

@@ -12,6 +12,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde::de::DeserializeOwned;
 
 use crate::config::{Challenge, Config};
+use crate::kube::status::{self, FluxKind};
 
 /// The result of one list call.
 #[derive(Debug, Clone)]
@@ -50,24 +51,6 @@ impl Kind {
     }
 }
 
-pub const GIT_REPOSITORY: Kind = Kind {
-    group: "source.toolkit.fluxcd.io",
-    version: "v1",
-    kind: "GitRepository",
-    plural: "gitrepositories",
-};
-pub const KUSTOMIZATION: Kind = Kind {
-    group: "kustomize.toolkit.fluxcd.io",
-    version: "v1",
-    kind: "Kustomization",
-    plural: "kustomizations",
-};
-pub const HELM_RELEASE: Kind = Kind {
-    group: "helm.toolkit.fluxcd.io",
-    version: "v2",
-    kind: "HelmRelease",
-    plural: "helmreleases",
-};
 pub const IP_ADDRESS_POOL: Kind = Kind {
     group: "metallb.io",
     version: "v1beta1",
@@ -111,6 +94,38 @@ pub enum SecretKeys {
     Error(String),
 }
 
+/// A Namespace's name and labels (kustomize-controller labels what it applied, so a
+/// namespace says which Kustomization delivers it).
+#[derive(Debug, Clone)]
+pub struct NamespaceMeta {
+    pub name: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// What a Secret that Kustomizations decrypt SOPS files with holds. Only the public
+/// recipients derived from its age keys are kept, never the keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretAge {
+    Missing,
+    Error(String),
+    Keys {
+        /// The Secret's entry names (`age.agekey`, …).
+        entries: Vec<String>,
+        /// The recipients of the valid age identities in its `*.agekey` entries.
+        recipients: Vec<String>,
+    },
+}
+
+/// A Secret named by `spec.decryption.secretRef` of one or more Kustomizations.
+#[derive(Debug, Clone)]
+pub struct SopsSecret {
+    pub namespace: String,
+    pub name: String,
+    /// The Kustomizations (`namespace/name`) that decrypt with it.
+    pub used_by: Vec<String>,
+    pub state: SecretAge,
+}
+
 /// Everything read from the cluster for one doctor run.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -125,9 +140,14 @@ pub struct Snapshot {
     /// CRD names only (listing full CRDs would transfer megabytes of schemas).
     pub crds: Listing<String>,
     pub ingresses: Listing<Ingress>,
+    pub namespaces: Listing<NamespaceMeta>,
     pub git_repositories: Listing<DynamicObject>,
+    pub oci_repositories: Listing<DynamicObject>,
+    pub helm_repositories: Listing<DynamicObject>,
+    pub helm_charts: Listing<DynamicObject>,
     pub kustomizations: Listing<DynamicObject>,
     pub helm_releases: Listing<DynamicObject>,
+    pub sops_secrets: Vec<SopsSecret>,
     pub ip_pools: Listing<DynamicObject>,
     pub cluster_issuers: Listing<DynamicObject>,
     pub certificates: Listing<DynamicObject>,
@@ -139,7 +159,7 @@ pub struct Snapshot {
 fn describe(err: kube::Error) -> String {
     match err {
         kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
-        other => super::connect::one_line(&other.to_string()),
+        other => crate::kube::status::one_line(&other.to_string()),
     }
 }
 
@@ -177,7 +197,15 @@ where
 }
 
 async fn list_dynamic(client: &Client, kind: Kind) -> Listing<DynamicObject> {
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &kind.resource());
+    list_resource(client, &kind.resource()).await
+}
+
+async fn list_flux(client: &Client, kind: FluxKind) -> Listing<DynamicObject> {
+    list_resource(client, &kind.resource()).await
+}
+
+async fn list_resource(client: &Client, resource: &ApiResource) -> Listing<DynamicObject> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
     match api.list(&ListParams::default()).await {
         Ok(list) => Listing::Items(list.items),
         Err(err) if is_not_found(&err) => Listing::NotInstalled,
@@ -196,6 +224,76 @@ async fn crd_names(client: &Client) -> Listing<String> {
         ),
         Err(err) => Listing::Error(describe(err)),
     }
+}
+
+async fn namespaces(client: &Client) -> Listing<NamespaceMeta> {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    match api.list_metadata(&ListParams::default()).await {
+        Ok(list) => Listing::Items(
+            list.items
+                .into_iter()
+                .map(|m| NamespaceMeta {
+                    name: m.metadata.name.unwrap_or_default(),
+                    labels: m.metadata.labels.unwrap_or_default(),
+                })
+                .collect(),
+        ),
+        Err(err) => Listing::Error(describe(err)),
+    }
+}
+
+/// The Kustomizations, then the Secrets their `spec.decryption.secretRef` name.
+async fn kustomizations_and_secrets(client: &Client) -> (Listing<DynamicObject>, Vec<SopsSecret>) {
+    let kustomizations = list_flux(client, status::KUSTOMIZATION).await;
+    let mut wanted: Vec<SopsSecret> = Vec::new();
+    for k in kustomizations.items() {
+        let Some(name) = k
+            .data
+            .pointer("/spec/decryption/secretRef/name")
+            .and_then(serde_json::Value::as_str)
+        else {
+            continue;
+        };
+        let namespace = k.metadata.namespace.clone().unwrap_or_default();
+        let user = format!(
+            "{namespace}/{}",
+            k.metadata.name.clone().unwrap_or_default()
+        );
+        match wanted
+            .iter_mut()
+            .find(|s| s.namespace == namespace && s.name == name)
+        {
+            Some(secret) => secret.used_by.push(user),
+            None => wanted.push(SopsSecret {
+                namespace,
+                name: name.to_owned(),
+                used_by: vec![user],
+                state: SecretAge::Missing,
+            }),
+        }
+    }
+    for secret in &mut wanted {
+        let api: Api<Secret> = Api::namespaced(client.clone(), &secret.namespace);
+        secret.state = match api.get_opt(&secret.name).await {
+            Ok(Some(found)) => {
+                let data = found.data.unwrap_or_default();
+                let recipients = data
+                    .iter()
+                    .filter(|(key, _)| key.ends_with(".agekey"))
+                    .flat_map(|(_, value)| {
+                        crate::secrets::identity_recipients(&String::from_utf8_lossy(&value.0))
+                    })
+                    .collect();
+                SecretAge::Keys {
+                    entries: data.into_keys().collect(),
+                    recipients,
+                }
+            }
+            Ok(None) => SecretAge::Missing,
+            Err(err) => SecretAge::Error(describe(err)),
+        };
+    }
+    (kustomizations, wanted)
 }
 
 async fn dns_secret(client: &Client, cfg: &Config) -> SecretKeys {
@@ -232,9 +330,14 @@ impl Snapshot {
             storage_classes: Listing::Items(vec![]),
             crds: Listing::Items(vec![]),
             ingresses: Listing::Items(vec![]),
+            namespaces: Listing::Items(vec![]),
             git_repositories: Listing::Items(vec![]),
+            oci_repositories: Listing::Items(vec![]),
+            helm_repositories: Listing::Items(vec![]),
+            helm_charts: Listing::Items(vec![]),
             kustomizations: Listing::Items(vec![]),
             helm_releases: Listing::Items(vec![]),
+            sops_secrets: vec![],
             ip_pools: Listing::Items(vec![]),
             cluster_issuers: Listing::Items(vec![]),
             certificates: Listing::Items(vec![]),
@@ -262,13 +365,21 @@ impl Snapshot {
                 list_cluster::<StorageClass>(client),
                 crd_names(client),
                 list::<Ingress>(client, all()),
+                namespaces(client),
+            )
+        };
+        let flux = async {
+            tokio::join!(
+                list_flux(client, status::GIT_REPOSITORY),
+                list_flux(client, status::OCI_REPOSITORY),
+                list_flux(client, status::HELM_REPOSITORY),
+                list_flux(client, status::HELM_CHART),
+                kustomizations_and_secrets(client),
+                list_flux(client, status::HELM_RELEASE),
             )
         };
         let custom = async {
             tokio::join!(
-                list_dynamic(client, GIT_REPOSITORY),
-                list_dynamic(client, KUSTOMIZATION),
-                list_dynamic(client, HELM_RELEASE),
                 list_dynamic(client, IP_ADDRESS_POOL),
                 list_dynamic(client, CLUSTER_ISSUER),
                 list_dynamic(client, CERTIFICATE),
@@ -277,7 +388,8 @@ impl Snapshot {
                 dns_secret(client, cfg),
             )
         };
-        // Both groups in flight at once: the run costs about one round trip.
+        // All groups in flight at once: the run costs about one round trip (two for the
+        // decryption Secrets, which the Kustomizations name).
         let (
             (
                 nodes,
@@ -290,19 +402,18 @@ impl Snapshot {
                 storage_classes,
                 crds,
                 ingresses,
+                namespaces,
             ),
             (
                 git_repositories,
-                kustomizations,
+                oci_repositories,
+                helm_repositories,
+                helm_charts,
+                (kustomizations, sops_secrets),
                 helm_releases,
-                ip_pools,
-                cluster_issuers,
-                certificates,
-                k3s_helm_charts,
-                http_routes,
-                dns_secret,
             ),
-        ) = tokio::join!(core, custom);
+            (ip_pools, cluster_issuers, certificates, k3s_helm_charts, http_routes, dns_secret),
+        ) = tokio::join!(core, flux, custom);
         Snapshot {
             nodes,
             deployments,
@@ -314,9 +425,14 @@ impl Snapshot {
             storage_classes,
             crds,
             ingresses,
+            namespaces,
             git_repositories,
+            oci_repositories,
+            helm_repositories,
+            helm_charts,
             kustomizations,
             helm_releases,
+            sops_secrets,
             ip_pools,
             cluster_issuers,
             certificates,

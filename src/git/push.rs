@@ -111,7 +111,11 @@ pub enum RemoteUrl {
 /// `.git/config`) and schemes libgit2 cannot push to.
 pub fn parse_url(url: &str) -> Result<RemoteUrl> {
     let bad = |why: &str| {
-        Error::usage(format!("git.url {url:?} {why}")).with_hint(
+        Error::usage(format!(
+            "git.url {} {why}",
+            crate::text::Shown(&crate::config::git_url::redact(url))
+        ))
+        .with_hint(
             "use ssh://user@host[:port]/path, user@host:path, https://host/path, git://host/path, \
              file:///path or a local path",
         )
@@ -355,11 +359,11 @@ impl<'a> Session<'a> {
             };
             return Error::failed(format!(
                 "cannot {what} {}: authentication failed ({methods})",
-                self.opts.url
+                crate::config::git_url::redact(&self.opts.url)
             ))
             .with_hint(hint);
         }
-        Error::failed(format!("cannot {what} {}: {}", self.opts.url, err.message())).with_hint(
+        Error::failed(format!("cannot {what} {}: {}", crate::config::git_url::redact(&self.opts.url), err.message())).with_hint(
             "check git.url in homelab.yaml, that the server is reachable, and that the repository exists",
         )
     }
@@ -413,7 +417,7 @@ impl<'a> Session<'a> {
         if let Some((refname, why)) = rejected.first() {
             return Err(Error::failed(format!(
                 "the remote {} refused to update {refname}: {why}",
-                self.opts.url
+                crate::config::git_url::redact(&self.opts.url)
             ))
             .with_hint(
                 "the branch may be protected or changed meanwhile; allow pushes to it on the server, \

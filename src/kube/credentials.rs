@@ -41,7 +41,7 @@ pub enum GitRemote {
 /// to reach the repository with credentials.
 pub fn parse_remote(url: &str) -> Result<GitRemote> {
     let bad = |why: &str| {
-        Error::usage(format!("git.url {url:?} {why}")).with_hint(
+        Error::usage(format!("git.url {} {why}", crate::text::Shown(&crate::config::git_url::redact(url)))).with_hint(
             "set git.url in homelab.yaml to an ssh://, user@host:path or https:// URL the cluster can reach",
         )
     };

@@ -1,9 +1,12 @@
-//! Talking to the cluster: kubeconfig, server-side apply, waiting for readiness.
+//! Talking to the cluster: kubeconfig, server-side apply, what objects say about themselves
+//! (status), asking Flux to reconcile and waiting for readiness.
 
 pub mod apply;
 pub mod client;
 pub mod credentials;
 pub mod patches;
+pub mod status;
+pub mod sync;
 pub mod wait;
 
 pub use apply::{

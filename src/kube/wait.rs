@@ -1,6 +1,6 @@
 //! Waiting until what was applied actually works: Deployments Available, Flux objects Ready
-//! at the revision that was pushed. On timeout, each object's own status message says why,
-//! which is what a user needs (not "timed out").
+//! at the revision that was pushed, judged by [`crate::kube::status`]. On timeout, each
+//! object's own status message says why, which is what a user needs (not "timed out").
 
 use std::time::Duration;
 
@@ -9,15 +9,16 @@ use kube::api::{Api, ApiResource, DynamicObject};
 use serde_json::Value;
 
 use crate::kube::apply::error_message;
+use crate::kube::status;
 
 /// What "ready" means for one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Check {
-    /// A Deployment whose Available condition is True for its current generation.
+    /// A Deployment whose rollout is complete at its current generation.
     DeploymentAvailable,
-    /// A Flux object whose Ready condition is True for its current generation, and, when
-    /// given, whose revision (`status.artifact.revision` for sources,
-    /// `status.lastAppliedRevision` for Kustomizations) equals this one.
+    /// A Flux object Ready at its current generation, and, when given, whose revision
+    /// (`status.artifact.revision` for sources, `status.lastAppliedRevision` for
+    /// Kustomizations) equals this one.
     FluxReady { revision: Option<String> },
 }
 
@@ -44,90 +45,43 @@ pub struct State {
     pub message: String,
 }
 
-fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
-    obj.pointer("/status/conditions")?
-        .as_array()?
-        .iter()
-        .find(|c| c.get("type").and_then(Value::as_str) == Some(type_))
-}
-
-fn current_generation(obj: &Value) -> bool {
-    let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64);
-    let observed = obj
-        .pointer("/status/observedGeneration")
-        .and_then(Value::as_i64);
-    match (generation, observed) {
-        (Some(g), Some(o)) => o >= g,
-        (Some(_), None) => false,
-        _ => true,
-    }
-}
-
-/// The message of condition `type_` when its status is True; otherwise why not (`missing`
-/// when the condition is absent, else the condition's own message).
-fn true_condition(obj: &Value, type_: &str, missing: &str) -> Result<String, String> {
-    let cond = condition(obj, type_).ok_or_else(|| missing.to_owned())?;
-    let message = cond
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    if cond.get("status").and_then(Value::as_str) == Some("True") {
-        Ok(message)
-    } else {
-        Err(message)
-    }
-}
-
-/// Judge an object (as JSON) against a check.
+/// Judge an object (as JSON) against a check, by the rules of [`crate::kube::status`].
 pub fn evaluate(obj: &Value, check: &Check) -> State {
-    let not = |message: String| State {
-        ready: false,
-        message,
-    };
     match check {
         Check::DeploymentAvailable => {
-            let message = match true_condition(
-                obj,
-                "Available",
-                "no Available condition yet (pods not scheduled?)",
-            ) {
-                Ok(message) => message,
-                Err(message) => return not(message),
-            };
-            if !current_generation(obj) {
-                return not("rollout of the latest generation not observed yet".to_owned());
-            }
+            let st = status::evaluate_workload(obj);
             State {
-                ready: true,
-                message,
+                ready: st.ready,
+                message: st.message,
             }
         }
         Check::FluxReady { revision } => {
-            let message =
-                match true_condition(obj, "Ready", "not reconciled yet (no Ready condition)") {
-                    Ok(message) => message,
-                    Err(message) => return not(message),
+            let kind = obj
+                .get("kind")
+                .and_then(Value::as_str)
+                .and_then(status::FluxKind::named)
+                .unwrap_or(status::KUSTOMIZATION);
+            let st = status::evaluate_flux(&kind, obj);
+            if !st.ready {
+                return State {
+                    ready: false,
+                    message: st.message,
                 };
-            if !current_generation(obj) {
-                return not(format!("latest generation not reconciled yet ({message})"));
             }
-            if let Some(want) = revision {
-                let have = obj
-                    .pointer("/status/artifact/revision")
-                    .or_else(|| obj.pointer("/status/lastAppliedRevision"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                if have != want {
-                    return not(format!(
+            if let Some(want) = revision
+                && st.revision.as_deref() != Some(want.as_str())
+            {
+                return State {
+                    ready: false,
+                    message: format!(
                         "at revision {:?}, waiting for {want:?}",
-                        if have.is_empty() { "none" } else { have }
-                    ));
-                }
+                        st.revision.as_deref().unwrap_or("none")
+                    ),
+                };
             }
             State {
                 ready: true,
-                message,
+                message: st.message,
             }
         }
     }
@@ -139,7 +93,11 @@ pub async fn state(client: &Client, target: &Target) -> State {
         Api::namespaced_with(client.clone(), &target.namespace, &target.resource);
     match api.get_opt(&target.name).await {
         Ok(Some(obj)) => {
-            let json = serde_json::to_value(&obj).unwrap_or(Value::Null);
+            let mut json = serde_json::to_value(&obj).unwrap_or(Value::Null);
+            // The kind decides the rules; a response without it is the target's kind.
+            if json.get("kind").is_none() {
+                json["kind"] = Value::String(target.resource.kind.clone());
+            }
             evaluate(&json, &target.check)
         }
         Ok(None) => State {
@@ -178,8 +136,34 @@ pub async fn wait_all(
     }
 }
 
-/// Parse a duration like `90s`, `10m`, `1h`, `1h30m` or a bare number of seconds.
+/// The longest duration accepted anywhere (a week): long enough for any wait a homelab
+/// needs, short enough that adding it to the current instant can never overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parse a duration like `90s`, `10m`, `1h`, `1h30m` or a bare number of seconds, of at
+/// most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Option<Duration> {
+    parse_unbounded(text).filter(|d| *d <= MAX_DURATION)
+}
+
+/// The clap value parser of duration flags: a usage error (exit 2) at parse time, naming
+/// the bound, instead of a failure (or an overflow) later.
+pub fn duration_arg(text: &str) -> Result<String, String> {
+    match parse_unbounded(text) {
+        Some(d) if d <= MAX_DURATION => Ok(text.to_owned()),
+        Some(_) => Err(format!(
+            "{} is longer than the limit of {}h (a week); use e.g. 10m, 1h or 24h",
+            crate::text::Shown(text),
+            MAX_DURATION.as_secs() / 3600
+        )),
+        None => Err(format!(
+            "{} is not a duration; use e.g. 90s, 10m or 1h30m",
+            crate::text::Shown(text)
+        )),
+    }
+}
+
+fn parse_unbounded(text: &str) -> Option<Duration> {
     let text = text.trim();
     if text.is_empty() {
         return None;
@@ -229,11 +213,30 @@ mod tests {
     }
 
     #[test]
+    fn durations_are_bounded_so_deadlines_cannot_overflow() {
+        assert_eq!(parse_duration("168h"), Some(MAX_DURATION));
+        for huge in ["18446744073709551615", "168h1s", "99999999999h", "604801"] {
+            assert_eq!(parse_duration(huge), None, "{huge}");
+            let err = duration_arg(huge).unwrap_err();
+            assert!(err.contains("longer than the limit"), "{err}");
+        }
+        assert!(
+            duration_arg("forever")
+                .unwrap_err()
+                .contains("not a duration")
+        );
+        assert_eq!(duration_arg("10m").as_deref(), Ok("10m"));
+        // The bound itself added to now is fine.
+        let _ = std::time::Instant::now() + MAX_DURATION;
+    }
+
+    #[test]
     fn flux_ready_needs_the_revision() {
         let check = Check::FluxReady {
             revision: Some("main@sha1:abc".to_owned()),
         };
         let mut obj = json!({
+            "kind": "GitRepository",
             "metadata": {"generation": 1},
             "status": {"observedGeneration": 1,
                 "conditions": [{"type": "Ready", "status": "True", "message": "stored artifact"}],
@@ -248,7 +251,7 @@ mod tests {
 
     #[test]
     fn not_ready_carries_the_objects_own_message() {
-        let obj = json!({"status": {"conditions": [
+        let obj = json!({"kind": "Kustomization", "status": {"conditions": [
             {"type": "Ready", "status": "False", "message": "kustomize build failed: boom"}]}});
         let st = evaluate(&obj, &Check::FluxReady { revision: None });
         assert!(!st.ready);
@@ -257,7 +260,9 @@ mod tests {
 
     #[test]
     fn deployment_needs_available_for_its_generation() {
-        let mut obj = json!({"metadata": {"generation": 2}, "status": {"observedGeneration": 1,
+        let mut obj = json!({"kind": "Deployment", "metadata": {"generation": 2},
+            "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1,
+            "readyReplicas": 1, "availableReplicas": 1,
             "conditions": [{"type": "Available", "status": "True"}]}});
         assert!(!evaluate(&obj, &Check::DeploymentAvailable).ready);
         obj["status"]["observedGeneration"] = json!(2);

@@ -81,7 +81,7 @@ pub const CSI_DRIVER_NFS: Chart = Chart {
     source: SourceKind::Helm,
     url: "https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/master/charts",
     chart: "csi-driver-nfs",
-    version: "4.13.5",
+    version: "4.13.4",
     privileged: true,
 };
 
@@ -104,6 +104,26 @@ pub const ALL_CHARTS: [Chart; 6] = [
     CSI_DRIVER_NFS,
     NFS_SUBDIR,
 ];
+
+/// The namespace Flux runs in.
+pub const FLUX_NAMESPACE: &str = "flux-system";
+
+/// Namespaces no app may install into, each with who owns it: Kubernetes' own, Flux's, and
+/// every infrastructure controller's (all of them, not only today's choice, since
+/// `ingress.controller` or `storage.provisioner` can change later). An app's namespace is
+/// created by the `apps` Kustomization, which prunes: sharing one of these would let
+/// removing the app delete the controller's namespace.
+pub fn reserved_namespaces() -> Vec<(&'static str, &'static str)> {
+    let mut out = vec![
+        (FLUX_NAMESPACE, "Flux"),
+        ("kube-system", "Kubernetes"),
+        ("kube-public", "Kubernetes"),
+        ("kube-node-lease", "Kubernetes"),
+        ("default", "Kubernetes"),
+    ];
+    out.extend(ALL_CHARTS.iter().map(|c| (c.namespace, c.name)));
+    out
+}
 
 /// The StorageClass provisioner name of each NFS provisioner (set explicitly on the chart
 /// for nfs-subdir, so the StorageClass we render matches it).

@@ -1,14 +1,24 @@
 //! The template environment: every file under `templates/` embedded in the binary, strict
-//! undefined behaviour, and YAML-safe output.
+//! undefined behaviour, and output no value can break out of.
 //!
 //! Every `{{ value }}` in a `.yaml` template is written as JSON (minijinja's JSON auto-escape),
-//! and JSON scalars are valid YAML flow scalars: a string becomes a quoted, escaped literal,
-//! so no input can break out of its scalar and inject YAML. Numbers and booleans stay bare. A template that must splice text (e.g. a
-//! pre-rendered block) marks it `|safe` explicitly.
+//! and JSON scalars are valid YAML flow scalars: a string becomes a quoted, escaped literal.
+//! JSON leaves some characters raw that YAML 1.1 parsers (kustomize's go-yaml, so Flux)
+//! treat as line breaks (U+0085, U+2028, U+2029) or reject (other control characters), and
+//! invisible format characters hide in diffs: the one output formatter of the environment
+//! ([`format_value`]) writes each of them as a `\uXXXX` escape, in every context, comments
+//! and `|safe` output included, so not even a value that bypassed validation can end a line.
+//! Numbers and booleans stay bare. Structured values that should read as YAML go through the
+//! `toyaml` filter ([`to_block_yaml`]), which follows the same rules. Other files (the
+//! repository's README) get the same characters escaped, and line breaks too.
 
 use include_dir::{Dir, include_dir};
 use minijinja::syntax::SyntaxConfig;
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use minijinja::{
+    AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value,
+};
+
+use crate::text::escape_hidden;
 
 /// The `templates/` directory, embedded at build time.
 pub static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
@@ -52,10 +62,155 @@ pub fn environment_with(
             AutoEscape::None
         }
     });
+    env.set_formatter(format_value);
+    env.add_filter("toyaml", toyaml);
     for (name, source) in sources {
         env.add_template_owned(name, source)?;
     }
     Ok(env)
+}
+
+/// Characters a template's own text may hold in spliced (`|safe`) output: the line
+/// structure of the template itself.
+const TEMPLATE_WHITESPACE: &[char] = &['\n', '\r', '\t'];
+
+/// The output formatter: JSON in YAML files, plain text elsewhere, and in both every hidden
+/// character (see [`crate::text::is_hidden`]) escaped.
+fn format_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(), Error> {
+    let text = if value.is_safe() {
+        // Spliced text: JSON from `tojson`/`toyaml` (where a raw character can only sit in a
+        // string, so the escape stands for it) or a pre-rendered block.
+        escape_hidden(value.as_str().unwrap_or_default(), TEMPLATE_WHITESPACE)
+    } else {
+        match state.auto_escape() {
+            AutoEscape::Json => escape_hidden(&to_json(value)?, &[]),
+            // Markdown and other text: a value has no business starting a line there either.
+            _ => escape_hidden(&value.to_string(), &[]),
+        }
+    };
+    out.write_str(&text).map_err(Error::from)
+}
+
+fn to_json(value: &Value) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|e| {
+        Error::new(
+            ErrorKind::BadSerialization,
+            "cannot write the value as JSON",
+        )
+        .with_source(e)
+    })
+}
+
+/// The `toyaml(indent)` filter: a value as block YAML, every line indented by `indent`
+/// spaces, for a template to place under a key (`values:` then `{{ v | toyaml(4) }}`).
+fn toyaml(value: &Value, indent: Option<usize>) -> Result<Value, Error> {
+    let json: serde_json::Value = serde_json::from_str(&to_json(value)?).map_err(|e| {
+        Error::new(ErrorKind::BadSerialization, "cannot read the value back").with_source(e)
+    })?;
+    Ok(Value::from_safe_string(to_block_yaml(
+        &json,
+        indent.unwrap_or(0),
+    )))
+}
+
+/// `value` as block YAML (mappings and sequences as blocks, one entry a line) with every
+/// line indented by `indent` spaces and no trailing newline. Strings are written plain only
+/// when every YAML 1.1 and 1.2 parser reads them back as that same string (see
+/// [`plain_scalar`]); otherwise as JSON strings with hidden characters escaped. Empty
+/// collections and scalars at the top are written on one line (`{}`), which YAML reads as
+/// the value of the key above.
+pub fn to_block_yaml(value: &serde_json::Value, indent: usize) -> String {
+    let mut out = String::new();
+    block(value, indent, &mut out);
+    out
+}
+
+fn block(value: &serde_json::Value, indent: usize, out: &mut String) {
+    use serde_json::Value as J;
+    let pad = " ".repeat(indent);
+    match value {
+        J::Object(map) if !map.is_empty() => {
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                }
+                out.push_str(&pad);
+                out.push_str(&scalar_string(key));
+                out.push(':');
+                if is_nested(item) {
+                    out.push('\n');
+                    block(item, indent + 2, out);
+                } else {
+                    out.push(' ');
+                    out.push_str(&scalar(item));
+                }
+            }
+        }
+        J::Array(items) if !items.is_empty() => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                }
+                if is_nested(item) {
+                    // The item's first line takes the dash in place of its indentation.
+                    let mut nested = String::new();
+                    block(item, indent + 2, &mut nested);
+                    out.push_str(&pad);
+                    out.push_str("- ");
+                    out.push_str(&nested[indent + 2..]);
+                } else {
+                    out.push_str(&pad);
+                    out.push_str("- ");
+                    out.push_str(&scalar(item));
+                }
+            }
+        }
+        other => {
+            out.push_str(&pad);
+            out.push_str(&scalar(other));
+        }
+    }
+}
+
+fn is_nested(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(m) => !m.is_empty(),
+        serde_json::Value::Array(a) => !a.is_empty(),
+        _ => false,
+    }
+}
+
+/// A scalar (or an empty collection) on one line.
+fn scalar(value: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match value {
+        J::String(s) => scalar_string(s),
+        J::Object(_) => "{}".to_owned(),
+        J::Array(_) => "[]".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn scalar_string(s: &str) -> String {
+    if plain_scalar(s) {
+        s.to_owned()
+    } else {
+        // A JSON string is a YAML double-quoted scalar; the hidden characters JSON leaves
+        // raw are escaped as YAML reads them.
+        escape_hidden(&serde_json::to_string(s).expect("a string serializes"), &[])
+    }
+}
+
+/// Whether `s` can be written without quotes and still read back as the same string by
+/// YAML 1.1 and 1.2 parsers alike: a letter first (numbers, `.inf`, `~` and indicators
+/// start otherwise), then only letters, digits and `-_./` (no `: `, `#`, quotes, braces,
+/// spaces or escapes), and not one of YAML 1.1's boolean or null words.
+pub fn plain_scalar(s: &str) -> bool {
+    const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        && !WORDS.contains(&s.to_ascii_lowercase().as_str())
 }
 
 /// The environment with the templates embedded in this binary.
@@ -95,5 +250,99 @@ mod tests {
                 .render(minijinja::context! {})
                 .is_err()
         );
+    }
+
+    /// Every character class YAML 1.1 ends a line at or cannot show, next to the characters
+    /// that matter to YAML structure.
+    const HOSTILE: &str = "a\u{2028}b: c\u{2029}d\u{85}e\n# f\u{200B}g\u{202E}h\u{FEFF}i\u{7F}j\u{E0041}k \"'{{ x }}\\ --- ";
+
+    fn hidden_left(text: &str) -> Vec<char> {
+        text.chars()
+            .filter(|c| crate::text::is_hidden(*c) && !TEMPLATE_WHITESPACE.contains(c))
+            .collect()
+    }
+
+    #[test]
+    fn hidden_characters_are_escaped_in_values_comments_and_text_files() {
+        let mut env = environment_with(Vec::new()).expect("env");
+        env.add_template(
+            "t.yaml",
+            "# share {{ a ~ \":\" ~ b }}.\nname: {{ b }}\nlist: {{ l }}\n",
+        )
+        .expect("add");
+        env.add_template("t.md", "# {{ b }}\n").expect("add");
+        let ctx = minijinja::context! { a => "nas", b => HOSTILE, l => vec![HOSTILE] };
+        let out = env.get_template("t.yaml").unwrap().render(&ctx).unwrap();
+        assert_eq!(hidden_left(&out), Vec::<char>::new(), "{out}");
+        assert_eq!(out.lines().count(), 3, "{out}");
+        let doc: serde_json::Value = serde_saphyr::from_str(&out).expect("parses");
+        assert_eq!(doc["name"], HOSTILE);
+        assert_eq!(doc["list"][0], HOSTILE);
+        let md = env.get_template("t.md").unwrap().render(&ctx).unwrap();
+        assert_eq!(hidden_left(&md), Vec::<char>::new(), "{md}");
+        assert_eq!(md.lines().count(), 1, "{md}");
+    }
+
+    #[test]
+    fn safe_output_is_escaped_too() {
+        let mut env = environment_with(Vec::new()).expect("env");
+        env.add_template("t.yaml", "v: {{ v | tojson }}\nw: {{ v | safe }}\n")
+            .expect("add");
+        let out = env
+            .get_template("t.yaml")
+            .unwrap()
+            .render(minijinja::context! { v => "x\u{2028}y" })
+            .unwrap();
+        assert_eq!(out, "v: \"x\\u2028y\"\nw: x\\u2028y\n");
+    }
+
+    #[test]
+    fn toyaml_writes_readable_blocks_that_read_back_exactly() {
+        let value = serde_json::json!({
+            "plain": "nextcloud.example.com",
+            "number": 8080,
+            "flag": true,
+            "none": null,
+            "empty": {},
+            "nothing": [],
+            "list": ["a", {"k": "v", "n": [1, 2]}, ["x", "y"]],
+            "ini": "upload_max_filesize = 16G\npost_max_size = 16G",
+            "yaml11": ["yes", "No", "on", "~", "0x1", "1e3", "0755", "1:20", ".inf", "null", "y", "=", "<<"],
+            "spaces": [" lead", "trail ", ""],
+            "hostile": HOSTILE,
+            HOSTILE: "as a key",
+        });
+        let text = to_block_yaml(&value, 4);
+        assert!(
+            text.contains("    plain: nextcloud.example.com\n"),
+            "{text}"
+        );
+        assert!(text.contains("    number: 8080\n"), "{text}");
+        // `n` is a YAML 1.1 boolean, so even as a key it is quoted.
+        assert!(
+            text.contains("    list:\n      - a\n      - k: v\n        \"n\":\n          - 1\n"),
+            "{text}"
+        );
+        assert_eq!(hidden_left(&text), Vec::<char>::new(), "{text}");
+        let doc = format!("values:\n{text}\n");
+        let back: serde_json::Value = serde_saphyr::from_str(&doc).expect("parses");
+        assert_eq!(back["values"], value, "{doc}");
+        // A top-level empty mapping is still the value of the key above it.
+        let empty = format!("values:\n{}\n", to_block_yaml(&serde_json::json!({}), 4));
+        let back: serde_json::Value = serde_saphyr::from_str(&empty).unwrap();
+        assert_eq!(back["values"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn plain_scalars_are_only_words_no_parser_reads_differently() {
+        for ok in ["nextcloud", "a.b/c-d_e", "Europe/Berlin", "v1"] {
+            assert!(plain_scalar(ok), "{ok}");
+        }
+        for bad in [
+            "", "yes", "No", "ON", "y", "null", "1e3", "0x1", "~", ".inf", "a b", "a: b", "a#b",
+            "-a", "20Gi",
+        ] {
+            assert!(!plain_scalar(bad), "{bad}");
+        }
     }
 }

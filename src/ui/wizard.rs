@@ -57,6 +57,7 @@ fn empty_draft() -> Config {
             nfs_path: String::new(),
             storage_class: "nfs".to_owned(),
             default_class: true,
+            local_class: None,
         },
         git: Git::default(),
         flux: Flux::default(),

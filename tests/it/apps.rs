@@ -14,9 +14,26 @@ use serde_json::Value;
 
 use crate::support::{self, homelab, sops};
 
-fn example() -> Config {
+pub(crate) fn example() -> Config {
     let text = std::fs::read_to_string(support::example_config()).expect("example config");
     serde_saphyr::from_str(&text).expect("example config parses")
+}
+
+pub(crate) fn full() -> Config {
+    let text = std::fs::read_to_string(support::root().join("examples/full.yaml"))
+        .expect("full example config");
+    serde_saphyr::from_str(&text).expect("full example config parses")
+}
+
+/// `cfg` with every app of the catalog installed as `add-app --non-interactive` would,
+/// one after the other (so each LoadBalancer address is the next free one).
+pub(crate) fn with_every_app(mut cfg: Config) -> Config {
+    cfg.apps.clear();
+    for p in catalog::all() {
+        let app = app_for(&cfg, &p);
+        cfg.apps.push(app);
+    }
+    cfg
 }
 
 /// A sample answer for a question without a default.
@@ -31,17 +48,30 @@ fn sample(v: &Validation) -> String {
     }
 }
 
-/// The app as `add-app --non-interactive` would record it, with required answers sampled.
+/// The app as `add-app --non-interactive` would record it into `cfg`: required answers
+/// sampled, LoadBalancer addresses the next free ones of the pool.
 pub(crate) fn app_for(cfg: &Config, p: &Profile) -> App {
     let mut settings = BTreeMap::new();
+    let mut trial = cfg.clone();
     for q in &p.questions {
         if catalog::matches(&q.when, &settings) {
-            let v = if q.default.is_empty() {
+            let v = if q.loadbalancer.is_some() {
+                catalog::next_free_address(&trial)
+                    .expect("a free pool address")
+                    .to_string()
+            } else if q.default.is_empty() {
                 sample(&q.validation)
             } else {
                 q.default.clone()
             };
             settings.insert(q.key.clone(), v);
+            trial.apps.retain(|a| a.name != p.name);
+            trial.apps.push(App {
+                name: p.name.clone(),
+                namespace: p.namespace.clone(),
+                host: String::new(),
+                settings: settings.clone(),
+            });
         }
     }
     App {
@@ -58,7 +88,10 @@ fn required_sets(p: &Profile) -> Vec<String> {
     let mut settings = BTreeMap::new();
     for q in &p.questions {
         if catalog::matches(&q.when, &settings) {
-            let v = if q.default.is_empty() {
+            let v = if q.loadbalancer.is_some() {
+                // add-app takes the next free pool address.
+                continue;
+            } else if q.default.is_empty() {
                 let v = sample(&q.validation);
                 out.push(format!("--set={}={v}", q.key));
                 v
@@ -148,6 +181,79 @@ fn catalog_has_the_promised_apps_with_pinned_versions() {
 }
 
 #[test]
+fn profiles_declare_what_their_volumes_hold_and_their_values_agree() {
+    use homelab::catalog::StorageNeed;
+    for p in catalog::all() {
+        let text = serde_json::to_string(&p.values).expect("json")
+            + &serde_json::to_string(&p.overlays).expect("json");
+        let nfs = text.contains("{{ storage_class }}");
+        let local = text.contains("{{ local_class }}");
+        let agrees = match p.needs.storage {
+            StorageNeed::None => !nfs && !local,
+            StorageNeed::Nfs => !local,
+            StorageNeed::Local => local,
+        };
+        assert!(
+            agrees,
+            "{}: needs.storage is {:?}, but the values use storage_class: {nfs}, local_class: {local}",
+            p.name, p.needs.storage
+        );
+        // Fixed addresses are rendered by homelab, one way only: never by the profile.
+        assert!(
+            !text.contains("loadBalancerIP") && !text.contains("metallb.io"),
+            "{}: set fixed addresses with a `loadbalancer` question, not in the values",
+            p.name
+        );
+    }
+    // The declaration takes effect: with a node-local class, databases move there.
+    let mut cfg = example();
+    cfg.storage.local_class = Some("local-path".into());
+    let p = catalog::get("uptime-kuma").expect("uptime-kuma");
+    let app = app_for(&cfg, &p);
+    cfg.apps = vec![app.clone()];
+    let files = catalog::render_app(&cfg, &app).expect("renders");
+    let hr = parse_yaml("hr", &files["apps/uptime-kuma/helmrelease.yaml"]);
+    assert_eq!(
+        hr["spec"]["values"]["volume"]["storageClassName"],
+        "local-path"
+    );
+}
+
+#[test]
+fn app_releases_retry_a_first_install_and_namespaces_with_host_access_are_privileged() {
+    let mut cfg = example();
+    for p in catalog::all() {
+        let app = app_for(&cfg, &p);
+        cfg.apps = vec![app.clone()];
+        let files = catalog::render_app(&cfg, &app).expect("renders");
+        let hr = parse_yaml("hr", &files[&format!("apps/{}/helmrelease.yaml", p.name)]);
+        let spec = &hr["spec"];
+        assert_eq!(spec["timeout"], p.timeout.as_str(), "{}", p.name);
+        assert_eq!(spec["install"]["strategy"]["name"], "RetryOnFailure");
+        assert_eq!(spec["install"]["crds"], "CreateReplace");
+        assert_eq!(spec["upgrade"]["crds"], "CreateReplace");
+        assert_eq!(spec["upgrade"]["cleanupOnFail"], true);
+        assert_eq!(spec["upgrade"]["strategy"]["name"], "RemediateOnFailure");
+        assert_eq!(spec["upgrade"]["remediation"]["retries"], 3);
+        assert_eq!(spec["upgrade"]["remediation"]["remediateLastFailure"], true);
+        assert_eq!(spec["driftDetection"]["mode"], "enabled");
+        let ns = parse_yaml("ns", &files[&format!("apps/{}/namespace.yaml", p.name)]);
+        let enforce = &ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"];
+        if p.privileged {
+            assert_eq!(*enforce, "privileged", "{}", p.name);
+        } else {
+            assert!(enforce.is_null(), "{}: {ns}", p.name);
+        }
+    }
+    assert!(
+        catalog::get("kube-prometheus-stack")
+            .expect("kps")
+            .privileged
+    );
+    assert_eq!(catalog::get("nextcloud").expect("nextcloud").timeout, "15m");
+}
+
+#[test]
 fn every_profile_renders_and_parses_for_both_ingress_controllers() {
     for controller in [IngressController::Traefik, IngressController::EnvoyGateway] {
         let mut cfg = example();
@@ -203,7 +309,7 @@ fn every_profile_renders_and_parses_for_both_ingress_controllers() {
                 "{}: unevaluated expression in {values}",
                 p.name
             );
-            if p.needs.storage {
+            if p.needs.storage != homelab::catalog::StorageNeed::None {
                 assert!(
                     values.contains("\"nfs\""),
                     "{}: values do not use the NFS class: {values}",
@@ -386,6 +492,20 @@ impl Repo {
         serde_saphyr::from_str(&self.read("homelab.yaml")).expect("homelab.yaml parses")
     }
 
+    /// Replace `from` by `to` in homelab.yaml, as a user editing it would.
+    fn edit_config(&self, from: &str, to: &str) {
+        let text = self.read("homelab.yaml");
+        assert!(
+            text.contains(from),
+            "{from:?} is not in homelab.yaml:\n{text}"
+        );
+        std::fs::write(self.dir.join("homelab.yaml"), text.replace(from, to)).expect("write");
+    }
+
+    fn render(&self) -> support::Run {
+        homelab().dir(&self.dir).arg("render").run()
+    }
+
     fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     }
@@ -534,9 +654,9 @@ fn add_refuse_remove_and_add_back_nextcloud() {
         .stderr_has("has no setting called \"colour\"");
     repo.add(&["nextcloud-x", "--namespace", "Bad_NS"])
         .code_is(2);
-    repo.add(&["pihole"])
+    repo.add(&["pihole", "--set", "dns_address=192.168.1.240"])
         .code_is(2)
-        .stderr_has("--set dns_address=");
+        .stderr_has("--set dns_address: 192.168.1.240 is network.ingress_address");
     assert_eq!(repo.snapshot(), added);
     assert_eq!(repo.head(), head);
 
@@ -675,16 +795,12 @@ fn sops_round_trip_with_the_real_sops() {
 fn kubectl_kustomize_builds_a_repository_with_every_app() {
     for controller in ["traefik", "envoy-gateway"] {
         let repo = Repo::new();
-        let cfg_text = repo
-            .read("homelab.yaml")
-            .replace("controller: traefik", &format!("controller: {controller}"));
-        std::fs::write(repo.dir.join("homelab.yaml"), cfg_text).expect("write");
+        repo.edit_config("controller: traefik", &format!("controller: {controller}"));
         let profiles = catalog::all();
         for p in &profiles {
             let mut args = vec![p.name.clone(), "--no-push".into()];
             args.extend(required_sets(p));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            // Sampled LoadBalancer addresses are shared; they are not checked for uniqueness.
             repo.add(&args).code_is(0);
         }
         let cfg = repo.config();
@@ -955,4 +1071,103 @@ fn remove_app_keeps_what_the_user_edited_or_added() {
     }
     let kust = parse_yaml("apps", &repo.read("apps/kustomization.yaml"));
     assert_eq!(kust["resources"], serde_json::json!([]));
+}
+
+#[test]
+fn loadbalancer_addresses_default_to_the_next_free_one_and_are_checked_on_every_command() {
+    let repo = Repo::new();
+    repo.add(&["pihole", "--no-push"]).code_is(0).stderr_has(
+        "pihole keeps a database on its volume, which is on NFS: set storage.local_class",
+    );
+    assert_eq!(
+        repo.config().apps[0].settings["dns_address"],
+        "192.168.1.241"
+    );
+    assert_eq!(
+        repo.config().apps[0].settings["dns_address_shared"],
+        "false"
+    );
+    let hr = parse_yaml("hr", &repo.read("apps/pihole/helmrelease.yaml"));
+    let dns = &hr["spec"]["values"]["serviceDns"];
+    assert_eq!(
+        dns["annotations"]["metallb.io/loadBalancerIPs"],
+        "192.168.1.241"
+    );
+    assert!(
+        dns["annotations"]
+            .get("metallb.io/allow-shared-ip")
+            .is_none()
+    );
+    // One way only: MetalLB refuses a Service that also sets spec.loadBalancerIP.
+    assert!(
+        !hr["spec"]["values"]
+            .to_string()
+            .contains("loadBalancerIP\""),
+        "{hr}"
+    );
+    let added = repo.snapshot();
+
+    // Taken, the ingress controller's, outside the pool: refused, nothing changes.
+    for (set, why) in [
+        (
+            "dns_address=192.168.1.241",
+            "--set dns_address: 192.168.1.241 is already the address of apps[0].settings.dns_address",
+        ),
+        ("dns_address=192.168.1.240", "is network.ingress_address"),
+        (
+            "dns_address=10.9.9.9",
+            "is not inside network.loadbalancer_pool",
+        ),
+    ] {
+        repo.add(&["adguard-home", "--no-push", "--set", set])
+            .code_is(2)
+            .stderr_has(why)
+            .stderr_has("hint:");
+    }
+    // Sharing needs both sides to opt in.
+    repo.add(&[
+        "syncthing",
+        "--no-push",
+        "--set=sync_address=192.168.1.241",
+        "--set=sync_address_shared=true",
+    ])
+    .code_is(2)
+    .stderr_has("apps[0].settings.dns_address_shared: \"true\"");
+    assert_eq!(repo.snapshot(), added);
+
+    // The next app gets the next free address.
+    repo.add(&["adguard-home", "--no-push"]).code_is(0);
+    assert_eq!(
+        repo.config().apps[1].settings["dns_address"],
+        "192.168.1.242"
+    );
+
+    // Every command checks homelab.yaml itself: give adguard-home pihole's address.
+    repo.edit_config("192.168.1.242", "192.168.1.241");
+    repo.render()
+        .code_is(2)
+        .stderr_has("apps[1].settings.dns_address: 192.168.1.241 is already the address of apps[0].settings.dns_address");
+}
+
+#[test]
+fn envoy_gateway_refuses_hosts_its_wildcard_listener_cannot_serve() {
+    let repo = Repo::new();
+    repo.edit_config("controller: traefik", "controller: envoy-gateway");
+    let before = repo.snapshot();
+    repo.add(&["homepage", "--no-push", "--host", "start.other.org"])
+        .code_is(2)
+        .stderr_has("--host: start.other.org is outside example.com")
+        .stderr_has("hint: e.g. --host homepage.example.com");
+    repo.add(&["homepage", "--no-push", "--host", "a.b.example.com"])
+        .code_is(2)
+        .stderr_has("more than one label below example.com");
+    assert_eq!(repo.snapshot(), before);
+    repo.add(&["homepage", "--no-push", "--host", "start.example.com"])
+        .code_is(0);
+
+    // And in homelab.yaml, on every command.
+    repo.edit_config("host: start.example.com", "host: start.other.org");
+    repo.render()
+        .code_is(2)
+        .stderr_has("apps[0].host: start.other.org is outside example.com");
 }

@@ -4,13 +4,16 @@ mod support;
 
 mod apps;
 mod bootstrap;
+mod charts;
 mod cli;
 mod doctor;
 mod envtest;
 mod git_push;
+mod hostile;
 mod init;
 mod render;
 mod rerender;
+mod status;
 mod strict;
 mod validate;
 mod wizard;

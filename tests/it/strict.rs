@@ -61,12 +61,8 @@ async fn assert_strictly_valid(server: &envtest::ApiServer, cfg: &Config) {
     assert_eq!(report.objects.len(), docs.len());
 }
 
-fn with_every_app(mut cfg: Config) -> Config {
-    cfg.apps = homelab::catalog::all()
-        .iter()
-        .map(|p| crate::apps::app_for(&cfg, p))
-        .collect();
-    cfg
+fn with_every_app(cfg: Config) -> Config {
+    crate::apps::with_every_app(cfg)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -197,13 +197,166 @@ fn git_urls() {
     }
     for secret in [
         "https://me:hunter2@github.com/me/homelab.git",
-        "https://ghp_abcdef@github.com/me/homelab.git",
+        "https://ghp_hunter2@github.com/me/homelab.git",
+        "https://ghs_hunter2@github.com/x.git",
+        "https://ghu_hunter2@github.com/x.git",
+        "https://0123456789abcdef0123456789abcdef01234567@github.com/x.git",
+        "https://user%3Ahunter2@git.example.com/x.git",
+        "https://git.example.com/x.git?private_token=hunter2",
+        "user:hunter2@git.example.com:x.git",
+        "ssh://git:hunter2@git.example.com/x.git",
     ] {
+        let message = err(field::git_url(secret));
+        assert!(message.contains("HOMELAB_GIT_TOKEN"), "{secret}: {message}");
+        assert!(message.contains("***"), "{secret}: {message}");
+        for part in ["hunter2", "0123456789abcdef"] {
+            assert!(!message.contains(part), "{secret} is echoed: {message}");
+        }
+    }
+}
+
+#[test]
+fn hidden_characters_are_refused_with_their_name_and_key_path() {
+    let mut cfg = example();
+    cfg.storage.nfs_path = "/srv/nfs\u{2028}---\u{2028}kind: ClusterRoleBinding".into();
+    cfg.cluster.domain = "exam\u{200B}ple.com".into();
+    cfg.certificates.email = "admin@example.com\u{85}".into();
+    cfg.git.branch = "ma\u{202E}in".into();
+    let diags = validate(&cfg);
+    let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    for (path, name) in [
+        ("storage.nfs_path", "U+2028 LINE SEPARATOR"),
+        ("cluster.domain", "U+200B ZERO WIDTH SPACE"),
+        ("certificates.email", "U+0085 NEXT LINE"),
+        ("git.branch", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    ] {
+        let found: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.starts_with(&format!("{path}: ")))
+            .collect();
+        assert_eq!(found.len(), 1, "{path}: {lines:#?}");
+        assert!(found[0].contains(name), "{}", found[0]);
+        assert!(found[0].contains("retype"), "{}", found[0]);
+        // The message itself shows the character escaped, never raw.
         assert!(
-            err(field::git_url(secret)).contains("HOMELAB_GIT_TOKEN"),
-            "{secret}"
+            !found[0].chars().any(crate::text::is_hidden),
+            "{}",
+            found[0]
         );
     }
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    // Field validators the wizard uses say the same.
+    assert!(err(field::absolute_path("/a\u{2029}b")).contains("U+2029 PARAGRAPH SEPARATOR"));
+}
+
+#[test]
+fn app_settings_keys_and_values_are_checked_for_hidden_characters() {
+    let mut cfg = example();
+    cfg.apps = vec![App {
+        name: "nextcloud".into(),
+        namespace: "nextcloud".into(),
+        host: "cloud.example.com".into(),
+        settings: [("upload_limit\u{2060}".to_owned(), "16G".to_owned())].into(),
+    }];
+    let lines: Vec<String> = validate(&cfg).iter().map(ToString::to_string).collect();
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with("apps[0].settings.\"upload_limit\\u{2060}\": the key")
+                && l.contains("U+2060 WORD JOINER")
+        ),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn long_values_are_not_echoed_in_full() {
+    let mut cfg = example();
+    cfg.cluster.domain = format!("{}.com", "a".repeat(50_000));
+    let lines: Vec<String> = validate(&cfg).iter().map(ToString::to_string).collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        assert!(line.len() < 400, "{}", &line[..400.min(line.len())]);
+    }
+    assert!(lines[0].contains("(50004 bytes)"), "{}", lines[0]);
+}
+
+#[test]
+fn a_huge_pool_is_checked_in_linear_time() {
+    let mut cfg = example();
+    cfg.network.node_cidr = "10.0.0.0/8".into();
+    cfg.nodes[0].address = "10.255.255.1".into();
+    cfg.nodes.truncate(1);
+    cfg.network.ingress_address = "10.0.0.1".into();
+    // 100,000 disjoint /32 entries, and one overlap at the end.
+    let mut pool: Vec<String> = (0..100_000u32)
+        .map(|i| format!("{}/32", std::net::Ipv4Addr::from(0x0A00_0001 + i)))
+        .collect();
+    pool.push("10.0.0.5-10.0.0.6".into());
+    cfg.network.loadbalancer_pool = pool;
+    let started = std::time::Instant::now();
+    let lines: Vec<String> = validate(&cfg).iter().map(ToString::to_string).collect();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        lines,
+        [
+            "network.loadbalancer_pool[100000]: 10.0.0.5-10.0.0.6 overlaps network.loadbalancer_pool[4] 10.0.0.5/32",
+            "network.loadbalancer_pool[100000]: 10.0.0.5-10.0.0.6 overlaps network.loadbalancer_pool[5] 10.0.0.6/32",
+        ],
+    );
+}
+
+#[test]
+fn add_app_arguments_reach_the_same_rules() {
+    let cfg = example();
+    let app = |namespace: &str, host: &str, settings: &[(&str, &str)]| App {
+        name: "grafana".into(),
+        namespace: namespace.into(),
+        host: host.into(),
+        settings: settings
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    assert!(check_new_app(&cfg, &app("grafana", "grafana.example.com", &[])).is_ok());
+    for reserved in [
+        "flux-system",
+        "kube-system",
+        "default",
+        "cert-manager",
+        "metallb-system",
+    ] {
+        let e = check_new_app(&cfg, &app(reserved, "grafana.example.com", &[])).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.message.starts_with("--namespace: "), "{}", e.message);
+    }
+    let e = check_new_app(
+        &cfg,
+        &app(
+            "grafana",
+            "grafana.example.com",
+            &[("storage_size", "1\nx")],
+        ),
+    )
+    .unwrap_err();
+    assert!(
+        e.message.starts_with("--set storage_size: "),
+        "{}",
+        e.message
+    );
+    let mut with_other = cfg.clone();
+    with_other.apps.push(App {
+        name: "jellyfin".into(),
+        namespace: "media".into(),
+        host: "media.example.com".into(),
+        settings: Default::default(),
+    });
+    let e = check_new_app(&with_other, &app("media", "media.example.com", &[])).unwrap_err();
+    assert!(e.message.contains("--namespace: "), "{}", e.message);
+    assert!(e.message.contains("--host: "), "{}", e.message);
 }
 
 #[test]
@@ -302,8 +455,21 @@ fn to_yaml_round_trips() {
         .push("192.168.1.224/28".into());
     let text = to_yaml(&cfg);
     assert!(text.ends_with('\n'));
-    assert_eq!(parse(&text), Ok(cfg.clone()), "{text}");
+    // Every string reads back as the same string, even by a reader that takes `yes` for a
+    // boolean (the settings are not grafana's, so the file as a whole is not valid).
+    let back: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(back, serde_json::to_value(&cfg).unwrap(), "{text}");
+    let diags = parse(&text).unwrap_err();
+    assert!(
+        diags
+            .iter()
+            .all(|d| d.path.starts_with("apps[0].settings.")),
+        "{diags:?}"
+    );
     // Stable: serializing the parsed result again gives the same text.
+    cfg.apps[0].settings.clear();
+    let text = to_yaml(&cfg);
+    assert_eq!(parse(&text), Ok(cfg.clone()), "{text}");
     assert_eq!(to_yaml(&parse(&text).unwrap()), text);
     // Keys appear in the model's order.
     let order: Vec<&str> = text

@@ -197,6 +197,17 @@ impl Failpoint {
     }
 }
 
+/// Only debug and test builds have failpoints: a released binary ignores the variable, so
+/// nothing outside the test suite can make it abort or fail half-way.
+#[cfg(not(debug_assertions))]
+fn failpoint() -> Failpoint {
+    Failpoint {
+        after: None,
+        abort: false,
+    }
+}
+
+#[cfg(debug_assertions)]
 fn failpoint() -> Failpoint {
     let value = std::env::var(FAILPOINT_ENV).unwrap_or_default();
     match parse_failpoint(&value) {
@@ -212,6 +223,7 @@ fn failpoint() -> Failpoint {
 }
 
 /// `(N, abort)` of `render-after-N-writes` (abort) or `render-fail-after-N-writes` (error).
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 fn parse_failpoint(value: &str) -> Option<(usize, bool)> {
     let (rest, abort) = match value.strip_prefix("render-fail-after-") {
         Some(rest) => (rest, false),

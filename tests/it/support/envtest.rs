@@ -374,15 +374,7 @@ pub fn binaries_dir() -> PathBuf {
 
 /// `${CARGO_TARGET_DIR:-target}/envtest`, absolute.
 fn envtest_root() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        super::root().join(target)
-    };
-    target.join("envtest")
+    super::target_dir().join("envtest")
 }
 
 fn run_root() -> PathBuf {

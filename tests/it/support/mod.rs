@@ -15,6 +15,33 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `${CARGO_TARGET_DIR:-target}`, absolute: where the tools the tests run are built.
+pub fn target_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    if target.is_absolute() {
+        target
+    } else {
+        root().join(target)
+    }
+}
+
+/// A real tool the tests run, built once by `scripts/<script>` into `<target>/tools/<name>`
+/// (never downloaded by a test): `$<env>`, else that file; panics with how to build it.
+pub fn tool(name: &str, env: &str, script: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
+        return PathBuf::from(p);
+    }
+    let bin = target_dir().join("tools").join(name);
+    assert!(
+        bin.is_file(),
+        "the {name} binary is missing at {}: build it once with `scripts/{script}` (needs Go and the Go module proxy), or set {env}",
+        bin.display()
+    );
+    bin
+}
+
 /// The upstream manifests for tests: `$HOMELAB_FIXTURES_DIR`, else `../shared/fixtures`.
 pub fn fixtures_dir() -> PathBuf {
     let dir = std::env::var_os("HOMELAB_FIXTURES_DIR")

@@ -5,24 +5,7 @@ use std::process::Command;
 
 /// `$HOMELAB_SOPS`, else `${CARGO_TARGET_DIR:-target}/tools/sops`; panics with how to build it.
 pub fn sops_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("HOMELAB_SOPS") {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        super::root().join(target)
-    };
-    let bin = target.join("tools/sops");
-    assert!(
-        bin.is_file(),
-        "the sops binary is missing at {}: build it once with `scripts/build-sops` (needs Go and the Go module proxy), or set HOMELAB_SOPS",
-        bin.display()
-    );
-    bin
+    super::tool("sops", "HOMELAB_SOPS", "build-sops")
 }
 
 /// Decrypt `file` with the age identity in `key_file`; returns the plaintext YAML.
