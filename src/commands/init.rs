@@ -111,10 +111,15 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
     let report = {
         let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "init")?;
         // The age key exists from the start, so Flux can decrypt the apps' secrets as soon
-        // as there are any; whole_change creates it with .sops.yaml.
-        let mut change = bar.suspend(|| {
-            crate::commands::render::whole_change(ws.tree(), &cfg, &install, Mode::Apply, true)
-        })?;
+        // as there are any; where it is is said once, below.
+        let key = crate::commands::render::repo_key(ws.tree(), &cfg, true)?;
+        let mut change = crate::commands::render::whole_change(
+            ws.tree(),
+            &cfg,
+            &install,
+            Mode::Apply,
+            key.as_ref().map(|(k, _)| k),
+        )?;
         change.message = format!(
             "Initialise the homelab repository of cluster {}\n\nRendered by homelab {} from homelab.yaml.",
             cfg.cluster.name,

@@ -43,14 +43,25 @@ pub fn run(ctx: &Context, args: &RenderArgs) -> Result<Status> {
     let mode = mode(args);
     if mode == Mode::Diff {
         let tree = RepoTree::open(&ctx.dir)?;
-        let change = whole_change(&tree, &cfg, &install, mode, false)?;
+        let key = repo_key(&tree, &cfg, false)?;
+        let change = whole_change(&tree, &cfg, &install, mode, key.as_ref().map(|(k, _)| k))?;
         let report = write::preview(&ctx.dir, &change)?;
         eprint!("{}", report.summary());
         return Ok(status(&report));
     }
     let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "render")?;
     let cfg = crate::config::load(&ctx.dir)?;
-    let change = whole_change(ws.tree(), &cfg, &install, mode, true)?;
+    let key = repo_key(ws.tree(), &cfg, true)?;
+    if let Some((key, true)) = &key {
+        announce_key(key);
+    }
+    let change = whole_change(
+        ws.tree(),
+        &cfg,
+        &install,
+        mode,
+        key.as_ref().map(|(k, _)| k),
+    )?;
     let report = ws.apply(&change)?;
     eprint!("{}", report.summary());
     Ok(conclude(&report, &cfg))
@@ -58,37 +69,46 @@ pub fn run(ctx: &Context, args: &RenderArgs) -> Result<Status> {
 
 /// The change of a whole render: the rendering of every file, with the files homelab
 /// writes once and then leaves to the user taken as they are on disk (see
-/// [`user_files`]). `create_key`: create the repository's age key (and `.sops.yaml`) if
-/// it has none yet, as a repository from before keys were created at `init` lacks it.
+/// [`user_files`]). `key`: the repository's age key, for a `.sops.yaml` when the
+/// repository has none yet (see [`repo_key`]).
 pub fn whole_change(
     tree: &RepoTree,
     cfg: &Config,
     install: &str,
     mode: Mode,
-    create_key: bool,
+    key: Option<&crate::secrets::AgeKey>,
 ) -> Result<Change> {
     let mut files = crate::render::render(cfg, install)?.files;
     let untouched = user_files(tree, cfg, &mut files)?;
-    if !files.contains_key(SOPS_CONFIG) {
-        let key = if create_key {
-            let (key, created) = crate::secrets::ensure_key(tree.root(), &cfg.cluster.name)?;
-            if created {
-                announce_key(&key);
-            }
-            Some(key)
-        } else {
-            crate::secrets::find_key(tree.root(), &cfg.cluster.name)?
-        };
-        if let Some(key) = key {
-            files.insert(
-                SOPS_CONFIG.to_owned(),
-                crate::catalog::sops_config(&key.recipient),
-            );
-        }
+    if !files.contains_key(SOPS_CONFIG)
+        && let Some(key) = key
+    {
+        files.insert(
+            SOPS_CONFIG.to_owned(),
+            crate::catalog::sops_config(&key.recipient),
+        );
     }
     let mut change = Change::whole(files, mode, COMMIT_MESSAGE);
     change.untouched = untouched;
     Ok(change)
+}
+
+/// The age key for a repository that has no `.sops.yaml` yet: created when `create` (a
+/// repository from before keys were created at `init` gets one at its next render; `init`
+/// creates it), else only found. `None` when `.sops.yaml` exists (it is kept as it is) or
+/// no key exists and none may be created. Returns whether the key was just created.
+pub fn repo_key(
+    tree: &RepoTree,
+    cfg: &Config,
+    create: bool,
+) -> Result<Option<(crate::secrets::AgeKey, bool)>> {
+    if tree.exists(SOPS_CONFIG)? {
+        return Ok(None);
+    }
+    if create {
+        return crate::secrets::ensure_key(tree.root(), &cfg.cluster.name).map(Some);
+    }
+    Ok(crate::secrets::find_key(tree.root(), &cfg.cluster.name)?.map(|key| (key, false)))
 }
 
 /// Replace, in `files`, the renderings of the files homelab writes once and then keeps as
