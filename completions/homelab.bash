@@ -181,7 +181,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__bootstrap)
-            opts="-y -v -h -V --kubeconfig --context --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --dir --verbose --no-color --help --version"
+            opts="-y -v -h -V --kubeconfig --context --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --force --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -449,7 +449,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__init)
-            opts="-y -v -h -V --config --non-interactive --no-push --no-bootstrap --allow-non-empty --flux-manifests --ssh-key --known-hosts --accept-new-host-key --allow-stale --kubeconfig --context --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --dir --verbose --no-color --help --version"
+            opts="-y -v -h -V --config --non-interactive --no-push --no-bootstrap --allow-non-empty --flux-manifests --ssh-key --known-hosts --accept-new-host-key --allow-stale --kubeconfig --context --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --force --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -200,6 +200,9 @@ pub struct BootstrapOptions {
     /// Do not wait for confirmation that the deploy key was added.
     #[arg(long, short)]
     pub yes: bool,
+    /// Bootstrap even though k3s's bundled Traefik or ServiceLB is enabled.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// How to authenticate to the git remote.

@@ -296,6 +296,7 @@ pub fn render_app(cfg: &Config, app: &App) -> Result<BTreeMap<String, String>> {
         namespace => &app.namespace,
         host => &app.host,
         chart => to_mj(&serde_json::to_value(&profile.chart)?),
+        source => to_mj(&serde_json::to_value(crate::render::mirror::app_source(cfg, &profile.chart))?),
         issuer => cluster_issuer_name(cfg),
         tls_secret => format!("{}-tls", app.name),
         service => service,

@@ -14,14 +14,13 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ApiResource};
-use serde_json::{Value, json};
+use kube::api::ApiResource;
+use serde_json::Value;
 use ssh_key::HashAlg;
 
 use crate::cli::{BootstrapArgs, BootstrapOptions};
 use crate::commands::Context;
-use crate::config::{Challenge, Config};
+use crate::config::Config;
 use crate::error::{Error, Result, Status};
 use crate::kube::apply::{Applier, ApplyOptions, ApplyReport, Outcome, parse_documents};
 use crate::kube::client::{self, Access};
@@ -216,23 +215,6 @@ fn prompt_secret(prompt: &str) -> Result<String> {
         .map_err(|e| Error::failed(format!("cannot read the answer: {e}")))
 }
 
-async fn existing_secret(client: &kube::Client, ns: &str, name: &str) -> Result<Option<Secret>> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    api.get_opt(name).await.map_err(|e| {
-        Error::failed(format!(
-            "cannot read Secret {ns}/{name}: {}",
-            crate::kube::apply::error_message(&e)
-        ))
-    })
-}
-
-fn has_keys(secret: &Option<Secret>, keys: &[&str]) -> bool {
-    secret
-        .as_ref()
-        .and_then(|s| s.data.as_ref())
-        .is_some_and(|d| keys.iter().all(|k| d.contains_key(*k)))
-}
-
 /// Decide every Secret: all failures here are pre-flight failures (nothing applied yet).
 async fn gather_credentials(
     client: &kube::Client,
@@ -245,11 +227,11 @@ async fn gather_credentials(
     let mut notes = Vec::new();
     let mut deploy_key = None;
     let (git_ns, git_name) = GIT_SECRET;
-    let existing = existing_secret(client, git_ns, git_name).await?;
+    let existing = credentials::existing_secret(client, git_ns, git_name).await?;
 
     match remote {
         GitRemote::Ssh { host, port, .. } => {
-            let keep = has_keys(&existing, &["identity", "known_hosts"])
+            let keep = credentials::has_keys(&existing, &["identity", "known_hosts"])
                 && !opts.rotate_keys
                 && opts.deploy_key.is_none();
             if keep {
@@ -278,7 +260,7 @@ async fn gather_credentials(
                 )
                 .with_hint("drop --deploy-key (HTTPS uses HOMELAB_GIT_TOKEN), or set git.url to an ssh:// URL"));
             }
-            let keep = has_keys(&existing, &["password"]) && !opts.rotate_keys;
+            let keep = credentials::has_keys(&existing, &["password"]) && !opts.rotate_keys;
             if keep {
                 notes.push(format!("keeping the existing git credentials in Secret {git_ns}/{git_name} (--rotate-keys replaces them)"));
             } else {
@@ -310,47 +292,16 @@ async fn gather_credentials(
         &BTreeMap::from([("age.agekey".to_owned(), age_key.private_bytes().to_vec())]),
     ));
 
-    if cfg.certificates.challenge == Challenge::Dns01 {
-        let provider = cfg.certificates.dns_provider;
-        let (name, keys) = provider.secret();
-        let data = match credentials::provider_secret_from_env(cfg)? {
-            Some(data) => Some(data),
-            None => {
-                let existing = existing_secret(client, PROVIDER_NAMESPACE, name).await?;
-                let sources = credentials::provider_sources(provider);
-                let (var, key, is_file) = sources[0];
-                if has_keys(&existing, keys) {
-                    notes.push(format!(
-                        "keeping the existing {} credentials in Secret {PROVIDER_NAMESPACE}/{name} (set {var} to replace them)",
-                        provider.as_str()
-                    ));
-                    None
-                } else if interactive() && !opts.yes && !is_file {
-                    let value = prompt_secret(&format!(
-                        "{} credentials for cert-manager ({var})",
-                        provider.as_str()
-                    ))?;
-                    Some(BTreeMap::from([(key.to_owned(), value.into_bytes())]))
-                } else {
-                    return Err(Error::usage(format!(
-                        "{var} is not set: cert-manager needs the {} credentials for DNS-01 challenges",
-                        provider.as_str()
-                    ))
-                    .with_hint(format!(
-                        "export {var}=... (it goes into Secret {PROVIDER_NAMESPACE}/{name}, never into git) and run again"
-                    )));
-                }
-            }
-        };
-        if let Some(data) = data {
-            docs.push(json!({
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": PROVIDER_NAMESPACE},
-            }));
-            docs.push(credentials::secret(PROVIDER_NAMESPACE, name, &data));
-        }
-    }
+    let mut ask = |question: &str| prompt_secret(question);
+    let prompt: credentials::Prompt<'_> = if interactive() && !opts.yes {
+        Some(&mut ask)
+    } else {
+        None
+    };
+    let dns =
+        credentials::dns_credentials(client, cfg, &|var| std::env::var_os(var), prompt).await?;
+    notes.extend(dns.note);
+    docs.extend(dns.docs);
 
     Ok(Credentials {
         docs,
@@ -489,6 +440,9 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
             style::yellow("note:")
         ));
     }
+    // Flux trusts the chart mirror's CA from its first start (the rendered flux-system
+    // kustomization mounts this Secret into source-controller).
+    let mirror_ca = credentials::mirror_ca_secret(dir, cfg)?;
     let (sync, components): (Vec<Value>, Vec<Value>) = docs.into_iter().partition(is_sync_object);
     if !sync
         .iter()
@@ -557,6 +511,30 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
         .with_hint("bootstrap needs cluster-admin rights: use an admin kubeconfig or context (--kubeconfig, --context); nothing was applied"));
     }
 
+    // k3s's bundled Traefik and ServiceLB take the ports and addresses the homelab's ingress
+    // controller and MetalLB need: the homelab would come up half working.
+    let k3s = crate::kube::k3s::read(&conn.client).await;
+    if !k3s.is_empty() {
+        let mut found: Vec<String> = Vec::new();
+        if !k3s.traefik.is_empty() {
+            found.push(format!("Traefik ({})", k3s.traefik.join("; ")));
+        }
+        if !k3s.servicelb.is_empty() {
+            found.push(format!("ServiceLB ({})", k3s.servicelb.join("; ")));
+        }
+        let what = format!(
+            "k3s's bundled {} would fight the homelab's ingress controller and MetalLB",
+            found.join(" and ")
+        );
+        if !opts.force {
+            return Err(Error::failed(what).with_hint(format!(
+                "{}; then run `homelab bootstrap` again (--force bootstraps anyway); nothing was applied",
+                crate::kube::k3s::FIX
+            )));
+        }
+        style::note(&format!("{} {what} (--force)", style::yellow("warning:")));
+    }
+
     // 3. Credentials: all decided before anything is applied.
     let creds = gather_credentials(&conn.client, cfg, &remote, opts, &age_key).await?;
     for note in &creds.notes {
@@ -567,6 +545,7 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
     let phase = Phase::start("Applying Flux components and credentials");
     let mut first: Vec<Value> = components;
     first.extend(creds.docs.iter().cloned());
+    first.extend(mirror_ca);
     let mut report = match applier.apply(&first).await {
         Ok(r) => r,
         Err(e) => {

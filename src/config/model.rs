@@ -27,6 +27,9 @@ pub struct Config {
     pub git: Git,
     #[serde(default)]
     pub flux: Flux,
+    /// Where charts are fetched from; upstream unless a mirror is set.
+    #[serde(default, skip_serializing_if = "Charts::is_default")]
+    pub charts: Charts,
     #[serde(default)]
     pub apps: Vec<App>,
 }
@@ -151,18 +154,16 @@ impl DnsProvider {
         "rfc2136",
     ];
 
-    /// The environment variables `bootstrap` reads the provider's credentials from; they
+    /// Everything homelab knows about this provider: its row of [`crate::config::dns::PROVIDERS`].
+    pub fn spec(self) -> &'static crate::config::dns::Provider {
+        crate::config::dns::spec(self)
+    }
+
+    /// The environment variables `bootstrap` may read the provider's credentials from; they
     /// never appear in `homelab.yaml`. For clouddns the variable holds the path of the
     /// service-account key file, not the key itself.
-    pub fn credential_env(self) -> &'static [&'static str] {
-        match self {
-            DnsProvider::Cloudflare => &["CLOUDFLARE_API_TOKEN"],
-            DnsProvider::Route53 => &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
-            DnsProvider::Digitalocean => &["DIGITALOCEAN_TOKEN"],
-            DnsProvider::Clouddns => &["GOOGLE_APPLICATION_CREDENTIALS"],
-            DnsProvider::Azuredns => &["AZURE_CLIENT_SECRET"],
-            DnsProvider::Rfc2136 => &["RFC2136_TSIG_SECRET"],
-        }
+    pub fn credential_env(self) -> Vec<&'static str> {
+        self.spec().credentials.iter().map(|c| c.env).collect()
     }
 
     /// The name used in `homelab.yaml`.
@@ -178,52 +179,26 @@ impl DnsProvider {
     }
 
     /// The non-secret `dns_settings` keys this provider requires.
-    pub fn required_settings(self) -> &'static [&'static str] {
-        match self {
-            DnsProvider::Cloudflare | DnsProvider::Digitalocean => &[],
-            DnsProvider::Route53 => &["region"],
-            DnsProvider::Clouddns => &["project"],
-            DnsProvider::Azuredns => &[
-                "client_id",
-                "tenant_id",
-                "subscription_id",
-                "resource_group",
-                "hosted_zone_name",
-            ],
-            DnsProvider::Rfc2136 => &["nameserver", "tsig_key_name"],
-        }
+    pub fn required_settings(self) -> Vec<&'static str> {
+        let settings = self.spec().settings.iter();
+        settings.filter(|s| s.required).map(|s| s.key).collect()
     }
 
     /// The `dns_settings` keys this provider accepts (required and optional).
-    pub fn allowed_settings(self) -> &'static [&'static str] {
-        match self {
-            DnsProvider::Cloudflare => &["email"],
-            DnsProvider::Digitalocean => &[],
-            DnsProvider::Route53 => &["region", "hosted_zone_id", "access_key_id", "role"],
-            DnsProvider::Clouddns => &["project"],
-            DnsProvider::Azuredns => &[
-                "client_id",
-                "tenant_id",
-                "subscription_id",
-                "resource_group",
-                "hosted_zone_name",
-                "environment",
-            ],
-            DnsProvider::Rfc2136 => &["nameserver", "tsig_key_name", "tsig_algorithm"],
-        }
+    pub fn allowed_settings(self) -> Vec<&'static str> {
+        self.spec().settings.iter().map(|s| s.key).collect()
     }
 
-    /// The Secret (in the cert-manager namespace) holding the provider's credentials, and
-    /// the keys inside it. Templates reference it by name; `bootstrap` creates it.
-    pub fn secret(self) -> (&'static str, &'static [&'static str]) {
-        match self {
-            DnsProvider::Cloudflare => ("cloudflare-api-token", &["api-token"]),
-            DnsProvider::Route53 => ("route53-credentials", &["secret-access-key"]),
-            DnsProvider::Digitalocean => ("digitalocean-token", &["access-token"]),
-            DnsProvider::Clouddns => ("clouddns-service-account", &["key.json"]),
-            DnsProvider::Azuredns => ("azuredns-client-secret", &["client-secret"]),
-            DnsProvider::Rfc2136 => ("rfc2136-tsig-secret", &["tsig-secret"]),
-        }
+    /// The Secret (in the cert-manager namespace) holding the provider's credentials.
+    /// Templates reference it by name; `bootstrap` creates it.
+    pub fn secret_name(self) -> &'static str {
+        self.spec().secret
+    }
+
+    /// The keys of [`Self::secret_name`] with these settings: exactly the keys the solver
+    /// references and `bootstrap` writes.
+    pub fn secret_keys(self, settings: &BTreeMap<String, String>) -> Vec<&'static str> {
+        self.spec().secret_keys(settings)
     }
 }
 
@@ -357,6 +332,48 @@ fn default_components() -> Vec<String> {
         .iter()
         .map(|c| (*c).to_owned())
         .collect()
+}
+
+/// Where the cluster fetches Helm charts from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Charts {
+    /// Every chart source, infrastructure and apps, rewritten to a mirror (air-gapped
+    /// networks, registry rate limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<Mirror>,
+}
+
+impl Charts {
+    fn is_default(&self) -> bool {
+        *self == Charts::default()
+    }
+}
+
+/// A chart mirror: one Helm repository serving every chart that upstream publishes in a Helm
+/// repository, and one OCI registry prefix under which the OCI charts keep their upstream
+/// paths (`oci://quay.io/jetstack/charts/cert-manager` → `<oci_registry>/jetstack/charts/cert-manager`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Mirror {
+    /// `http(s)://…` Helm repository (its `index.yaml` lists every chart), or `oci://…`
+    /// where each chart is `<helm_repository>/<chart>`. Unset: upstream Helm repositories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helm_repository: Option<String>,
+    /// `oci://host[:port][/path]`, the prefix of the OCI charts. Unset: upstream registries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci_registry: Option<String>,
+    /// A PEM file (relative to the repository, or absolute) with the CA that signed the
+    /// mirror's certificate; `bootstrap` stores it in the cluster for Flux to trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// The OCI registry speaks plain HTTP.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub insecure: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// An installed app, recorded by `homelab add-app` with its non-secret answers.

@@ -235,6 +235,7 @@ const SCHEMA: &[Field] = &[
     req("storage", Ty::Map(STORAGE)),
     opt("git", Ty::Map(GIT)),
     opt("flux", Ty::Map(FLUX)),
+    opt("charts", Ty::Map(CHARTS)),
     opt("apps", Ty::List(APP)),
 ];
 const CLUSTER: &[Field] = &[req("name", Ty::Str), req("domain", Ty::Str)];
@@ -266,6 +267,13 @@ const STORAGE: &[Field] = &[
 ];
 const GIT: &[Field] = &[opt("url", Ty::Str), opt("branch", Ty::Str)];
 const FLUX: &[Field] = &[opt("version", Ty::Str), opt("components", Ty::StrList)];
+const CHARTS: &[Field] = &[opt("mirror", Ty::Map(MIRROR))];
+const MIRROR: &[Field] = &[
+    opt("helm_repository", Ty::Str),
+    opt("oci_registry", Ty::Str),
+    opt("ca_file", Ty::Str),
+    opt("insecure", Ty::Bool),
+];
 const APP: &[Field] = &[
     req("name", Ty::Str),
     req("namespace", Ty::Str),
@@ -529,6 +537,7 @@ pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
     d.check("git.branch", field::branch(&cfg.git.branch));
 
     validate_flux(cfg, &mut d);
+    charts::validate_charts(cfg, &mut d);
     apps::validate_apps(cfg, &mut d);
     // Rules that need the app catalog: LoadBalancer addresses, hosts, the local class.
     for (path, message) in crate::catalog::config_problems(cfg) {
@@ -895,7 +904,7 @@ fn validate_certificates(cfg: &Config, d: &mut Diagnostics) {
     }
     if dns01 {
         for key in provider.required_settings() {
-            if !certs.dns_settings.contains_key(*key) {
+            if !certs.dns_settings.contains_key(key) {
                 d.push(
                     format!("certificates.dns_settings.{key}"),
                     format!(
@@ -908,106 +917,15 @@ fn validate_certificates(cfg: &Config, d: &mut Diagnostics) {
     }
 }
 
-/// The value rules of each provider's settings, as cert-manager and the provider expect them.
+/// A setting's value, checked by the rule of its provider's table row.
 fn dns_setting(provider: DnsProvider, key: &str, value: &str) -> std::result::Result<(), String> {
-    let shown = Shown(value);
     if value.is_empty() {
         return Err("must not be empty".to_owned());
     }
-    let all = |ok: fn(char) -> bool| value.chars().all(ok);
-    match (provider, key) {
-        (DnsProvider::Cloudflare, "email") => field::email(value),
-        (DnsProvider::Route53, "region") => {
-            let parts: Vec<&str> = value.split('-').collect();
-            let ok = parts.len() >= 3
-                && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-                && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
-            ok.then_some(())
-                .ok_or_else(|| format!("{shown} is not an AWS region like us-east-1"))
-        }
-        (DnsProvider::Route53, "hosted_zone_id") => (value.len() <= 32
-            && all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
-        .then_some(())
-        .ok_or_else(|| format!("{shown} is not a Route 53 hosted zone ID like Z0123456789ABCDEFGHIJ")),
-        (DnsProvider::Route53, "access_key_id") => ((16..=128).contains(&value.len())
-            && all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
-        .then_some(())
-        .ok_or_else(|| {
-            format!("{shown} is not an AWS access key ID like AKIAIOSFODNN7EXAMPLE (the secret access key goes in AWS_SECRET_ACCESS_KEY, never here)")
-        }),
-        (DnsProvider::Route53, "role") => (value.starts_with("arn:aws") && value.contains(":role/"))
-            .then_some(())
-            .ok_or_else(|| {
-                format!("{shown} is not an IAM role ARN like arn:aws:iam::123456789012:role/dns-manager")
-            }),
-        (DnsProvider::Clouddns, "project") => {
-            let ok = (6..=30).contains(&value.len())
-                && value.starts_with(|c: char| c.is_ascii_lowercase())
-                && !value.ends_with('-')
-                && all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-            ok.then_some(()).ok_or_else(|| {
-                format!("{shown} is not a Google Cloud project ID (6-30 lowercase letters, digits and '-', starting with a letter)")
-            })
-        }
-        (DnsProvider::Azuredns, "client_id" | "tenant_id" | "subscription_id") => {
-            is_uuid(value).then_some(()).ok_or_else(|| {
-                format!("{shown} is not a UUID like 00000000-0000-0000-0000-000000000000")
-            })
-        }
-        (DnsProvider::Azuredns, "resource_group") => {
-            let ok = value.len() <= 90
-                && !value.ends_with('.')
-                && all(|c| c.is_alphanumeric() || "-_.()".contains(c));
-            ok.then_some(()).ok_or_else(|| {
-                format!("{shown} is not an Azure resource group name (letters, digits, '-', '_', '.', '(' and ')', at most 90)")
-            })
-        }
-        (DnsProvider::Azuredns, "hosted_zone_name") => field::domain(value),
-        (DnsProvider::Azuredns, "environment") => {
-            const ENVS: &[&str] = &[
-                "AzurePublicCloud",
-                "AzureChinaCloud",
-                "AzureGermanCloud",
-                "AzureUSGovernmentCloud",
-            ];
-            ENVS.contains(&value)
-                .then_some(())
-                .ok_or_else(|| format!("{shown} is not one of {}", ENVS.join(", ")))
-        }
-        (DnsProvider::Rfc2136, "nameserver") => {
-            let (host, port) = match value.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (value, None),
-            };
-            let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
-            (port_ok && field::host_or_ipv4(host).is_ok())
-                .then_some(())
-                .ok_or_else(|| {
-                    format!("{shown} is not a DNS server like 192.168.1.2 or ns1.example.com:53")
-                })
-        }
-        (DnsProvider::Rfc2136, "tsig_key_name") => {
-            let name = value.strip_suffix('.').unwrap_or(value).to_ascii_lowercase();
-            field::dns_subdomain(&name)
-                .map_err(|_| format!("{shown} is not a TSIG key name like acme-update.example.com."))
-        }
-        (DnsProvider::Rfc2136, "tsig_algorithm") => {
-            const ALGS: &[&str] = &["HMACMD5", "HMACSHA1", "HMACSHA256", "HMACSHA512"];
-            ALGS.contains(&value)
-                .then_some(())
-                .ok_or_else(|| format!("{shown} is not one of {}", ALGS.join(", ")))
-        }
-        _ => Ok(()),
+    match provider.spec().setting(key) {
+        Some(setting) => (setting.check)(value),
+        None => Ok(()),
     }
-}
-
-fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn validate_flux(cfg: &Config, d: &mut Diagnostics) {
@@ -1528,5 +1446,6 @@ mod apps;
 
 pub use apps::check_new_app;
 
+pub mod charts;
 #[cfg(test)]
 mod tests;

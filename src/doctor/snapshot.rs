@@ -300,7 +300,7 @@ async fn dns_secret(client: &Client, cfg: &Config) -> SecretKeys {
     if cfg.certificates.challenge != Challenge::Dns01 {
         return SecretKeys::NotNeeded;
     }
-    let (name, _) = cfg.certificates.dns_provider.secret();
+    let name = cfg.certificates.dns_provider.secret_name();
     let api: Api<Secret> = Api::namespaced(client.clone(), CERT_MANAGER_NAMESPACE);
     match api.get_opt(name).await {
         Ok(Some(secret)) => {

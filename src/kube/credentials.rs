@@ -14,7 +14,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
 
-use crate::config::{Config, DnsProvider};
+use crate::config::Config;
 use crate::error::{Error, Result};
 
 /// The namespace and name of Flux's git credentials Secret, as `flux bootstrap` names it.
@@ -305,52 +305,187 @@ pub fn ssh_secret_data(key: &PrivateKey, known_hosts: &str) -> Result<BTreeMap<S
     ]))
 }
 
-/// Where a DNS provider's secret comes from: `(environment variable, Secret key, is a file path)`.
-pub fn provider_sources(provider: DnsProvider) -> Vec<(&'static str, &'static str, bool)> {
-    let (_, keys) = provider.secret();
-    let key = keys[0];
-    match provider {
-        DnsProvider::Cloudflare => vec![("CLOUDFLARE_API_TOKEN", key, false)],
-        DnsProvider::Route53 => vec![("AWS_SECRET_ACCESS_KEY", key, false)],
-        DnsProvider::Digitalocean => vec![("DIGITALOCEAN_TOKEN", key, false)],
-        DnsProvider::Clouddns => vec![("GOOGLE_APPLICATION_CREDENTIALS", key, true)],
-        DnsProvider::Azuredns => vec![("AZURE_CLIENT_SECRET", key, false)],
-        DnsProvider::Rfc2136 => vec![("RFC2136_TSIG_SECRET", key, false)],
+/// What `bootstrap` does about the DNS provider's credentials.
+#[derive(Debug)]
+pub struct DnsCredentials {
+    /// The objects to apply: the cert-manager Namespace and the Secret, or nothing when an
+    /// existing Secret is kept (or DNS-01 is not used).
+    pub docs: Vec<Value>,
+    /// What to tell the user.
+    pub note: Option<String>,
+}
+
+/// Asks the user for one credential (a hidden prompt); `None` when nobody can answer.
+pub type Prompt<'a> = Option<&'a mut dyn FnMut(&str) -> Result<String>>;
+
+/// Decide the DNS provider's credential Secret for DNS-01 (nothing for other challenges):
+/// every key the solver references (see [`crate::config::dns`]) comes from its environment
+/// variable (`env`, the process environment in `bootstrap`); with none of them set, an
+/// existing Secret holding every key is kept, else each is asked through `prompt`. A
+/// partial set is refused, since the solver would reference a key that does not exist.
+pub async fn dns_credentials(
+    client: &kube::Client,
+    cfg: &Config,
+    env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+    mut prompt: Prompt<'_>,
+) -> Result<DnsCredentials> {
+    if cfg.certificates.challenge != crate::config::Challenge::Dns01 {
+        return Ok(DnsCredentials {
+            docs: Vec::new(),
+            note: None,
+        });
+    }
+    let provider = cfg.certificates.dns_provider;
+    let spec = provider.spec();
+    let settings = &cfg.certificates.dns_settings;
+    let needed: Vec<&crate::config::dns::Credential> = spec.credentials_for(settings).collect();
+    let vars: Vec<&str> = needed.iter().map(|c| c.env).collect();
+    let set: Vec<_> = needed
+        .iter()
+        .map(|c| env(c.env).filter(|v| !v.is_empty()))
+        .collect();
+    let missing_hint =
+        |what: &str| {
+            Error::usage(format!(
+            "{what}: cert-manager needs the {} credentials for DNS-01 challenges",
+            provider.as_str()
+        ))
+        .with_hint(format!(
+            "export {} (they go into Secret {PROVIDER_NAMESPACE}/{}, never into git) and run again",
+            vars.iter().map(|v| format!("{v}=...")).collect::<Vec<_>>().join(" "),
+            spec.secret
+        ))
+        };
+    let mut data = BTreeMap::new();
+    if set.iter().all(Option::is_some) {
+        for (c, value) in needed.iter().zip(set) {
+            let value = value.unwrap_or_default();
+            let bytes = if c.is_file {
+                std::fs::read(&value).map_err(|e| {
+                    Error::usage(format!(
+                        "{}: cannot read the service account file {}: {e}",
+                        c.env,
+                        PathBuf::from(&value).display()
+                    ))
+                    .with_hint(format!("set {} to the path of the JSON key file of the service account cert-manager should use", c.env))
+                })?
+            } else {
+                value.to_string_lossy().into_owned().into_bytes()
+            };
+            data.insert(c.secret_key.to_owned(), bytes);
+        }
+    } else if set.iter().any(Option::is_some) {
+        let unset: Vec<&str> = needed
+            .iter()
+            .zip(&set)
+            .filter(|(_, v)| v.is_none())
+            .map(|(c, _)| c.env)
+            .collect();
+        return Err(missing_hint(&not_set(&unset)));
+    } else {
+        let keys: Vec<&str> = needed.iter().map(|c| c.secret_key).collect();
+        let existing = existing_secret(client, PROVIDER_NAMESPACE, spec.secret).await?;
+        if has_keys(&existing, &keys) {
+            return Ok(DnsCredentials {
+                docs: Vec::new(),
+                note: Some(format!(
+                    "keeping the existing {} credentials in Secret {PROVIDER_NAMESPACE}/{} (set {} to replace them)",
+                    provider.as_str(),
+                    spec.secret,
+                    vars.join(" and ")
+                )),
+            });
+        }
+        let Some(ask) = prompt
+            .as_mut()
+            .filter(|_| needed.iter().all(|c| !c.is_file))
+        else {
+            return Err(missing_hint(&not_set(&vars)));
+        };
+        for c in &needed {
+            let value = ask(&format!(
+                "{} credentials for cert-manager ({})",
+                provider.as_str(),
+                c.env
+            ))?;
+            data.insert(c.secret_key.to_owned(), value.into_bytes());
+        }
+    }
+    Ok(DnsCredentials {
+        docs: vec![
+            json!({
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": PROVIDER_NAMESPACE},
+            }),
+            secret(PROVIDER_NAMESPACE, spec.secret, &data),
+        ],
+        note: None,
+    })
+}
+
+/// The chart mirror's CA (`charts.mirror.ca_file`, relative to the repository `dir`) as
+/// the Secret source-controller mounts and trusts; `None` without a CA file.
+pub fn mirror_ca_secret(dir: &Path, cfg: &Config) -> Result<Option<Value>> {
+    let Some(file) = crate::render::mirror::ca_file(cfg) else {
+        return Ok(None);
+    };
+    let path = dir.join(file);
+    let hint = "set charts.mirror.ca_file to a PEM file holding the CA certificate that signed the mirror's certificate (relative to the repository, or absolute)";
+    let pem = std::fs::read(&path).map_err(|e| {
+        Error::usage(format!(
+            "charts.mirror.ca_file: cannot read {}: {e}",
+            path.display()
+        ))
+        .with_hint(hint)
+    })?;
+    let text = String::from_utf8_lossy(&pem);
+    if !text.contains("-----BEGIN CERTIFICATE-----") || !text.contains("-----END CERTIFICATE-----")
+    {
+        return Err(Error::usage(format!(
+            "charts.mirror.ca_file: {} holds no PEM certificate",
+            path.display()
+        ))
+        .with_hint(hint));
+    }
+    let data = BTreeMap::from([(crate::render::mirror::CA_KEY.to_owned(), pem)]);
+    Ok(Some(secret(
+        GIT_SECRET.0,
+        crate::render::mirror::CA_SECRET,
+        &data,
+    )))
+}
+
+/// `X is not set`, `X and Y are not set`.
+fn not_set(vars: &[&str]) -> String {
+    match vars {
+        [one] => format!("{one} is not set"),
+        many => format!("{} are not set", many.join(" and ")),
     }
 }
 
-/// The DNS provider credentials from the environment. `Ok(None)` when the variable is unset.
-/// Route53's access key id goes into the Secret too when homelab.yaml does not carry it.
-pub fn provider_secret_from_env(cfg: &Config) -> Result<Option<BTreeMap<String, Vec<u8>>>> {
-    let provider = cfg.certificates.dns_provider;
-    let mut data = BTreeMap::new();
-    for (var, key, is_file) in provider_sources(provider) {
-        let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
-            return Ok(None);
-        };
-        let bytes = if is_file {
-            std::fs::read(&value).map_err(|e| {
-                Error::usage(format!(
-                    "{var}: cannot read the service account file {}: {e}",
-                    PathBuf::from(&value).display()
-                ))
-                .with_hint(format!("set {var} to the path of the JSON key file of the service account cert-manager should use"))
-            })?
-        } else {
-            value.to_string_lossy().into_owned().into_bytes()
-        };
-        data.insert(key.to_owned(), bytes);
-    }
-    if provider == DnsProvider::Route53
-        && !cfg.certificates.dns_settings.contains_key("access_key_id")
-        && let Some(id) = std::env::var_os("AWS_ACCESS_KEY_ID").filter(|v| !v.is_empty())
-    {
-        data.insert(
-            "access-key-id".to_owned(),
-            id.to_string_lossy().into_owned().into_bytes(),
-        );
-    }
-    Ok(Some(data))
+/// A Secret of the cluster, if it exists.
+pub async fn existing_secret(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> Result<Option<k8s_openapi::api::core::v1::Secret>> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client.clone(), ns);
+    api.get_opt(name).await.map_err(|e| {
+        Error::failed(format!(
+            "cannot read Secret {ns}/{name}: {}",
+            crate::kube::apply::error_message(&e)
+        ))
+    })
+}
+
+/// Whether `secret` exists and holds every key of `keys`.
+pub fn has_keys(secret: &Option<k8s_openapi::api::core::v1::Secret>, keys: &[&str]) -> bool {
+    secret
+        .as_ref()
+        .and_then(|s| s.data.as_ref())
+        .is_some_and(|d| keys.iter().all(|k| d.contains_key(*k)))
 }
 
 #[cfg(test)]

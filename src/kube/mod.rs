@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod client;
 pub mod credentials;
+pub mod k3s;
 pub mod patches;
 pub mod status;
 pub mod sync;

@@ -14,7 +14,9 @@ use serde::Serialize;
 use crate::config::{AcmeServer, Challenge, Config};
 
 pub mod lock;
+pub mod mirror;
 pub mod plan;
+pub mod renovate;
 pub mod state;
 pub mod templates;
 pub mod tree;
@@ -31,6 +33,8 @@ pub const GATEWAY_NAME: &str = "homelab";
 pub const GATEWAY_NAMESPACE: &str = "envoy-gateway-system";
 /// The Secret (in [`GATEWAY_NAMESPACE`]) holding the wildcard certificate of the Gateway.
 pub const WILDCARD_SECRET: &str = "wildcard-tls";
+/// Renovate's configuration, at the repository root.
+pub const RENOVATE_FILE: &str = "renovate.json";
 /// The IngressClass apps use with traefik.
 pub const INGRESS_CLASS: &str = "traefik";
 
@@ -64,8 +68,14 @@ fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> anyhow::Resu
             .get_template(entry.template)
             .with_context(|| format!("template {} is missing", entry.template))?;
         let ctx = match entry.chart {
-            Some(chart) => context! { chart => Value::from(Serde(chart)), ..base.clone() },
-            None => base.clone(),
+            Some(chart) => context! {
+                chart => Value::from(Serde(chart)),
+                source => Value::from(Serde(chart_source(cfg, &chart))),
+                layer => plan::layer_name(&chart),
+                resources => entry.resources,
+                ..base.clone()
+            },
+            None => context! { resources => entry.resources, ..base.clone() },
         };
         let text = tmpl
             .render(ctx)
@@ -78,6 +88,7 @@ fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> anyhow::Resu
         files.extend(crate::catalog::render_app(cfg, app)?);
     }
     files.insert(crate::config::CONFIG_FILE.to_owned(), config_yaml(cfg)?);
+    files.insert(RENOVATE_FILE.to_owned(), renovate::config());
     Ok(Rendered { files })
 }
 
@@ -167,21 +178,41 @@ fn config_yaml(cfg: &Config) -> anyhow::Result<String> {
     ))
 }
 
+/// The DNS-over-HTTPS resolvers cert-manager checks DNS-01 records with (cert-manager takes
+/// `https://` URLs here since v1.13): two operators, addressed by IP so no lookup is needed.
+pub const DNS01_RESOLVERS: &str = "https://1.1.1.1/dns-query,https://8.8.8.8/dns-query";
+
+/// The source of an infrastructure chart, upstream or on the mirror.
+pub fn chart_source(cfg: &Config, chart: &plan::Chart) -> mirror::Source {
+    match chart.source {
+        plan::SourceKind::Oci => mirror::oci_repository(cfg, chart.url),
+        plan::SourceKind::Helm => mirror::helm_repository(cfg, chart.url),
+    }
+}
+
 #[derive(Serialize)]
 struct Dns {
-    secret_name: &'static str,
-    secret_key: &'static str,
-    settings: BTreeMap<String, String>,
+    solver: crate::config::dns::Solver,
+}
+
+#[derive(Serialize)]
+struct MirrorCa {
+    secret: &'static str,
+    mount: &'static str,
 }
 
 /// What every template sees: the configuration and the values derived from it.
 fn base_context(cfg: &Config) -> Value {
-    let (secret_name, keys) = cfg.certificates.dns_provider.secret();
     let dns = Dns {
-        secret_name,
-        secret_key: keys.first().copied().unwrap_or(""),
-        settings: cfg.certificates.dns_settings.clone(),
+        solver: crate::config::dns::solver(
+            cfg.certificates.dns_provider,
+            &cfg.certificates.dns_settings,
+        ),
     };
+    let mirror_ca = mirror::ca_file(cfg).map(|_| MirrorCa {
+        secret: mirror::CA_SECRET,
+        mount: mirror::CA_MOUNT,
+    });
     context! {
         cfg => Value::from(Serde(cfg)),
         cluster_path => format!("./clusters/{}", cfg.cluster.name),
@@ -197,7 +228,11 @@ fn base_context(cfg: &Config) -> Value {
         },
         ingress_class => INGRESS_CLASS,
         controllers => Value::from(Serde(plan::controllers(cfg))),
-        config_files => Value::from(Serde(plan::config_files(cfg))),
+        layers => Value::from(Serde(plan::layers(cfg))),
+        apps_depend_on => plan::apps_depend_on(cfg),
+        dns01_resolvers => DNS01_RESOLVERS,
+        mirror_ca => Value::from(Serde(mirror_ca)),
+        chart_mirrors => mirror::urls(cfg),
         apps => apps_resources(cfg),
         storage_provisioner => plan::storage_provisioner_name(cfg.storage.provisioner),
         charts => context! {
@@ -325,31 +360,30 @@ mod tests {
             cfg.certificates.dns_provider = provider;
             cfg.certificates.dns_settings = settings(provider);
             let rendered = render(&cfg, &install).unwrap();
-            let issuers = docs(&rendered.files["infrastructure/configs/cluster-issuers.yaml"]);
+            let issuers =
+                docs(&rendered.files["infrastructure/configs/cert-manager/cluster-issuers.yaml"]);
             let names: Vec<_> = issuers
                 .iter()
                 .map(|d| d["metadata"]["name"].clone())
                 .collect();
             assert_eq!(names, ["letsencrypt-staging", "letsencrypt-production"]);
-            let solver = &issuers[1]["spec"]["acme"]["solvers"][0]["dns01"];
-            let key = match provider {
-                DnsProvider::Cloudflare => "cloudflare",
-                DnsProvider::Route53 => "route53",
-                DnsProvider::Digitalocean => "digitalocean",
-                DnsProvider::Clouddns => "cloudDNS",
-                DnsProvider::Azuredns => "azureDNS",
-                DnsProvider::Rfc2136 => "rfc2136",
-            };
-            let body = solver[key]
+            let solver = &issuers[1]["spec"]["acme"]["solvers"][0];
+            assert_eq!(
+                solver["selector"]["dnsZones"],
+                serde_json::json!(["example.com"])
+            );
+            let key = provider.spec().solver;
+            let body = solver["dns01"][key]
                 .as_object()
                 .unwrap_or_else(|| panic!("{key}: {solver}"));
-            let (secret, keys) = provider.secret();
             let refs: Vec<_> = body
                 .iter()
                 .filter(|(k, _)| k.ends_with("SecretRef"))
                 .map(|(_, v)| (v["name"].as_str().unwrap(), v["key"].as_str().unwrap()))
                 .collect();
-            assert_eq!(refs, [(secret, keys[0])], "{key}");
+            let keys = provider.secret_keys(&cfg.certificates.dns_settings);
+            let expected: Vec<_> = keys.iter().map(|k| (provider.secret_name(), *k)).collect();
+            assert_eq!(refs, expected, "{key}");
             // Every setting the provider accepts lands in the solver, none is lost.
             let values: BTreeSet<&str> = body.values().filter_map(|v| v.as_str()).collect();
             for k in provider.allowed_settings() {
@@ -367,20 +401,20 @@ mod tests {
         let mut cfg = example();
         cfg.certificates.challenge = Challenge::Http01;
         let r = render(&cfg, &install).unwrap();
-        let issuer = &docs(&r.files["infrastructure/configs/cluster-issuers.yaml"])[1];
+        let issuer = &docs(&r.files["infrastructure/configs/cert-manager/cluster-issuers.yaml"])[1];
         assert_eq!(
             issuer["spec"]["acme"]["solvers"][0]["http01"]["ingress"]["ingressClassName"],
             "traefik"
         );
         cfg.ingress.controller = IngressController::EnvoyGateway;
         let r = render(&cfg, &install).unwrap();
-        let issuer = &docs(&r.files["infrastructure/configs/cluster-issuers.yaml"])[1];
+        let issuer = &docs(&r.files["infrastructure/configs/cert-manager/cluster-issuers.yaml"])[1];
         let parent =
             &issuer["spec"]["acme"]["solvers"][0]["http01"]["gatewayHTTPRoute"]["parentRefs"][0];
         assert_eq!(parent["name"], GATEWAY_NAME);
         assert_eq!(parent["namespace"], GATEWAY_NAMESPACE);
         // No wildcard certificate can come from HTTP-01.
-        let gateway = docs(&r.files["infrastructure/configs/gateway.yaml"]);
+        let gateway = docs(&r.files["infrastructure/configs/envoy-gateway/gateway.yaml"]);
         assert!(gateway.iter().all(|d| d["kind"] != "Certificate"));
     }
 
@@ -390,7 +424,7 @@ mod tests {
         cfg.certificates.challenge = Challenge::Selfsigned;
         assert_eq!(cluster_issuer_name(&cfg), "homelab-ca");
         let r = render(&cfg, &flux_install()).unwrap();
-        let chain = docs(&r.files["infrastructure/configs/cluster-issuers.yaml"]);
+        let chain = docs(&r.files["infrastructure/configs/cert-manager/cluster-issuers.yaml"]);
         let kinds: Vec<_> = chain
             .iter()
             .map(|d| {
@@ -431,7 +465,7 @@ mod tests {
         let install = flux_install();
         let mut cfg = example();
         let r = render(&cfg, &install).unwrap();
-        let sc = &docs(&r.files["infrastructure/configs/storage-class.yaml"])[0];
+        let sc = &docs(&r.files["infrastructure/controllers/csi-driver-nfs/storage-class.yaml"])[0];
         assert_eq!(sc["metadata"]["name"], "nfs");
         assert_eq!(
             sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
@@ -444,7 +478,9 @@ mod tests {
         cfg.storage.default_class = false;
         cfg.storage.provisioner = Provisioner::NfsSubdirExternalProvisioner;
         let r = render(&cfg, &install).unwrap();
-        let sc = &docs(&r.files["infrastructure/configs/storage-class.yaml"])[0];
+        let sc = &docs(
+            &r.files["infrastructure/controllers/nfs-subdir-external-provisioner/storage-class.yaml"],
+        )[0];
         assert_eq!(
             sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
             "false"
@@ -538,13 +574,35 @@ mod tests {
         assert_eq!(sync[1]["spec"]["interval"], "10m0s");
         assert_eq!(sync[1]["spec"]["path"], "./clusters/homelab");
         let infra = docs(&r.files["clusters/homelab/infrastructure.yaml"]);
+        let names: Vec<&str> = infra
+            .iter()
+            .map(|d| d["metadata"]["name"].as_str().unwrap())
+            .collect();
         assert_eq!(
-            infra[1]["spec"]["dependsOn"][0]["name"],
-            "infra-controllers"
+            names,
+            [
+                "infra-metallb",
+                "infra-cert-manager",
+                "infra-traefik",
+                "infra-storage",
+                "infra-metallb-pool",
+                "infra-cert-issuers"
+            ]
         );
-        assert_eq!(infra[0]["spec"]["wait"], true);
+        assert!(infra.iter().all(|k| k["spec"]["wait"] == true));
+        // Nothing waits for the storage layer: a broken NFS server holds back only volumes.
+        assert!(infra.iter().all(|k| {
+            k["spec"]["dependsOn"]
+                .as_array()
+                .is_none_or(|deps| deps.iter().all(|d| d["name"] != "infra-storage"))
+        }));
+        assert_eq!(infra[4]["spec"]["dependsOn"][0]["name"], "infra-metallb");
+        assert_eq!(
+            infra[5]["spec"]["dependsOn"][0]["name"],
+            "infra-cert-manager"
+        );
         let apps = &docs(&r.files["clusters/homelab/apps.yaml"])[0];
-        assert_eq!(apps["spec"]["dependsOn"][0]["name"], "infra-configs");
+        assert!(apps["spec"].get("dependsOn").is_none());
         assert_eq!(apps["spec"]["decryption"]["secretRef"]["name"], "sops-age");
     }
 }

@@ -149,6 +149,89 @@ pub fn controllers(cfg: &Config) -> Vec<Chart> {
     vec![METALLB, CERT_MANAGER, ingress, storage]
 }
 
+/// A Flux Kustomization of the infrastructure: one per component, so one failing component
+/// holds back only what really needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Layer {
+    /// The Flux Kustomization's name.
+    pub name: &'static str,
+    /// The folder it applies, relative to the repository root (no `./`).
+    pub path: String,
+    /// The Kustomizations that must be Ready first.
+    pub depends_on: Vec<&'static str>,
+    /// How long applying and the health checks may take.
+    pub timeout: &'static str,
+    /// What it holds, as the comment above it says.
+    pub about: &'static str,
+}
+
+/// The Flux Kustomization that installs `chart`.
+pub fn layer_name(chart: &Chart) -> &'static str {
+    match chart.name {
+        "metallb" => "infra-metallb",
+        "cert-manager" => "infra-cert-manager",
+        "traefik" => "infra-traefik",
+        "envoy-gateway" => "infra-envoy-gateway",
+        // One name whichever provisioner, so what depends on storage need not know it.
+        _ => "infra-storage",
+    }
+}
+
+/// The Flux Kustomizations of the infrastructure, in dependency order.
+pub fn layers(cfg: &Config) -> Vec<Layer> {
+    let mut out = Vec::new();
+    for chart in controllers(cfg) {
+        let about = match chart.name {
+            "metallb" => "MetalLB, which gives LoadBalancer Services their addresses",
+            "cert-manager" => "cert-manager, which issues the certificates",
+            "traefik" => "Traefik, the ingress controller",
+            "envoy-gateway" => "Envoy Gateway, the Gateway API controller (and its CRDs)",
+            _ => "the NFS provisioner and the StorageClass of the volumes",
+        };
+        out.push(Layer {
+            name: layer_name(&chart),
+            path: format!("infrastructure/controllers/{}", chart.name),
+            depends_on: Vec::new(),
+            timeout: "15m",
+            about,
+        });
+    }
+    out.push(Layer {
+        name: "infra-metallb-pool",
+        path: "infrastructure/configs/metallb".into(),
+        depends_on: vec!["infra-metallb"],
+        timeout: "5m",
+        about: "the address pool, once MetalLB's CRDs and webhook are served",
+    });
+    out.push(Layer {
+        name: "infra-cert-issuers",
+        path: "infrastructure/configs/cert-manager".into(),
+        depends_on: vec!["infra-cert-manager"],
+        timeout: "5m",
+        about: "the ClusterIssuers, once cert-manager's CRDs and webhook are served",
+    });
+    if cfg.ingress.controller == IngressController::EnvoyGateway {
+        out.push(Layer {
+            name: "infra-gateway",
+            path: "infrastructure/configs/envoy-gateway".into(),
+            depends_on: vec!["infra-envoy-gateway", "infra-cert-manager"],
+            timeout: "10m",
+            about: "the shared Gateway and its wildcard Certificate (Ready once the certificate is issued)",
+        });
+    }
+    out
+}
+
+/// What the `apps` Kustomization waits for: only what every app needs to be applied at all
+/// (the HTTPRoute CRD with envoy-gateway). A failing NFS provisioner must not keep apps that
+/// need no volume from deploying; an app's volume waits for its claim to bind on its own.
+pub fn apps_depend_on(cfg: &Config) -> Vec<&'static str> {
+    match cfg.ingress.controller {
+        IngressController::Traefik => Vec::new(),
+        IngressController::EnvoyGateway => vec!["infra-envoy-gateway"],
+    }
+}
+
 /// One file of the repository: its path and the template that renders it, plus the controller
 /// it belongs to (for the per-controller templates).
 #[derive(Debug, Clone)]
@@ -156,107 +239,115 @@ pub struct Entry {
     pub path: String,
     pub template: &'static str,
     pub chart: Option<Chart>,
+    /// The files a `kustomization.yaml` lists (empty for other files).
+    pub resources: Vec<&'static str>,
 }
 
-/// The files of `infrastructure/configs/`, by name, as listed in its kustomization.yaml.
-pub fn config_files(cfg: &Config) -> Vec<&'static str> {
-    let mut files = vec!["metallb.yaml", "cluster-issuers.yaml"];
-    if cfg.ingress.controller == IngressController::EnvoyGateway {
-        files.push("gateway.yaml");
+/// The files of a controller's folder, as listed in its kustomization.yaml.
+pub fn controller_files(chart: &Chart) -> Vec<&'static str> {
+    let mut files = vec!["namespace.yaml", "source.yaml", "release.yaml"];
+    if chart.name == CSI_DRIVER_NFS.name || chart.name == NFS_SUBDIR.name {
+        files.push("storage-class.yaml");
     }
-    files.push("storage-class.yaml");
     files
 }
 
 /// Every templated file of the repository for `cfg` (homelab.yaml is serialized, not templated).
 pub fn entries(cfg: &Config) -> Vec<Entry> {
     let cluster = format!("clusters/{}", cfg.cluster.name);
-    let mut out = Vec::new();
-    let mut add = |path: String, template: &'static str, chart: Option<Chart>| {
-        out.push(Entry {
-            path,
-            template,
-            chart,
-        })
+    let file = |path: String, template: &'static str, chart: Option<Chart>| Entry {
+        path,
+        template,
+        chart,
+        resources: Vec::new(),
     };
-    add("README.md".into(), "repo/README.md", None);
-    add(".gitignore".into(), "repo/gitignore", None);
-    add(
-        format!("{cluster}/kustomization.yaml"),
-        "repo/clusters/kustomization.yaml",
-        None,
-    );
-    add(
-        format!("{cluster}/flux-system/kustomization.yaml"),
-        "repo/clusters/flux-system/kustomization.yaml",
-        None,
-    );
-    add(
-        format!("{cluster}/flux-system/gotk-sync.yaml"),
-        "repo/clusters/flux-system/gotk-sync.yaml",
-        None,
-    );
-    add(
-        format!("{cluster}/infrastructure.yaml"),
-        "repo/clusters/infrastructure.yaml",
-        None,
-    );
-    add(
-        format!("{cluster}/apps.yaml"),
-        "repo/clusters/apps.yaml",
-        None,
-    );
-    add(
-        "infrastructure/controllers/kustomization.yaml".into(),
-        "repo/infrastructure/controllers/kustomization.yaml",
-        None,
-    );
+    let mut out = vec![
+        file("README.md".into(), "repo/README.md", None),
+        file(".gitignore".into(), "repo/gitignore", None),
+    ];
+    for (name, template) in [
+        ("kustomization.yaml", "repo/clusters/kustomization.yaml"),
+        (
+            "flux-system/kustomization.yaml",
+            "repo/clusters/flux-system/kustomization.yaml",
+        ),
+        (
+            "flux-system/gotk-sync.yaml",
+            "repo/clusters/flux-system/gotk-sync.yaml",
+        ),
+        ("infrastructure.yaml", "repo/clusters/infrastructure.yaml"),
+        ("apps.yaml", "repo/clusters/apps.yaml"),
+    ] {
+        out.push(file(format!("{cluster}/{name}"), template, None));
+    }
     for chart in controllers(cfg) {
         let dir = format!("infrastructure/controllers/{}", chart.name);
-        add(
-            format!("{dir}/kustomization.yaml"),
-            "repo/infrastructure/controllers/kustomization-controller.yaml",
-            Some(chart),
-        );
-        add(
-            format!("{dir}/namespace.yaml"),
-            "repo/infrastructure/controllers/namespace.yaml",
-            Some(chart),
-        );
-        add(
-            format!("{dir}/source.yaml"),
-            "repo/infrastructure/controllers/source.yaml",
-            Some(chart),
-        );
-        let release = match chart.name {
-            "metallb" => "repo/infrastructure/controllers/release-metallb.yaml",
-            "cert-manager" => "repo/infrastructure/controllers/release-cert-manager.yaml",
-            "traefik" => "repo/infrastructure/controllers/release-traefik.yaml",
-            "envoy-gateway" => "repo/infrastructure/controllers/release-envoy-gateway.yaml",
-            "csi-driver-nfs" => "repo/infrastructure/controllers/release-csi-driver-nfs.yaml",
-            _ => "repo/infrastructure/controllers/release-nfs-subdir-external-provisioner.yaml",
-        };
-        add(format!("{dir}/release.yaml"), release, Some(chart));
+        for name in controller_files(&chart) {
+            let template = match (name, chart.name) {
+                ("namespace.yaml", _) => "repo/infrastructure/controllers/namespace.yaml",
+                ("source.yaml", _) => "repo/infrastructure/controllers/source.yaml",
+                ("storage-class.yaml", _) => "repo/infrastructure/controllers/storage-class.yaml",
+                (_, "metallb") => "repo/infrastructure/controllers/release-metallb.yaml",
+                (_, "cert-manager") => "repo/infrastructure/controllers/release-cert-manager.yaml",
+                (_, "traefik") => "repo/infrastructure/controllers/release-traefik.yaml",
+                (_, "envoy-gateway") => {
+                    "repo/infrastructure/controllers/release-envoy-gateway.yaml"
+                }
+                (_, "csi-driver-nfs") => {
+                    "repo/infrastructure/controllers/release-csi-driver-nfs.yaml"
+                }
+                _ => "repo/infrastructure/controllers/release-nfs-subdir-external-provisioner.yaml",
+            };
+            out.push(file(format!("{dir}/{name}"), template, Some(chart)));
+        }
+        out.push(Entry {
+            resources: controller_files(&chart),
+            ..file(
+                format!("{dir}/kustomization.yaml"),
+                "repo/infrastructure/controllers/kustomization.yaml",
+                Some(chart),
+            )
+        });
     }
-    add(
-        "infrastructure/configs/kustomization.yaml".into(),
-        "repo/infrastructure/configs/kustomization.yaml",
-        None,
-    );
-    for file in config_files(cfg) {
-        let template = match file {
-            "metallb.yaml" => "repo/infrastructure/configs/metallb.yaml",
-            "cluster-issuers.yaml" => "repo/infrastructure/configs/cluster-issuers.yaml",
-            "gateway.yaml" => "repo/infrastructure/configs/gateway.yaml",
-            _ => "repo/infrastructure/configs/storage-class.yaml",
-        };
-        add(format!("infrastructure/configs/{file}"), template, None);
+    let mut configs = vec![
+        (
+            "metallb",
+            "pool.yaml",
+            "repo/infrastructure/configs/metallb.yaml",
+        ),
+        (
+            "cert-manager",
+            "cluster-issuers.yaml",
+            "repo/infrastructure/configs/cluster-issuers.yaml",
+        ),
+    ];
+    if cfg.ingress.controller == IngressController::EnvoyGateway {
+        configs.push((
+            "envoy-gateway",
+            "gateway.yaml",
+            "repo/infrastructure/configs/gateway.yaml",
+        ));
     }
-    add(
+    for (dir, name, template) in configs {
+        out.push(file(
+            format!("infrastructure/configs/{dir}/{name}"),
+            template,
+            None,
+        ));
+        out.push(Entry {
+            resources: vec![name],
+            ..file(
+                format!("infrastructure/configs/{dir}/kustomization.yaml"),
+                "repo/infrastructure/configs/kustomization.yaml",
+                None,
+            )
+        });
+    }
+    out.push(file(
         "apps/kustomization.yaml".into(),
         "repo/apps/kustomization.yaml",
         None,
-    );
+    ));
     out
 }
 

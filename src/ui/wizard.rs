@@ -61,6 +61,7 @@ fn empty_draft() -> Config {
         },
         git: Git::default(),
         flux: Flux::default(),
+        charts: Default::default(),
         apps: Vec::<App>::new(),
     }
 }

@@ -387,7 +387,7 @@ async fn preflight_failures_and_dry_runs_apply_nothing() {
     repo.bootstrap(server.kubeconfig())
         .args(["--yes", "--timeout", "soon"])
         .expect_code(2)
-        .stderr_has("--timeout: \"soon\" is not a duration");
+        .stderr_has("\"soon\" is not a duration");
     repo.bootstrap(server.kubeconfig())
         .args(["--yes", "--context", "nope"])
         .env("HOMELAB_GIT_TOKEN", TOKEN)
@@ -789,4 +789,153 @@ async fn dry_run_strict_validates_against_the_servers_schemas() {
     homelab::kube::dry_run_strict(&client, &docs)
         .await
         .unwrap_or_else(|e| panic!("{}", e.message));
+}
+
+/// What k3s leaves in a cluster with its defaults: a server node whose arguments disable
+/// nothing, the Traefik it deploys, and ServiceLB's DaemonSet for Traefik's Service.
+fn k3s_objects(node_args: &str) -> Vec<Value> {
+    let pod = |name: &str| {
+        json!({
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": name, "image": format!("rancher/{name}:v1")}]}},
+        })
+    };
+    vec![
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "k3s-server-1",
+            "annotations": {"k3s.io/node-args": node_args},
+            "labels": {"node.kubernetes.io/instance-type": "k3s"}}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "traefik", "namespace": "kube-system"}, "spec": pod("traefik")}),
+        json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": "svclb-traefik-4f1c2b9a", "namespace": "kube-system"},
+            "spec": pod("svclb-traefik")}),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k3s_with_its_bundled_traefik_and_servicelb_is_refused_unless_forced() {
+    let server = ApiServer::start();
+    let client = server.client().await;
+    let repo = repo(HTTPS_URL, "selfsigned");
+    let opts = ApplyOptions {
+        dry_run: false,
+        field_validation_strict: true,
+    };
+
+    // A fresh k3s server that disables nothing: refused from its arguments alone.
+    apply_documents(&client, &k3s_objects(r#"["server"]"#)[..1], opts)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .expect_code(1)
+        .stderr_has("k3s server k3s-server-1 runs without `--disable traefik`")
+        .stderr_has("hint: disable k3s's bundled components: add `disable: [traefik, servicelb]` to /etc/rancher/k3s/config.yaml")
+        .stderr_has("nothing was applied");
+    assert!(!namespace_exists(&client, "flux-system").await);
+
+    // Traefik and ServiceLB running: both named, with their objects.
+    apply_documents(&client, &k3s_objects(r#"["server"]"#), opts)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .expect_code(1)
+        .stderr_has("Deployment kube-system/traefik exists")
+        .stderr_has("its DaemonSets run: svclb-traefik-4f1c2b9a");
+    assert!(!namespace_exists(&client, "flux-system").await);
+
+    // --force goes ahead, and says what it ignored.
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait", "--force"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .ok()
+        .stderr_has("warning: k3s's bundled Traefik");
+    assert!(namespace_exists(&client, "flux-system").await);
+
+    // Disabled in k3s's configuration (k3s then removes them): no refusal, no warning.
+    let disabled = k3s_objects(r#"["server","--disable","traefik","--disable","servicelb"]"#);
+    apply_documents(&client, &disabled[..1], opts)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+    let dp = kube::Api::<Deployment>::namespaced(client.clone(), "kube-system");
+    dp.delete("traefik", &Default::default())
+        .await
+        .expect("delete");
+    let ds = kube::Api::<k8s_openapi::api::apps::v1::DaemonSet>::namespaced(
+        client.clone(),
+        "kube-system",
+    );
+    ds.delete("svclb-traefik-4f1c2b9a", &Default::default())
+        .await
+        .expect("delete");
+    let run = repo
+        .bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .ok();
+    assert!(!run.stderr().contains("k3s"), "{}", run.describe());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chart_mirror_ca_is_stored_and_trusted_by_source_controller() {
+    let server = ApiServer::start();
+    let client = server.client().await;
+    let repo = repo(HTTPS_URL, "selfsigned");
+    // homelab.yaml with a mirror behind a private CA, and flux-system as rendered for it.
+    let mut cfg = homelab::config::load(&repo.dir).expect("config");
+    cfg.charts.mirror = Some(homelab::config::Mirror {
+        oci_registry: Some("oci://registry.lan:5000/mirror".into()),
+        ca_file: Some("certs/mirror-ca.pem".into()),
+        ..Default::default()
+    });
+    std::fs::write(
+        repo.dir.join("homelab.yaml"),
+        homelab::config::to_yaml(&cfg),
+    )
+    .expect("write");
+    let install = std::fs::read_to_string(support::flux_install()).expect("install");
+    let rendered = homelab::render::render(&cfg, &install).expect("render");
+    let kustomization = "clusters/homelab/flux-system/kustomization.yaml";
+    std::fs::write(repo.dir.join(kustomization), &rendered.files[kustomization]).expect("write");
+
+    // No CA file: refused before anything is applied.
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .expect_code(2)
+        .stderr_has("charts.mirror.ca_file: cannot read")
+        .stderr_has("hint:");
+    assert!(!namespace_exists(&client, "flux-system").await);
+
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let pem = params.self_signed(&key).expect("self-sign").pem();
+    std::fs::create_dir_all(repo.dir.join("certs")).expect("mkdir");
+    std::fs::write(repo.dir.join("certs/mirror-ca.pem"), &pem).expect("write");
+    repo.bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait"])
+        .env("HOMELAB_GIT_TOKEN", TOKEN)
+        .ok();
+    let data = secret_data(&client, "flux-system", "chart-mirror-ca").await;
+    assert_eq!(data["ca.crt"], pem.as_bytes());
+    // The controller that fetches charts mounts it among its trusted certificates.
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "flux-system");
+    let sc = api
+        .get("source-controller")
+        .await
+        .expect("source-controller");
+    let pod = sc.spec.unwrap().template.spec.unwrap();
+    assert!(pod.volumes.unwrap().iter().any(|v| {
+        v.secret
+            .as_ref()
+            .is_some_and(|s| s.secret_name.as_deref() == Some("chart-mirror-ca"))
+    }));
+    let env = pod.containers[0].env.clone().unwrap();
+    assert!(env.iter().any(|e| e.name == "SSL_CERT_DIR"
+        && e.value.as_deref() == Some("/etc/ssl/certs:/etc/homelab/chart-mirror-ca")));
 }

@@ -278,16 +278,43 @@ fn strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Every directory a Flux Kustomization of the repository builds: the cluster path and the
+/// `spec.path` of each Kustomization in it, as homelab's own parser reads them.
+fn flux_paths(cfg: &Config, dir: &Path) -> Vec<String> {
+    let cluster = format!("clusters/{}", cfg.cluster.name);
+    let mut paths = vec![cluster.clone()];
+    let mut files: Vec<_> = std::fs::read_dir(dir.join(&cluster))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for doc in parse_docs(&text, &file.display().to_string()) {
+            if doc["kind"] == "Kustomization"
+                && doc["apiVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("kustomize.toolkit.fluxcd.io/")
+            {
+                let path = doc["spec"]["path"].as_str().unwrap_or_default();
+                let path = path.trim_start_matches("./").to_owned();
+                if path != cluster && !paths.contains(&path) {
+                    paths.push(path);
+                }
+            }
+        }
+    }
+    assert!(paths.len() > 2, "no Flux Kustomizations found in {cluster}");
+    paths
+}
+
 /// Build every Flux path of the repository in `dir` with kustomize and compare with what
 /// homelab meant; `seen` skips paths whose files were already checked.
 fn check_repository(cfg: &Config, dir: &Path, seen: &mut BTreeSet<String>) -> Vec<String> {
     let mut leaves = Vec::new();
-    for path in [
-        format!("clusters/{}", cfg.cluster.name),
-        "infrastructure/controllers".to_owned(),
-        "infrastructure/configs".to_owned(),
-        "apps".to_owned(),
-    ] {
+    for path in flux_paths(cfg, dir) {
         let full = dir.join(&path);
         let mut meant = Vec::new();
         intended(&full, &mut meant);

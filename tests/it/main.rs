@@ -6,6 +6,7 @@ mod apps;
 mod bootstrap;
 mod charts;
 mod cli;
+mod dns01;
 mod doctor;
 mod envtest;
 mod git_push;

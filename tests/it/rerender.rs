@@ -1066,7 +1066,7 @@ fn render_commits_only_the_files_it_decided_with_the_commit_id_and_next_step() {
 #[test]
 fn a_render_with_conflicts_commits_nothing_and_merge_markers_stay_uncommitted() {
     let (_tmp, dir) = lab();
-    let issuers = "infrastructure/configs/cluster-issuers.yaml";
+    let issuers = "infrastructure/configs/cert-manager/cluster-issuers.yaml";
     let before = head(&dir);
     // The user edits the e-mail line in the issuers; the config changes the same line.
     let text = read(&dir, issuers);

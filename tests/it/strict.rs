@@ -61,7 +61,7 @@ async fn assert_strictly_valid(server: &envtest::ApiServer, cfg: &Config) {
     assert_eq!(report.objects.len(), docs.len());
 }
 
-fn with_every_app(cfg: Config) -> Config {
+pub(crate) fn with_every_app(cfg: Config) -> Config {
     crate::apps::with_every_app(cfg)
 }
 
@@ -80,6 +80,16 @@ async fn the_whole_rendered_repository_passes_a_strict_server_side_dry_run() {
     // Every non-default option (envoy-gateway, staging, route53, nfs-subdir, …) with every app.
     let full = with_every_app(load(&support::root().join("examples/full.yaml")));
     assert_strictly_valid(&server, &full).await;
+
+    // Every source moved to a chart mirror (plain-HTTP OCI registry, OCI Helm repository).
+    let mut mirrored = with_every_app(load(&support::root().join("examples/full.yaml")));
+    mirrored.charts.mirror = Some(homelab::config::Mirror {
+        helm_repository: Some("oci://127.0.0.1:5000/charts".to_owned()),
+        oci_registry: Some("oci://127.0.0.1:5000/mirror".to_owned()),
+        ca_file: None,
+        insecure: true,
+    });
+    assert_strictly_valid(&server, &mirrored).await;
 
     // The self-signed CA and HTTP-01 issuers too.
     for challenge in [

@@ -163,7 +163,14 @@ fn validate_settings(i: usize, app: &App, profile: Option<&Profile>, d: &mut Dia
     }
     for question in &profile.questions {
         let applies = catalog::matches(&question.when, &effective);
-        if applies && question.default.is_empty() && !app.settings.contains_key(&question.key) {
+        // A missing fixed LoadBalancer address is reported by the address rules
+        // (`catalog::config_problems`), which also name the next free address.
+        let address = question.loadbalancer.is_some();
+        if applies
+            && !address
+            && question.default.is_empty()
+            && !app.settings.contains_key(&question.key)
+        {
             d.push(
                 join(&base, &question.key),
                 format!(

@@ -598,7 +598,7 @@ fn no_accepted_dns_setting_looks_like_a_secret() {
             assert!(!is_secret_key(key), "{}: {key}", provider.as_str());
         }
         for key in provider.required_settings() {
-            assert!(provider.allowed_settings().contains(key), "{key}");
+            assert!(provider.allowed_settings().contains(&key), "{key}");
         }
         assert!(!provider.credential_env().is_empty());
     }

@@ -168,7 +168,8 @@ pub fn certificates(cfg: &Config, snap: &Snapshot, causes: &Causes) -> Section {
 
     if cfg.certificates.challenge == Challenge::Dns01 {
         let provider = cfg.certificates.dns_provider;
-        let (name, keys) = provider.secret();
+        let name = provider.secret_name();
+        let keys = provider.secret_keys(&cfg.certificates.dns_settings);
         let fix = format!(
             "run `homelab bootstrap` with the {} credentials in the environment (see docs/configuration.md) to create Secret {CERT_MANAGER_NAMESPACE}/{name}",
             provider.as_str()

@@ -282,36 +282,30 @@ pub fn loadbalancing(cfg: &Config, snap: &Snapshot, causes: &Causes) -> Section 
     }
 
     // k3s's own load balancer and ingress, which fight ours for the same addresses and ports.
-    let k3s_hint = "disable k3s's bundled components: add `disable: [servicelb, traefik]` to /etc/rancher/k3s/config.yaml on every server (or start k3s with `--disable servicelb --disable traefik`) and restart k3s";
-    let svclb: Vec<String> = snap
-        .daemonsets
-        .items()
-        .iter()
-        .filter(|d| {
-            d.namespace().as_deref() == Some("kube-system") && d.name_any().starts_with("svclb-")
-        })
-        .map(|d| d.name_any())
-        .collect();
-    if !svclb.is_empty() {
+    let k3s = crate::kube::k3s::detect(
+        snap.nodes.items(),
+        snap.daemonsets.items(),
+        snap.deployments.items(),
+        snap.k3s_helm_charts.items(),
+    );
+    if !k3s.servicelb.is_empty() {
         out.push(Finding::failed(
             "lb.k3s-servicelb",
-            format!("k3s's built-in servicelb runs beside MetalLB ({}): both answer for LoadBalancer Services", svclb.join(", ")),
-            k3s_hint,
+            format!(
+                "k3s's built-in servicelb runs beside MetalLB ({}): both answer for LoadBalancer Services",
+                k3s.servicelb.join("; ")
+            ),
+            crate::kube::k3s::FIX,
         ));
     }
-    let k3s_traefik =
-        snap.k3s_helm_charts
-            .items()
-            .iter()
-            .any(|c| c.namespace().as_deref() == Some("kube-system") && c.name_any() == "traefik")
-            || snap.deployments.items().iter().any(|d| {
-                d.namespace().as_deref() == Some("kube-system") && d.name_any() == "traefik"
-            });
-    if k3s_traefik {
+    if !k3s.traefik.is_empty() {
         out.push(Finding::failed(
             "lb.k3s-traefik",
-            "k3s's bundled Traefik runs in kube-system beside the homelab's ingress controller",
-            k3s_hint,
+            format!(
+                "k3s's bundled Traefik runs in kube-system beside the homelab's ingress controller ({})",
+                k3s.traefik.join("; ")
+            ),
+            crate::kube::k3s::FIX,
         ));
     }
     Section::new("loadbalancing", "Load balancing", out)
