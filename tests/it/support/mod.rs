@@ -66,11 +66,19 @@ pub fn example_config() -> PathBuf {
     root().join("examples/homelab.yaml")
 }
 
+/// The `XDG_CONFIG_HOME` of the binary under test: the age keys it creates live there.
+pub fn config_home() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-config")
+}
+
 /// Start building a `homelab` invocation.
 pub fn homelab() -> Homelab {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_homelab"));
     cmd.env("NO_COLOR", "1")
         .env("HOMELAB_FLUX_MANIFESTS", flux_install())
+        // Age keys created by init and render go here, never into the real ~/.config.
+        .env("XDG_CONFIG_HOME", config_home())
+        .env_remove("HOMELAB_AGE_KEY_FILE")
         .env_remove("KUBECONFIG")
         .env_remove("HOMELAB_SSH_KEY")
         .env_remove("HOMELAB_GIT_TOKEN")
