@@ -8,6 +8,7 @@ mod charts;
 mod cli;
 mod doctor;
 mod envtest;
+mod fixtures;
 mod git_push;
 mod hostile;
 mod init;
