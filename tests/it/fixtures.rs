@@ -3,8 +3,9 @@
 //! use; a given fixtures directory is checked for every listed file; and the download path,
 //! run against a loopback stand-in for upstream (a file server for the HTTPS URLs and Helm
 //! repositories, distribution's registry for the OCI charts), fills a verified cache, refuses
-//! tampered files without leaving anything half-written, downloads nothing the second time,
-//! and gives a directory that real render and chart tests pass with.
+//! tampered files without leaving anything half-written, accepts upstream's packaging of the
+//! same content (other tar headers; nextcloud with its Collabora subchart), downloads nothing
+//! the second time, and gives a directory that real render and chart tests pass with.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -564,6 +565,46 @@ fn the_download_path_fills_a_verified_cache_from_a_loopback_stand_in_for_upstrea
         present
     };
 
+    // Nextcloud as upstream packages it: with the Collabora subchart the reference copy
+    // lacks, listed in its Chart.yaml (both left out of its content digest).
+    let nextcloud = entries
+        .iter()
+        .find(|e| e.path == "charts/nextcloud-9.2.4.tgz")
+        .unwrap();
+    let served_nextcloud = served(&www, &nextcloud.source[0]).join("nextcloud-9.2.4.tgz");
+    repack(
+        &reference.join(&nextcloud.path),
+        &served_nextcloud,
+        tmp.path(),
+        |dir| {
+            let collabora = tmp.path().join("collabora/collabora-online");
+            write(
+                &collabora.join("Chart.yaml"),
+                b"apiVersion: v2\nname: collabora-online\nversion: 1.1.60\n",
+            );
+            let status = Command::new("tar")
+                .arg("-czf")
+                .arg(dir.join("nextcloud/charts/collabora-online-1.1.60.tgz"))
+                .arg("-C")
+                .arg(collabora.parent().unwrap())
+                .arg("collabora-online")
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let chart = dir.join("nextcloud/Chart.yaml");
+            let text = std::fs::read_to_string(&chart).unwrap();
+            std::fs::write(&chart, text + "# collabora-online is listed upstream\n").unwrap();
+        },
+    );
+    helm(
+        &home,
+        &[
+            "repo",
+            "index",
+            served_nextcloud.parent().unwrap().to_str().unwrap(),
+        ],
+    );
+
     // Flux's install.yaml is checked by its objects: one renamed Deployment is refused…
     let flux_url = &entries[0].source[0];
     assert_eq!(entries[0].path, "flux/install.yaml");
@@ -676,6 +717,16 @@ fn the_download_path_fills_a_verified_cache_from_a_loopback_stand_in_for_upstrea
         std::fs::read(cache.join(&metallb.path)).unwrap(),
         std::fs::read(reference.join(&metallb.path)).unwrap(),
         "the repackaged chart was taken"
+    );
+    let listing = Command::new("tar")
+        .arg("-tzf")
+        .arg(cache.join(&nextcloud.path))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&listing.stdout)
+            .contains("nextcloud/charts/collabora-online-1.1.60.tgz"),
+        "upstream's nextcloud, with Collabora, was taken"
     );
     let resumed = &http.requests()[before..];
     assert!(
