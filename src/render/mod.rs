@@ -249,20 +249,13 @@ fn base_context(cfg: &Config) -> Value {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
-    use std::path::PathBuf;
 
     use super::*;
     use crate::config::{AcmeServer, App, Challenge, DnsProvider, IngressController, Provisioner};
 
     fn flux_install() -> String {
-        let dir = std::env::var_os("HOMELAB_FIXTURES_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
-            });
-        std::fs::read_to_string(dir.join("flux/install.yaml")).expect(
-            "Flux fixture: set HOMELAB_FIXTURES_DIR to the directory holding flux/install.yaml",
-        )
+        std::fs::read_to_string(crate::test_fixtures::flux_install())
+            .expect("read the Flux fixture")
     }
 
     fn example() -> Config {

@@ -9,6 +9,7 @@ mod cli;
 mod dns01;
 mod doctor;
 mod envtest;
+mod fixtures;
 mod git_push;
 mod hostile;
 mod init;

@@ -72,7 +72,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Wait until something accepts connections on `port`, or the child exits.
-fn wait_listening(child: &mut Child, port: u16, what: &str) {
+pub fn wait_listening(child: &mut Child, port: u16, what: &str) {
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     // Bounded readiness poll (not a timing assertion): at most ~20 s.
     for _ in 0..400 {

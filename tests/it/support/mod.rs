@@ -43,23 +43,10 @@ pub fn tool(name: &str, env: &str, script: &str) -> PathBuf {
     bin
 }
 
-/// The upstream manifests for tests: `$HOMELAB_FIXTURES_DIR`, else `../shared/fixtures`.
-pub fn fixtures_dir() -> PathBuf {
-    let dir = std::env::var_os("HOMELAB_FIXTURES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/fixtures"));
-    assert!(
-        dir.join("flux/install.yaml").is_file(),
-        "test fixtures not found at {}: set HOMELAB_FIXTURES_DIR to the directory holding flux/install.yaml and crds/",
-        dir.display()
-    );
-    dir
-}
-
-/// The Flux v2.9.4 install manifest fixture.
-pub fn flux_install() -> PathBuf {
-    fixtures_dir().join("flux/install.yaml")
-}
+// The one fixture loader, shared with the library's unit tests and the benches.
+#[path = "../../../src/test_fixtures.rs"]
+mod test_fixtures;
+pub use test_fixtures::{fixtures_dir, flux_install};
 
 /// The example configuration shipped in the repository.
 pub fn example_config() -> PathBuf {
