@@ -4,6 +4,7 @@
 
 pub mod envtest;
 pub mod gitserver;
+pub mod process;
 pub mod sops;
 
 use std::ffi::OsStr;
