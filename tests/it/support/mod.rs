@@ -2,8 +2,11 @@
 
 #![allow(dead_code)]
 
+pub mod charts;
+pub mod cluster;
 pub mod envtest;
 pub mod gitserver;
+pub mod netns;
 pub mod process;
 pub mod sops;
 
