@@ -36,6 +36,14 @@ const SKIPPED_CHECKS: &[(&str, &str)] = &[
         "dns.hosts",
         "the isolated network namespace has no DNS resolver; the app hosts cannot resolve",
     ),
+    (
+        "certs.issuers",
+        "cert-manager's controller is not run (an ACME issuer registers with Let's Encrypt, unreachable here); its webhook is",
+    ),
+    (
+        "certs.certificates",
+        "cert-manager's controller is not run, so no certificate is issued",
+    ),
 ];
 
 #[derive(Debug, Parser)]
