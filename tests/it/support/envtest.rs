@@ -424,7 +424,14 @@ fn reap_stale(run: &Path) {
 /// A free loopback port. The kernel hands out ephemeral ports round-robin, so a port
 /// released here is unlikely to be reused before the server binds it; a collision makes
 /// the start fail and [`ApiServer::start`] retries.
+///
+/// Inside the e2e network namespace the ephemeral range belongs to outgoing connections
+/// only (see [`super::netns::LISTEN_PORTS`]): a port is handed out from the range below it,
+/// each once, so a supervised server restarted on its port never finds it taken.
 pub fn free_port() -> u16 {
+    if super::netns::inside() {
+        return super::netns::listen_port();
+    }
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -66,11 +66,7 @@ pub fn rev(repo: &Path, branch: &str) -> Option<String> {
 
 /// A free loopback port (the listener is dropped just before the server binds it).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    super::envtest::free_port()
 }
 
 /// Wait until something accepts connections on `port`, or the child exits.

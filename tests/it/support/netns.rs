@@ -53,6 +53,36 @@ pub fn enter() {
             "the network namespace has non-loopback routes, refusing to run:\n{routes}"
         ));
     }
+    // Outgoing connections take their source ports from the ephemeral range; keep it clear
+    // of the ports servers listen on (a source port taken by a connection made a restarted
+    // controller fail to bind its port forever). The setting belongs to this namespace.
+    let range = format!("{} 60999", LISTEN_PORTS.end);
+    if let Err(e) = std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", &range) {
+        fail(&format!(
+            "cannot set the ephemeral port range to {range}: {e}"
+        ));
+    }
+}
+
+/// The ports servers of the simulation listen on, handed out by [`listen_port`]; the
+/// ephemeral range of the namespace starts above them.
+pub const LISTEN_PORTS: std::ops::Range<u16> = 20000..40000;
+
+/// A loopback port from [`LISTEN_PORTS`] that is free now and never handed out before in
+/// this process.
+pub fn listen_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(LISTEN_PORTS.start);
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(
+            LISTEN_PORTS.contains(&port),
+            "no listening port left in {LISTEN_PORTS:?}"
+        );
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Whether this process runs inside the namespace [`enter`] made.
