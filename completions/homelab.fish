@@ -54,6 +54,8 @@ complete -c homelab -n "__fish_homelab_using_subcommand init" -l deploy-key -d '
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l no-push -d 'Do not push after committing'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l no-bootstrap -d 'Do not apply the Flux bootstrap into the cluster'
+complete -c homelab -n "__fish_homelab_using_subcommand init" -l allow-non-empty -d 'Render into a directory that already holds other files (they are never committed)'
+complete -c homelab -n "__fish_homelab_using_subcommand init" -l allow-stale -d 'Push even when the rendered files are out of date with homelab.yaml'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l accept-new-host-key -d 'Trust and record an SSH host key seen for the first time (without asking)'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l no-wait -d 'Apply and return without waiting for readiness'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l dry-run -d 'Server-side dry run: print what would change, change nothing'
@@ -86,6 +88,7 @@ complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l request-time
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -s y -l yes -d 'Don\'t ask: every question takes its default or --set value'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l no-push -d 'Do not push after committing'
+complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l allow-stale -d 'Push even when the rendered files are out of date with homelab.yaml'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l accept-new-host-key -d 'Trust and record an SSH host key seen for the first time (without asking)'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l wait -d 'After pushing, make Flux apply the commit now and wait until every Kustomization and HelmRelease is Ready at it'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -s v -l verbose -d 'More output: -v for details, -vv for debugging'
@@ -98,6 +101,7 @@ complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l git-timeo
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -s y -l yes -d 'Don\'t ask for confirmation'
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l no-push -d 'Do not push after committing'
+complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l allow-stale -d 'Push even when the rendered files are out of date with homelab.yaml'
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l accept-new-host-key -d 'Trust and record an SSH host key seen for the first time (without asking)'
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -s v -l verbose -d 'More output: -v for details, -vv for debugging'
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l no-color -d 'Disable colors (also: the NO_COLOR environment variable)'
@@ -146,6 +150,7 @@ complete -c homelab -n "__fish_homelab_using_subcommand push" -l kubeconfig -d '
 complete -c homelab -n "__fish_homelab_using_subcommand push" -l context -d 'The kubeconfig context to use (default: the current context)' -r
 complete -c homelab -n "__fish_homelab_using_subcommand push" -l request-timeout -d 'The longest one request to the API server, or the kubeconfig\'s credential plugin, may take (default: 30s; 10s for doctor)' -r
 complete -c homelab -n "__fish_homelab_using_subcommand push" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
+complete -c homelab -n "__fish_homelab_using_subcommand push" -l allow-stale -d 'Push even when the rendered files are out of date with homelab.yaml'
 complete -c homelab -n "__fish_homelab_using_subcommand push" -l accept-new-host-key -d 'Trust and record an SSH host key seen for the first time (without asking)'
 complete -c homelab -n "__fish_homelab_using_subcommand push" -l wait -d 'After pushing, make Flux apply the commit now and wait until every Kustomization and HelmRelease is Ready at it'
 complete -c homelab -n "__fish_homelab_using_subcommand push" -s v -l verbose -d 'More output: -v for details, -vv for debugging'

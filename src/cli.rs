@@ -68,6 +68,9 @@ pub struct InitArgs {
     /// Do not apply the Flux bootstrap into the cluster.
     #[arg(long)]
     pub no_bootstrap: bool,
+    /// Render into a directory that already holds other files (they are never committed).
+    #[arg(long)]
+    pub allow_non_empty: bool,
     #[command(flatten)]
     pub flux: FluxManifestArgs,
     #[command(flatten)]
@@ -222,6 +225,9 @@ pub struct PushArgs {
     /// SSH private key to push with (also: HOMELAB_SSH_KEY).
     #[arg(long, value_name = "FILE", env = "HOMELAB_SSH_KEY")]
     pub ssh_key: Option<PathBuf>,
+    /// Push even when the rendered files are out of date with homelab.yaml.
+    #[arg(long)]
+    pub allow_stale: bool,
     #[command(flatten)]
     pub remote: RemoteArgs,
 }

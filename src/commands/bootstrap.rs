@@ -255,6 +255,7 @@ async fn gather_credentials(
     cfg: &Config,
     remote: &GitRemote,
     opts: &BootstrapOptions,
+    age_key: &crate::secrets::AgeKey,
 ) -> Result<Credentials> {
     let mut docs = Vec::new();
     let mut notes = Vec::new();
@@ -330,19 +331,12 @@ async fn gather_credentials(
         }
     }
 
-    if let Some(file) = credentials::age_key_file(&cfg.cluster.name)
-        && file.is_file()
-    {
-        let key = std::fs::read(&file).map_err(|e| {
-            Error::failed(format!("cannot read the age key {}: {e}", file.display()))
-        })?;
-        let (ns, name) = SOPS_SECRET;
-        docs.push(credentials::secret(
-            ns,
-            name,
-            &BTreeMap::from([("age.agekey".to_owned(), key)]),
-        ));
-    }
+    let (ns, name) = SOPS_SECRET;
+    docs.push(credentials::secret(
+        ns,
+        name,
+        &BTreeMap::from([("age.agekey".to_owned(), age_key.private_bytes().to_vec())]),
+    ));
 
     let mut ask = |question: &str| prompt_secret(question);
     let prompt: credentials::Prompt<'_> = if interactive() && !opts.yes {
@@ -524,6 +518,10 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
         }
     }
 
+    // The SOPS key Flux decrypts the apps' secrets with: always applied, so the apps
+    // Kustomization can build from the first reconciliation.
+    let age_key = crate::secrets::require_key(dir, &cfg.cluster.name)?;
+
     // 2. The cluster: reachable, recent enough, and we may do what we need.
     let conn = client::connect(&opts.kube).await?;
     style::note(&format!(
@@ -584,7 +582,7 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
     }
 
     // 3. Credentials: all decided before anything is applied.
-    let creds = gather_credentials(&conn.client, cfg, &remote, opts).await?;
+    let creds = gather_credentials(&conn.client, cfg, &remote, opts, &age_key).await?;
     for note in &creds.notes {
         style::note(note);
     }

@@ -12,7 +12,8 @@ use crate::cli::InitArgs;
 use crate::commands::Context;
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
-use crate::ui::checklist::{AgeKey, Bootstrap, InitOutcome, Push};
+use crate::render::write::{Mode, Workspace};
+use crate::ui::checklist::{AgeKeyFile, Bootstrap, InitOutcome, Push};
 use crate::ui::progress;
 use crate::ui::wizard::Answers;
 
@@ -69,38 +70,79 @@ fn check_existing(dir: &Path, cfg: &Config) -> Result<()> {
     }
 }
 
+/// Refuse to mix a new homelab with other files by mistake: a directory that holds more
+/// than a git directory (and the homelab.yaml of this same homelab) needs
+/// `--allow-non-empty`. Even then only the rendered files are committed.
+fn check_empty(dir: &Path, allow: bool) -> Result<()> {
+    if allow || dir.join(CONFIG_FILE).is_file() {
+        // homelab.yaml here is this same homelab (check_existing said so): a re-run.
+        return Ok(());
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(std::result::Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".git")
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    names.sort();
+    Err(Error::usage(format!(
+        "{} is not empty (it holds {}): init creates a new repository",
+        dir.display(),
+        crate::text::shortlist(&names, 5, ", ")
+    ))
+    .with_hint(
+        "init into a new or empty directory (--dir DIR), or pass --allow-non-empty to render here anyway (homelab commits only the files it renders, never yours)",
+    ))
+}
+
 pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
+    crate::render::write::check_dir(&ctx.dir)?;
     let answers = answers(&ctx.dir, args)?;
     let cfg = &answers.config;
     // The wizard showed what changes and the user confirmed replacing homelab.yaml.
     if !answers.replaces_existing {
         check_existing(&ctx.dir, cfg)?;
     }
+    check_empty(&ctx.dir, args.allow_non_empty)?;
 
     let bar = progress::spinner("Loading the Flux install manifest");
     let install =
         crate::flux::install_manifest(&cfg.flux.version, args.flux.flux_manifests.as_deref())?;
-    bar.set_message("Rendering the repository");
-    let rendered =
-        crate::render::render(cfg, &install).map_err(|e| Error::failed(format!("{e:#}")))?;
     bar.set_message("Writing and committing");
-    std::fs::create_dir_all(&ctx.dir)
-        .map_err(|e| Error::failed(format!("cannot create {}: {e}", ctx.dir.display())))?;
-    crate::git::open_or_init(&ctx.dir, &cfg.git.branch)?;
-    let report = crate::render::write::apply(
-        &ctx.dir,
-        &rendered.files,
-        crate::render::write::Mode::Apply,
-        &format!(
+    let report = {
+        let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "init")?;
+        // The age key exists from the start, so Flux can decrypt the apps' secrets as soon
+        // as there are any; where it is is said once, in the checklist.
+        let key = crate::commands::render::repo_key(ws.tree(), cfg, true)?;
+        let mut change = crate::commands::render::whole_change(
+            ws.tree(),
+            cfg,
+            &install,
+            Mode::Apply,
+            key.as_ref().map(|(k, _)| k),
+        )?;
+        change.message = format!(
             "Initialise the homelab repository of cluster {}\n\nRendered by homelab {} from homelab.yaml.",
             cfg.cluster.name,
             env!("CARGO_PKG_VERSION")
-        ),
-    )?;
+        );
+        if answers.replaces_existing {
+            // The wizard showed the changes to homelab.yaml and the user confirmed them.
+            let text =
+                crate::render::config_yaml(cfg).map_err(|e| Error::failed(format!("{e:#}")))?;
+            change.files.insert(CONFIG_FILE.to_owned(), text);
+            change.replace.insert(CONFIG_FILE.to_owned());
+        }
+        ws.apply(&change)?
+    };
     bar.finish_and_clear();
-    answers.written();
     let summary = report.summary();
-    if ctx.verbose > 0 {
+    if ctx.verbose > 0 || report.has_conflicts() {
         eprint!("{summary}");
     }
     let totals = summary.lines().last().unwrap_or_default();
@@ -108,6 +150,11 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         "rendered the repository into {} ({totals})",
         ctx.dir.display()
     );
+    if report.has_conflicts() {
+        // Nothing committed: the draft keeps the answers until the repository holds them.
+        return Ok(crate::commands::render::status(&report));
+    }
+    answers.written();
 
     let mut failure = None;
     let push = if cfg.git.url.is_empty() {
@@ -154,12 +201,10 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         }
     };
 
-    let age_key = crate::secrets::identity_path(&cfg.cluster.name)
-        .ok()
-        .map(|file| AgeKey {
-            exists: file.is_file(),
-            file,
-        });
+    let age_key = crate::secrets::find_key(&ctx.dir, &cfg.cluster.name)?.map(|key| AgeKeyFile {
+        file: key.file,
+        recipient: key.recipient,
+    });
     crate::ui::checklist::print_init(
         cfg,
         &InitOutcome {

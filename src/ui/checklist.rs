@@ -40,12 +40,12 @@ pub enum Bootstrap {
     Failed(String),
 }
 
-/// The age key that encrypts the app secrets.
+/// Where the age key that decrypts the repository's app secrets is (not the key itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgeKey {
+pub struct AgeKeyFile {
     pub file: PathBuf,
-    /// Whether the key exists yet (the first app with secrets creates it otherwise).
-    pub exists: bool,
+    /// Its public key (`age1…`), as `.sops.yaml` names it.
+    pub recipient: String,
 }
 
 /// What one `init` run did, filled in by `init` as it goes.
@@ -57,7 +57,7 @@ pub struct InitOutcome {
     pub commit: Option<String>,
     pub push: Push,
     pub bootstrap: Bootstrap,
-    pub age_key: Option<AgeKey>,
+    pub age_key: Option<AgeKeyFile>,
 }
 
 /// One line of the checklist.
@@ -173,16 +173,11 @@ pub fn init_items(cfg: &Config, outcome: &InitOutcome) -> Vec<Item> {
         "the NFS server {} must export {} read-write to the nodes ({})",
         cfg.storage.nfs_server, cfg.storage.nfs_path, cfg.network.node_cidr
     )));
-    match &outcome.age_key {
-        Some(AgeKey { file, exists: true }) => items.push(todo(format!(
-            "back up the age key {}: it alone decrypts the app secrets in git (keep a copy off this machine, e.g. in a password manager)",
+    if let Some(AgeKeyFile { file, recipient }) = &outcome.age_key {
+        items.push(todo(format!(
+            "back it up: the age key {} (public key {recipient}) alone decrypts the app secrets in git; keep a copy off this machine, e.g. in a password manager",
             file.display()
-        ))),
-        Some(AgeKey { file, exists: false }) => items.push(todo(format!(
-            "the first app with secrets creates the age key {}: back it up then, it alone decrypts them",
-            file.display()
-        ))),
-        None => {}
+        )));
     }
     items.push(todo(
         "`homelab doctor` checks all of this; `homelab apps` lists apps and `homelab add-app NAME` adds one".to_owned(),
@@ -276,9 +271,9 @@ mod tests {
             commit: Some("0123456789abcdef".to_owned()),
             push,
             bootstrap,
-            age_key: Some(AgeKey {
-                file: PathBuf::from("/home/me/.config/homelab/age.agekey"),
-                exists: true,
+            age_key: Some(AgeKeyFile {
+                file: PathBuf::from("/home/me/.config/homelab/age/age1xyz.agekey"),
+                recipient: "age1xyz".to_owned(),
             }),
         }
     }
@@ -338,7 +333,9 @@ mod tests {
         // What is left either way: DNS, storage, the key.
         assert!(items.contains("todo point *.example.com at 192.168.1.240"));
         assert!(items.contains("todo the NFS server 192.168.1.5 must export /srv/nfs/kubernetes"));
-        assert!(items.contains("todo back up the age key /home/me/.config/homelab/age.agekey"));
+        assert!(items.contains(
+            "todo back it up: the age key /home/me/.config/homelab/age/age1xyz.agekey (public key age1xyz)"
+        ));
     }
 
     #[test]
@@ -391,15 +388,12 @@ mod tests {
             Push::Failed("connection refused".to_owned()),
             Bootstrap::NotPushed,
         );
-        o.age_key = Some(AgeKey {
-            file: PathBuf::from("/k"),
-            exists: false,
-        });
+        o.age_key = None;
         o.commit = None;
         let items = text(&init_items(&cfg, &o));
         assert!(items.contains("push failed: connection refused;"));
         assert!(items.contains("already matches homelab.yaml"));
-        assert!(items.contains("the first app with secrets creates the age key /k"));
+        assert!(!items.contains("age key"));
         let o = outcome(Push::Done, Bootstrap::Failed("timed out".to_owned()));
         assert!(text(&init_items(&cfg, &o)).contains("bootstrap failed: timed out;"));
         let o = outcome(Push::Done, Bootstrap::Declined);

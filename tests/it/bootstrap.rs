@@ -57,6 +57,30 @@ fn repo(url: &str, challenge: &str) -> Repo {
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - gotk-components.yaml\n  - gotk-sync.yaml\n",
     )
     .expect("kustomization");
+    // The repository's age key, as init creates it: .sops.yaml names it, the key file lives
+    // under the private HOME (bootstrap always applies it as flux-system/sops-age).
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    std::fs::write(
+        dir.join(".sops.yaml"),
+        homelab::catalog::sops_config(&recipient),
+    )
+    .expect(".sops.yaml");
+    let keys = home.join(".config/homelab/age");
+    std::fs::create_dir_all(&keys).expect("age dir");
+    let key_file = keys.join(format!("{recipient}.agekey"));
+    {
+        use age::secrecy::ExposeSecret as _;
+        std::fs::write(
+            &key_file,
+            format!(
+                "# public key: {recipient}\n{}\n",
+                identity.to_string().expose_secret()
+            ),
+        )
+        .expect("age key");
+    }
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).expect("mode");
     let git = homelab::git::open_or_init(&dir, "main").expect("git init");
     homelab::git::commit_all(&git, "homelab").expect("commit");
     Repo {
@@ -90,14 +114,16 @@ impl Repo {
             .to_string()
     }
 
+    /// The repository's age key (the file `repo` wrote), as the sops-age Secret must hold it.
     fn write_age_key(&self) -> Vec<u8> {
-        let dir = self.home.join(".config/homelab/homelab");
-        std::fs::create_dir_all(&dir).expect("age dir");
-        let key = b"# public key: age1test\nAGE-SECRET-KEY-1TESTTESTTEST\n".to_vec();
-        let file = dir.join("age.agekey");
-        std::fs::write(&file, &key).expect("age key");
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("mode");
-        key
+        let keys = self.home.join(".config/homelab/age");
+        let file = std::fs::read_dir(&keys)
+            .expect("age dir")
+            .next()
+            .expect("a key")
+            .expect("entry")
+            .path();
+        std::fs::read(file).expect("age key")
     }
 }
 

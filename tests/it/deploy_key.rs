@@ -37,15 +37,18 @@ impl Lab {
             .replace("challenge: dns01", "challenge: selfsigned");
         std::fs::write(&config, text).expect("config");
         let dir = root.join("lab");
+        // init makes the repository's age key under HOME, where bootstrap looks for it.
+        let home = root.join("home");
+        std::fs::create_dir_all(home.join(".ssh")).expect(".ssh");
         homelab()
             .args(["init", "--no-push", "--no-bootstrap", "--config"])
             .arg(&config)
             .dir(&dir)
-            .env("HOMELAB_AGE_KEY_FILE", root.join("age.agekey"))
+            .env("HOME", &home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("HOMELAB_AGE_KEY_FILE")
             .ok();
         run(git(&dir).arg("push").arg("-q").arg(&bare).arg("main"));
-        let home = root.join("home");
-        std::fs::create_dir_all(home.join(".ssh")).expect(".ssh");
         std::fs::write(home.join(".ssh/known_hosts"), sshd.known_hosts_line())
             .expect("known_hosts");
         Self {

@@ -55,8 +55,28 @@ impl Lab {
         fs::write(self.work.join("homelab.yaml"), config).unwrap();
     }
 
-    /// `homelab push` in the work tree, with HOME private and no agent inherited.
+    /// Commit what the test wrote, as the homelab command that wrote it would have (push
+    /// itself commits nothing), on the branch homelab.yaml names.
+    fn commit(&self) {
+        let config = fs::read_to_string(self.work.join("homelab.yaml")).unwrap();
+        let branch = config
+            .lines()
+            .find_map(|l| l.strip_prefix("  branch: "))
+            .unwrap_or("main")
+            .trim();
+        let repo = git::open_or_init(&self.work, branch).unwrap();
+        git::commit_all(&repo, "homelab").unwrap();
+    }
+
+    /// `homelab push --allow-stale` after committing the test's changes: these tests push
+    /// hand-made repositories, not rendered ones.
     fn push(&self) -> Homelab {
+        self.commit();
+        self.push_only().arg("--allow-stale")
+    }
+
+    /// `homelab push` in the work tree, with HOME private and no agent inherited.
+    fn push_only(&self) -> Homelab {
         homelab()
             .dir(&self.work)
             .env("HOME", &self.home)
@@ -136,13 +156,17 @@ fn pushes_new_changes_to_a_plain_path() {
     let lab = Lab::new(bare.to_str().unwrap());
     lab.push().ok();
     fs::write(lab.work.join("clusters/homelab/extra.yaml"), "a: 1\n").unwrap();
-    lab.push()
-        .ok()
-        .stderr_has("committed pending changes")
-        .stderr_has("pushed main");
+    lab.push().ok().stderr_has("pushed main");
     lab.assert_remote_has_local_head(bare.to_str().unwrap());
-    let message = run(git(&bare).args(["log", "-1", "--format=%s", "main"]));
-    assert_eq!(message.trim(), "Update homelab repository");
+    // push itself commits nothing: an uncommitted file stays local, and is named.
+    let pushed = gitserver::rev(&bare, "main");
+    fs::write(lab.work.join("clusters/homelab/extra.yaml"), "a: 2\n").unwrap();
+    lab.push_only()
+        .arg("--allow-stale")
+        .ok()
+        .stderr_has("already up to date")
+        .stderr_has("uncommitted changes are not pushed: clusters/homelab/extra.yaml");
+    assert_eq!(gitserver::rev(&bare, "main"), pushed);
 }
 
 #[test]
@@ -182,7 +206,7 @@ fn pushes_to_the_configured_branch() {
 #[test]
 fn empty_url_is_a_usage_error_and_changes_nothing() {
     let lab = Lab::new("");
-    lab.push()
+    lab.push_only()
         .expect_code(2)
         .stderr_has("git.url is empty")
         .stderr_has("hint:");
@@ -192,7 +216,10 @@ fn empty_url_is_a_usage_error_and_changes_nothing() {
 #[test]
 fn a_token_in_the_url_is_refused_and_never_echoed() {
     let lab = Lab::new("https://me:ghp_SECRET123@git.example.com/me/homelab.git");
-    let run = lab.push().expect_code(2).stderr_has("HOMELAB_GIT_TOKEN");
+    let run = lab
+        .push_only()
+        .expect_code(2)
+        .stderr_has("HOMELAB_GIT_TOKEN");
     assert!(
         !run.stderr().contains("ghp_SECRET123"),
         "{}",
@@ -209,7 +236,7 @@ fn a_token_in_the_url_is_refused_and_never_echoed() {
 #[test]
 fn a_missing_ssh_key_file_is_a_usage_error() {
     let lab = Lab::new("ssh://git@127.0.0.1:1/x.git");
-    lab.push()
+    lab.push_only()
         .args(["--ssh-key", "/nonexistent/id_ed25519"])
         .expect_code(2)
         .stderr_has("--ssh-key /nonexistent/id_ed25519")
@@ -847,10 +874,11 @@ fn remote_status_of_an_empty_remote_and_a_local_lead() {
 /// Run `homelab push` in a pseudo-terminal, answer its hidden prompt with `answer`, and
 /// return everything it printed.
 fn push_on_a_terminal(lab: &Lab, envs: &[(&str, &Path)], prompt: &str, answer: &str) -> String {
+    lab.commit();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_homelab"));
     cmd.arg("--dir")
         .arg(&lab.work)
-        .arg("push")
+        .args(["push", "--allow-stale"])
         .env("HOME", &lab.home)
         .env("NO_COLOR", "1")
         .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -988,6 +1016,8 @@ fn confirm_host_key_on_a_terminal(s: &SshLab, answer: &str) -> String {
     cmd.arg("--dir")
         .arg(&s.lab.work)
         .arg("push")
+        // The lab's files are the test's own, not a rendering (see `Lab::push`).
+        .arg("--allow-stale")
         .arg("--ssh-key")
         .arg(&s.key)
         .env("HOME", &s.lab.home)
@@ -1009,6 +1039,8 @@ fn confirm_host_key_on_a_terminal(s: &SshLab, answer: &str) -> String {
 fn an_unknown_host_key_is_shown_and_confirmed_on_a_terminal() {
     let s = SshLab::new("", true, false);
     let known_hosts = s.lab.home.join(".ssh/known_hosts");
+    // push pushes commits; it makes none (see `Lab::push`).
+    s.lab.commit();
 
     // No: nothing is recorded and nothing pushed.
     let output = confirm_host_key_on_a_terminal(&s, "n");

@@ -10,6 +10,7 @@ mod deploy_key;
 mod dns01;
 mod doctor;
 mod envtest;
+mod fixtures;
 mod git_push;
 mod hostile;
 mod init;

@@ -246,7 +246,7 @@ fn obvious_intent_is_taken_shown_and_written() {
         "export CLOUDFLARE_API_TOKEN before `homelab bootstrap`",
         "disable: [traefik, servicelb]",
         "the NFS server nas must export /volume1/k8s",
-        "the first app with secrets creates the age key",
+        "back it up: the age key",
     ] {
         assert!(
             checklist.contains(line),
@@ -581,13 +581,19 @@ fn init_starts_from_an_existing_homelab_yaml() {
     assert_eq!(commit_count(&lab.dir), 1, "unchanged answers made a commit");
     assert!(clean(&lab.dir));
 
-    // One changed answer: shown, confirmed, written and rendered in one more commit.
+    // One changed answer: shown, confirmed, written and rendered in one more commit. The
+    // file is written anew, and the user is told their comments go.
+    let config = lab.dir.join("homelab.yaml");
+    let mut text = std::fs::read_to_string(&config).expect("read");
+    text.push_str("# the NAS is in the garage\n");
+    std::fs::write(&config, text).expect("comment");
     let mut p = lab.wizard();
     walk(&mut p, "lab.example.org");
     expect(
         &mut p,
         "This replaces the existing homelab.yaml (changed: cluster.domain)",
     );
+    expect(&mut p, "the comments in it are not kept");
     keys(&mut p, "Write this homelab?", ENTER);
     let (out, code) = finish(&mut p);
     assert_eq!(code, 0, "{out}");

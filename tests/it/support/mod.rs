@@ -2,9 +2,13 @@
 
 #![allow(dead_code)]
 
+pub mod charts;
+pub mod cluster;
 pub mod envtest;
 pub mod gitserver;
+pub mod netns;
 pub mod network;
+pub mod process;
 pub mod sops;
 
 use std::ffi::OsStr;
@@ -43,27 +47,19 @@ pub fn tool(name: &str, env: &str, script: &str) -> PathBuf {
     bin
 }
 
-/// The upstream manifests for tests: `$HOMELAB_FIXTURES_DIR`, else `../shared/fixtures`.
-pub fn fixtures_dir() -> PathBuf {
-    let dir = std::env::var_os("HOMELAB_FIXTURES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/fixtures"));
-    assert!(
-        dir.join("flux/install.yaml").is_file(),
-        "test fixtures not found at {}: set HOMELAB_FIXTURES_DIR to the directory holding flux/install.yaml and crds/",
-        dir.display()
-    );
-    dir
-}
-
-/// The Flux v2.9.4 install manifest fixture.
-pub fn flux_install() -> PathBuf {
-    fixtures_dir().join("flux/install.yaml")
-}
+// The one fixture loader, shared with the library's unit tests and the benches.
+#[path = "../../../src/test_fixtures.rs"]
+mod test_fixtures;
+pub use test_fixtures::{fixtures_dir, flux_install};
 
 /// The example configuration shipped in the repository.
 pub fn example_config() -> PathBuf {
     root().join("examples/homelab.yaml")
+}
+
+/// The `XDG_CONFIG_HOME` of the binary under test: the age keys it creates live there.
+pub fn config_home() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-config")
 }
 
 /// Start building a `homelab` invocation.
@@ -71,6 +67,9 @@ pub fn homelab() -> Homelab {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_homelab"));
     cmd.env("NO_COLOR", "1")
         .env("HOMELAB_FLUX_MANIFESTS", flux_install())
+        // Age keys created by init and render go here, never into the real ~/.config.
+        .env("XDG_CONFIG_HOME", config_home())
+        .env_remove("HOMELAB_AGE_KEY_FILE")
         .env_remove("KUBECONFIG")
         .env_remove("HOMELAB_SSH_KEY")
         .env_remove("HOMELAB_GIT_TOKEN")
