@@ -201,46 +201,23 @@ fn colors_only_on_a_terminal_unless_disabled() {
     assert!(on_a_terminal(empty).contains("✗"));
 }
 
-/// The committed completion scripts and man page must match the CLI definition.
-/// Run with `HOMELAB_BLESS=1` to regenerate them.
+/// What `cargo run --example completions` writes into `completions/`.
+#[path = "../../examples/completions.rs"]
+#[allow(dead_code)]
+mod shipped;
+
+/// The committed completion scripts and man page match the CLI definition. Only the
+/// generator writes them; this test never does.
 #[test]
 fn completions_and_man_page_are_up_to_date() {
-    use clap::CommandFactory;
-    use clap_complete::Shell;
-
-    let root = crate::support::root();
-    let mut expected: Vec<(std::path::PathBuf, Vec<u8>)> = Vec::new();
-    for (shell, file) in [
-        (Shell::Bash, "homelab.bash"),
-        (Shell::Zsh, "_homelab"),
-        (Shell::Fish, "homelab.fish"),
-        (Shell::PowerShell, "_homelab.ps1"),
-        (Shell::Elvish, "homelab.elv"),
-    ] {
-        let mut buf = Vec::new();
-        homelab::commands::completions::generate(shell, &mut buf);
-        expected.push((root.join("completions").join(file), buf));
-    }
-    let mut man = Vec::new();
-    clap_mangen::Man::new(homelab::cli::Cli::command())
-        .render(&mut man)
-        .expect("render man page");
-    expected.push((root.join("completions/homelab.1"), man));
-
-    let bless = std::env::var_os("HOMELAB_BLESS").is_some();
-    let mut stale = Vec::new();
-    for (path, content) in expected {
-        if std::fs::read(&path).ok().as_deref() != Some(content.as_slice()) {
-            if bless {
-                std::fs::write(&path, &content).expect("write");
-            } else {
-                stale.push(path.display().to_string());
-            }
-        }
-    }
+    let stale: Vec<String> = shipped::artifacts(&crate::support::root())
+        .into_iter()
+        .filter(|(path, content)| std::fs::read(path).ok().as_deref() != Some(content.as_slice()))
+        .map(|(path, _)| path.display().to_string())
+        .collect();
     assert!(
         stale.is_empty(),
-        "out of date: {stale:?}; run `HOMELAB_BLESS=1 cargo test --test it completions` and commit"
+        "out of date: {stale:?}; run `cargo run --example completions` and commit the result"
     );
 }
 

@@ -5,6 +5,7 @@
 pub mod envtest;
 pub mod gitserver;
 pub mod network;
+pub mod snapshot;
 pub mod sops;
 
 use std::ffi::OsStr;
