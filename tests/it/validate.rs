@@ -79,6 +79,13 @@ fn every_snapshot_has_its_case() {
             snapshot.display()
         );
     }
+    // The expectations used to be `.expected` files; one left over would be ignored.
+    assert_eq!(
+        corpus("invalid", "expected"),
+        Vec::<PathBuf>::new(),
+        "expectations are the .snap files now: move these into <case>.snap \
+         (INSTA_UPDATE=always cargo test --test it validate writes them)"
+    );
 }
 
 /// CI with an update mode left in its environment fails instead of rewriting the
