@@ -807,6 +807,22 @@ impl Diverge {
     fn local_head(&self) -> String {
         git::head_commit(&self.repo).unwrap().to_string()
     }
+
+    /// Push after the remote moved to `theirs` (which set `a.yaml` to `a: 2`): the local
+    /// branch and work tree are fast-forwarded to it.
+    fn assert_push_fast_forwards_to(&self, theirs: &str) {
+        assert_eq!(
+            git::push(&self.repo, &self.opts).unwrap(),
+            PushOutcome::FastForwarded {
+                commit: theirs.parse().unwrap()
+            }
+        );
+        assert_eq!(self.local_head(), theirs);
+        assert_eq!(
+            fs::read_to_string(self.work().join("a.yaml")).unwrap(),
+            "a: 2\nshared: original\n"
+        );
+    }
 }
 
 #[test]
@@ -817,18 +833,7 @@ fn remote_ahead_fast_forwards_the_local_branch() {
         git::remote_status(&d.repo, &d.opts).unwrap(),
         SyncStatus::Behind { behind: 1 }
     );
-    let outcome = git::push(&d.repo, &d.opts).unwrap();
-    assert_eq!(
-        outcome,
-        PushOutcome::FastForwarded {
-            commit: theirs.parse().unwrap()
-        }
-    );
-    assert_eq!(d.local_head(), theirs);
-    assert_eq!(
-        fs::read_to_string(d.work().join("a.yaml")).unwrap(),
-        "a: 2\nshared: original\n"
-    );
+    d.assert_push_fast_forwards_to(&theirs);
     assert_eq!(
         git::remote_status(&d.repo, &d.opts).unwrap(),
         SyncStatus::InSync
@@ -868,17 +873,7 @@ fn a_fast_forward_stops_when_local_edits_are_in_the_way() {
     // An edit elsewhere is not in the way: the branch moves and the edit stays.
     fs::write(d.work().join("a.yaml"), "a: 1\nshared: original\n").unwrap();
     fs::write(d.work().join("b.yaml"), "b: mine\n").unwrap();
-    assert_eq!(
-        git::push(&d.repo, &d.opts).unwrap(),
-        PushOutcome::FastForwarded {
-            commit: theirs.parse().unwrap()
-        }
-    );
-    assert_eq!(d.local_head(), theirs);
-    assert_eq!(
-        fs::read_to_string(d.work().join("a.yaml")).unwrap(),
-        "a: 2\nshared: original\n"
-    );
+    d.assert_push_fast_forwards_to(&theirs);
     assert_eq!(
         fs::read_to_string(d.work().join("b.yaml")).unwrap(),
         "b: mine\n"
