@@ -71,6 +71,18 @@ fn every_invalid_case_reports_exactly_its_expected_diagnostics() {
 }
 
 #[test]
+fn the_expectations_read_elsewhere_are_the_snapshots() {
+    for case in corpus("invalid", "yaml") {
+        assert_eq!(
+            crate::support::snapshot::corpus_expectation(&case).trim_end(),
+            diagnostics(&case).join("\n"),
+            "{}",
+            case.display()
+        );
+    }
+}
+
+#[test]
 fn every_snapshot_has_its_case() {
     for snapshot in corpus("invalid", "snap") {
         assert!(

@@ -40,6 +40,20 @@ pub fn refuse_updates_in_ci() {
     }
 }
 
+/// The expected diagnostics of a case of the invalid corpus (`tests/corpus/invalid/X.yaml`),
+/// for tests that check them elsewhere (through the binary): the body of its `X.snap`.
+pub fn corpus_expectation(case: &std::path::Path) -> String {
+    let file = case.with_extension("snap");
+    let text =
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+    // `---`, insta's metadata, `---`, then the snapshot itself.
+    let mut parts = text.splitn(3, "---\n");
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(""), Some(_), Some(body)) => body.to_owned(),
+        _ => panic!("{} is not an insta snapshot", file.display()),
+    }
+}
+
 /// `insta::assert_snapshot!`, after [`refuse_updates_in_ci`].
 macro_rules! assert_snapshot {
     ($($arg:tt)*) => {{
