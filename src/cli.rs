@@ -219,6 +219,28 @@ pub struct BootstrapOptions {
     pub remote: RemoteArgs,
 }
 
+impl BootstrapOptions {
+    /// The bootstrap engine's options from these flags.
+    pub fn engine(&self) -> crate::error::Result<crate::bootstrap::Options> {
+        let timeout = crate::kube::wait::parse_duration(&self.timeout).ok_or_else(|| {
+            crate::error::Error::usage(format!("--timeout: {:?} is not a duration", self.timeout))
+                .with_hint("use e.g. 90s, 10m or 1h")
+        })?;
+        Ok(crate::bootstrap::Options {
+            kube: self.kube.clone(),
+            timeout,
+            wait: !self.no_wait,
+            dry_run: self.dry_run,
+            rotate_keys: self.rotate_keys,
+            deploy_key: self.deploy_key.clone(),
+            force: self.force,
+            known_hosts: self.remote.known_hosts.clone(),
+            accept_new_host_key: self.remote.accept_new_host_key,
+            git_timeout: self.remote.git_timeout.unwrap_or(crate::net::DEFAULT_GIT_TIMEOUT),
+        })
+    }
+}
+
 /// How to authenticate to the git remote.
 #[derive(Debug, Args, Clone, Default)]
 pub struct PushArgs {

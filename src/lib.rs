@@ -5,6 +5,7 @@
 //! `commands` wires these together per subcommand; `ui` is the only module that talks to
 //! the terminal.
 
+pub mod bootstrap;
 pub mod catalog;
 pub mod cli;
 pub mod commands;

@@ -185,11 +185,14 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         if options.kube.context.is_none() {
             options.kube.context = answers.context.clone();
         }
-        match crate::commands::bootstrap::reachable(&options.kube) {
+        match crate::bootstrap::reachable(&options.kube) {
             Err(why) => Bootstrap::Unreachable(why),
             Ok(()) => match crate::kube::credentials::parse_remote(&cfg.git.url) {
                 Err(why) => Bootstrap::Unpullable(why.message),
-                Ok(_) => match crate::commands::bootstrap::run_with(&ctx.dir, cfg, &options) {
+                Ok(_) => match options.engine().and_then(|engine| {
+                    let ui = crate::ui::bootstrap::Terminal::new(options.yes);
+                    crate::bootstrap::run(&ctx.dir, cfg, &engine, &ui)
+                }) {
                     Ok(_) => Bootstrap::Done,
                     Err(e) => {
                         let why = e.message.clone();

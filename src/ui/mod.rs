@@ -1,5 +1,6 @@
 //! Everything that talks to the terminal: styles, progress, prompts.
 
+pub mod bootstrap;
 pub mod checklist;
 pub mod deploy_key;
 pub mod progress;
