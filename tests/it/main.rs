@@ -16,6 +16,7 @@ mod init;
 mod network;
 mod render;
 mod rerender;
+mod secrets;
 mod status;
 mod strict;
 mod validate;
