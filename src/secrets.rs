@@ -207,6 +207,9 @@ pub fn key_file_for(repo: &Path, recipient: &str) -> crate::error::Result<PathBu
         .map_err(|e| crate::error::Error::failed(format!("{e:#}")))
 }
 
+/// Why the age key must be backed up, in the words every message about it uses.
+pub const WHY_BACK_UP_THE_KEY: &str = "without it the app secrets in git cannot be decrypted, and a rebuilt cluster cannot deploy the apps";
+
 /// Where a repository's age key comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySource {

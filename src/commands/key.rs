@@ -54,14 +54,9 @@ fn show(ctx: &Context) -> Result<Status> {
     }
     style::note(&format!(
         "back it up with `homelab key export <file outside this repository>`: {}",
-        why_it_matters()
+        secrets::WHY_BACK_UP_THE_KEY
     ));
     Ok(Status::Ok)
-}
-
-/// Why the key must be backed up, in one sentence shared by the commands that mention it.
-pub fn why_it_matters() -> &'static str {
-    "without it the app secrets in git cannot be decrypted, and a rebuilt cluster cannot deploy the apps"
 }
 
 fn export(ctx: &Context, args: &KeyExportArgs) -> Result<Status> {

@@ -19,7 +19,10 @@ struct Lab {
 impl Lab {
     fn new() -> Self {
         let lab = Self::bare();
-        lab.run(&["render"]).ok();
+        lab.run(&["render"])
+            .ok()
+            .stderr_has("created the repository's age key")
+            .stderr_has("back it up with `homelab key export");
         lab
     }
 
