@@ -476,6 +476,24 @@ fn export_writes_a_private_copy_outside_the_repository_only() {
     let piped = lab.run(&["key", "export", "-"]).ok();
     assert_eq!(piped.output.stdout, key);
     assert!(!piped.stderr().contains(&secret_line));
+
+    // The private key is in the key file and the backup asked for, nowhere else.
+    let holders: Vec<PathBuf> = lab
+        .every_file()
+        .into_iter()
+        .filter(|(_, bytes)| contains(bytes, &secret_line))
+        .map(|(path, _)| path)
+        .collect();
+    assert_eq!(holders.len(), 2, "{holders:?}");
+    for path in [lab.key_file(), dest] {
+        assert!(
+            holders
+                .iter()
+                .any(|h| h.ends_with(path.file_name().expect("name"))),
+            "{} not among {holders:?}",
+            path.display()
+        );
+    }
 }
 
 #[test]
