@@ -1016,6 +1016,8 @@ fn confirm_host_key_on_a_terminal(s: &SshLab, answer: &str) -> String {
     cmd.arg("--dir")
         .arg(&s.lab.work)
         .arg("push")
+        // The lab's files are the test's own, not a rendering (see `Lab::push`).
+        .arg("--allow-stale")
         .arg("--ssh-key")
         .arg(&s.key)
         .env("HOME", &s.lab.home)
@@ -1037,6 +1039,8 @@ fn confirm_host_key_on_a_terminal(s: &SshLab, answer: &str) -> String {
 fn an_unknown_host_key_is_shown_and_confirmed_on_a_terminal() {
     let s = SshLab::new("", true, false);
     let known_hosts = s.lab.home.join(".ssh/known_hosts");
+    // push pushes commits; it makes none (see `Lab::push`).
+    s.lab.commit();
 
     // No: nothing is recorded and nothing pushed.
     let output = confirm_host_key_on_a_terminal(&s, "n");

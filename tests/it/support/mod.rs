@@ -2,9 +2,13 @@
 
 #![allow(dead_code)]
 
+pub mod charts;
+pub mod cluster;
 pub mod envtest;
 pub mod gitserver;
+pub mod netns;
 pub mod network;
+pub mod process;
 pub mod sops;
 
 use std::ffi::OsStr;
