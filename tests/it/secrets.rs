@@ -653,3 +653,47 @@ fn on_a_terminal_secrets_come_with_a_warning_and_the_key_is_never_printed() {
     );
     assert!(!screen.contains("AGE-SECRET-KEY-"), "{screen}");
 }
+
+/// What add-app tells the user to run to read the credentials works as written, and prints
+/// what the real `sops` decrypts (the note used to say `sops -d …`, which fails without
+/// `SOPS_AGE_KEY_FILE`).
+#[test]
+fn the_commands_add_app_suggests_print_the_credentials() {
+    let lab = Lab::new();
+    let added = lab
+        .run(&["add-app", "nextcloud", "--no-push", "--non-interactive"])
+        .ok();
+    let stderr = added.stderr();
+    assert!(!stderr.contains("sops -d"), "{}", added.describe());
+    let commands: Vec<Vec<&str>> = stderr
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|quoted| quoted.starts_with("homelab secret show "))
+        .map(|quoted| quoted.split_whitespace().skip(1).collect())
+        .collect();
+    assert!(
+        commands.contains(&vec!["secret", "show", "nextcloud", "nextcloud-password"]),
+        "{commands:?}\n{}",
+        added.describe()
+    );
+    let want = lab.sops_values("nextcloud");
+    for args in commands {
+        let run = lab.run(&args).ok();
+        match args.get(3) {
+            Some(key) => assert_eq!(
+                run.stdout().trim_end(),
+                want[*key].as_str().expect("a string value"),
+                "{args:?}"
+            ),
+            None => assert!(
+                run.stdout().contains(&format!(
+                    "nextcloud-password: {}\n",
+                    want["nextcloud-password"].as_str().expect("password")
+                )),
+                "{}",
+                run.describe()
+            ),
+        }
+    }
+}
