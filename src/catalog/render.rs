@@ -12,7 +12,7 @@ use minijinja::{Environment, UndefinedBehavior, context};
 use serde_json::Value;
 
 use super::profile::{Profile, matches};
-use crate::config::{AcmeServer, App, Challenge, Config, IngressController};
+use crate::config::{AcmeServer, App, Challenge, Choice, Config, IngressController};
 
 /// The Gateway (rendered with Envoy Gateway) that app HTTPRoutes attach to, and its HTTPS
 /// listener, which serves the wildcard `*.<domain>` certificate.
@@ -123,10 +123,7 @@ fn value_context(cfg: &Config, app: &App, settings: &BTreeMap<String, String>) -
         issuer => cluster_issuer_name(cfg),
         secret_name => super::secret_name(app),
         tls_secret => format!("{}-tls", app.name),
-        ingress_controller => match cfg.ingress.controller {
-            IngressController::Traefik => "traefik",
-            IngressController::EnvoyGateway => "envoy-gateway",
-        },
+        ingress_controller => cfg.ingress.controller.as_str(),
     }
 }
 

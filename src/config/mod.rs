@@ -3,6 +3,7 @@
 pub mod dns;
 pub mod git_url;
 mod model;
+pub mod schema;
 pub mod validate;
 
 pub use model::*;

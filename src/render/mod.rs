@@ -235,7 +235,9 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::config::{AcmeServer, App, Challenge, DnsProvider, IngressController, Provisioner};
+    use crate::config::{
+        AcmeServer, App, Challenge, Choice, DnsProvider, IngressController, Provisioner,
+    };
 
     fn flux_install() -> String {
         let dir = std::env::var_os("HOMELAB_FIXTURES_DIR")
@@ -263,9 +265,9 @@ mod tests {
     /// The example varied along every option the templates branch on.
     fn variants() -> Vec<Config> {
         let mut out = Vec::new();
-        for ingress in [IngressController::Traefik, IngressController::EnvoyGateway] {
-            for challenge in [Challenge::Dns01, Challenge::Http01, Challenge::Selfsigned] {
-                for provider in DnsProvider::ALL {
+        for &ingress in IngressController::all() {
+            for &challenge in Challenge::all() {
+                for &provider in DnsProvider::all() {
                     if challenge != Challenge::Dns01 && provider != DnsProvider::Cloudflare {
                         continue;
                     }
@@ -338,7 +340,7 @@ mod tests {
     #[test]
     fn each_dns_provider_gets_its_solver_and_secret_reference() {
         let install = flux_install();
-        for provider in DnsProvider::ALL {
+        for &provider in DnsProvider::all() {
             let mut cfg = example();
             cfg.certificates.dns_provider = provider;
             cfg.certificates.dns_settings = settings(provider);

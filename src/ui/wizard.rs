@@ -14,8 +14,9 @@ use dialoguer::{Confirm, Input, MultiSelect, Select};
 
 use crate::config::validate::{to_yaml, validate};
 use crate::config::{
-    AcmeServer, App, Certificates, Challenge, Cluster, Config, DnsProvider, FLUX_COMPONENTS, Flux,
-    Git, Ingress, IngressController, Network, Node, NodeRole, Provisioner, Storage,
+    AcmeServer, App, Certificates, Challenge, Choice, Cluster, Config, DnsProvider,
+    FLUX_COMPONENTS, Flux, Git, Ingress, IngressController, Network, Node, NodeRole, Provisioner,
+    Storage,
 };
 use crate::error::{Error, Result};
 
@@ -133,6 +134,17 @@ impl Wizard {
             .map_err(|e| aborted(&e))
     }
 
+    /// Ask for one of `T`'s values, each shown with its name and description.
+    fn choose<T: Choice>(&self, prompt: &str, default: T) -> Result<T> {
+        let labels: Vec<String> = T::all()
+            .iter()
+            .map(|v| format!("{} - {}", v.as_str(), v.description()))
+            .collect();
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let default = T::all().iter().position(|v| *v == default).unwrap_or(0);
+        Ok(T::all()[self.select(prompt, &labels, default)?])
+    }
+
     fn confirm(&self, prompt: &str, default: bool) -> Result<bool> {
         Confirm::with_theme(self.theme.as_ref())
             .with_prompt(prompt)
@@ -184,7 +196,11 @@ pub fn run(contexts: &[(String, String)]) -> Result<(Config, Option<String>)> {
 
     loop {
         let i = w.draft.nodes.len();
-        let role_default = if i == 0 { 0 } else { 1 };
+        let role_default = if i == 0 {
+            NodeRole::ControlPlane
+        } else {
+            NodeRole::Worker
+        };
         w.draft.nodes.push(Node {
             name: String::new(),
             address: String::new(),
@@ -212,16 +228,7 @@ pub fn run(contexts: &[(String, String)]) -> Result<(Config, Option<String>)> {
                 c.nodes[i].address = v;
             },
         )?;
-        let role = w.select(
-            &format!("Node {} role", i + 1),
-            &["control-plane", "worker"],
-            role_default,
-        )?;
-        w.draft.nodes[i].role = if role == 0 {
-            NodeRole::ControlPlane
-        } else {
-            NodeRole::Worker
-        };
+        w.draft.nodes[i].role = w.choose(&format!("Node {} role", i + 1), role_default)?;
         w.answered.push(format!("{path}.role"));
         if !w.confirm("Add another node?", false)? {
             break;
@@ -265,28 +272,9 @@ pub fn run(contexts: &[(String, String)]) -> Result<(Config, Option<String>)> {
         },
     )?;
 
-    let controller = w.select(
-        "Ingress controller",
-        &["traefik (Ingress)", "envoy-gateway (Gateway API)"],
-        0,
-    )?;
-    w.draft.ingress.controller = if controller == 0 {
-        IngressController::Traefik
-    } else {
-        IngressController::EnvoyGateway
-    };
+    w.draft.ingress.controller = w.choose("Ingress controller", IngressController::default())?;
 
-    let challenge = w.select(
-        "Certificates",
-        &[
-            "Let's Encrypt, DNS-01 (works for LAN-only services)",
-            "Let's Encrypt, HTTP-01",
-            "self-signed internal CA",
-        ],
-        0,
-    )?;
-    w.draft.certificates.challenge =
-        [Challenge::Dns01, Challenge::Http01, Challenge::Selfsigned][challenge];
+    w.draft.certificates.challenge = w.choose("Certificates", Challenge::default())?;
     w.answered.push("certificates.challenge".into());
     if w.draft.certificates.challenge != Challenge::Selfsigned {
         w.text(
@@ -297,22 +285,13 @@ pub fn run(contexts: &[(String, String)]) -> Result<(Config, Option<String>)> {
                 c.certificates.email = v;
             },
         )?;
-        let server = w.select(
-            "Let's Encrypt server",
-            &["production", "staging (for testing, untrusted)"],
-            0,
-        )?;
-        w.draft.certificates.acme_server = if server == 0 {
-            AcmeServer::Production
-        } else {
-            AcmeServer::Staging
-        };
+        w.draft.certificates.acme_server =
+            w.choose("Let's Encrypt server", AcmeServer::default())?;
     } else {
         w.draft.certificates.email = format!("admin@{domain}");
     }
     if w.draft.certificates.challenge == Challenge::Dns01 {
-        let names: Vec<&str> = DnsProvider::ALL.iter().map(|p| p.as_str()).collect();
-        let provider = DnsProvider::ALL[w.select("DNS provider", &names, 0)?];
+        let provider = w.choose("DNS provider", DnsProvider::default())?;
         w.draft.certificates.dns_provider = provider;
         for key in provider.required_settings() {
             let key = (*key).to_owned();
@@ -330,16 +309,7 @@ pub fn run(contexts: &[(String, String)]) -> Result<(Config, Option<String>)> {
         w.answered.push("certificates.dns_settings".into());
     }
 
-    let provisioner = w.select(
-        "NFS provisioner",
-        &["csi-driver-nfs", "nfs-subdir-external-provisioner"],
-        0,
-    )?;
-    w.draft.storage.provisioner = if provisioner == 0 {
-        Provisioner::CsiDriverNfs
-    } else {
-        Provisioner::NfsSubdirExternalProvisioner
-    };
+    w.draft.storage.provisioner = w.choose("NFS provisioner", Provisioner::default())?;
     w.text(
         "storage.nfs_server",
         "NFS server (IP or hostname)",
