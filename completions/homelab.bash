@@ -46,6 +46,9 @@ _homelab() {
             homelab,render)
                 cmd="homelab__subcmd__render"
                 ;;
+            homelab,schema)
+                cmd="homelab__subcmd__schema"
+                ;;
             homelab,status)
                 cmd="homelab__subcmd__status"
                 ;;
@@ -82,6 +85,9 @@ _homelab() {
             homelab__subcmd__help,render)
                 cmd="homelab__subcmd__help__subcmd__render"
                 ;;
+            homelab__subcmd__help,schema)
+                cmd="homelab__subcmd__help__subcmd__schema"
+                ;;
             homelab__subcmd__help,status)
                 cmd="homelab__subcmd__help__subcmd__status"
                 ;;
@@ -95,7 +101,7 @@ _homelab() {
 
     case "${cmd}" in
         homelab)
-            opts="-v -h -V --dir --verbose --no-color --help --version init render add-app remove-app apps doctor bootstrap push status sync completions help"
+            opts="-v -h -V --dir --verbose --no-color --help --version init render add-app remove-app apps doctor bootstrap push status sync completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -299,7 +305,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__help)
-            opts="init render add-app remove-app apps doctor bootstrap push status sync completions help"
+            opts="init render add-app remove-app apps doctor bootstrap push status sync completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -439,6 +445,20 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__help__subcmd__render)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__help__subcmd__schema)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -625,6 +645,24 @@ _homelab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__schema)
+            opts="-v -h -V --dir --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

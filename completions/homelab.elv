@@ -37,6 +37,7 @@ set edit:completion:arg-completer[homelab] = {|@words|
             cand status 'Show every Flux object of the cluster: Ready, revision, message'
             cand sync 'Make Flux apply the pushed commit now and wait until the cluster runs it'
             cand completions 'Print shell completions'
+            cand schema 'Print the JSON Schema of homelab.yaml, for editors and other tools'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'homelab;init'= {
@@ -233,6 +234,16 @@ set edit:completion:arg-completer[homelab] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'homelab;schema'= {
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'homelab;help'= {
             cand init 'Create homelab.yaml (wizard or --config) and render, commit, push and bootstrap the repository'
             cand render 'Re-render the repository from homelab.yaml, keeping your own edits'
@@ -245,6 +256,7 @@ set edit:completion:arg-completer[homelab] = {|@words|
             cand status 'Show every Flux object of the cluster: Ready, revision, message'
             cand sync 'Make Flux apply the pushed commit now and wait until the cluster runs it'
             cand completions 'Print shell completions'
+            cand schema 'Print the JSON Schema of homelab.yaml, for editors and other tools'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'homelab;help;init'= {
@@ -268,6 +280,8 @@ set edit:completion:arg-completer[homelab] = {|@words|
         &'homelab;help;sync'= {
         }
         &'homelab;help;completions'= {
+        }
+        &'homelab;help;schema'= {
         }
         &'homelab;help;help'= {
         }

@@ -55,6 +55,8 @@ pub enum Command {
     Sync(SyncArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
+    /// Print the JSON Schema of homelab.yaml, for editors and other tools.
+    Schema,
 }
 
 #[derive(Debug, Args, Clone, Default)]

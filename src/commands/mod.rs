@@ -15,6 +15,7 @@ pub mod init;
 pub mod push;
 pub mod remove_app;
 pub mod render;
+pub mod schema;
 pub mod status;
 pub mod sync;
 
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> Result<Status> {
     };
     match cli.command {
         Command::Completions(args) => completions::run(&args),
+        Command::Schema => schema::run(),
         Command::Push(args) => push::run(&ctx, &args),
         Command::Render(args) => render::run(&ctx, &args),
         Command::Doctor(args) => doctor::run(&ctx, &args, cli.global.no_color),

@@ -83,6 +83,12 @@ pub fn render_with(
         files.extend(crate::catalog::render_app(cfg, app)?);
     }
     files.insert(crate::config::CONFIG_FILE.to_owned(), config_yaml(cfg)?);
+    // Beside homelab.yaml, whose first line points editors at it; rendered, so it follows
+    // the binary that reads the file.
+    files.insert(
+        crate::config::schema::SCHEMA_FILE.to_owned(),
+        crate::config::schema::json_schema_text(),
+    );
     files.insert(RENOVATE_FILE.to_owned(), renovate::config());
     let gotk = crate::flux::gotk_components(flux_install, &cfg.flux.version, &cfg.flux.components)
         .map_err(anyhow::Error::new)?;
@@ -157,7 +163,8 @@ fn is_dns_label(s: &str) -> bool {
 fn config_yaml(cfg: &Config) -> anyhow::Result<String> {
     let body = crate::config::to_yaml(cfg);
     Ok(format!(
-        "# The homelab's configuration: edit it and run `homelab render` to update the repository.\n{body}"
+        "{}\n# The homelab's configuration: edit it and run `homelab render` to update the repository.\n{body}",
+        crate::config::schema::modeline()
     ))
 }
 

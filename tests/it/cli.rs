@@ -15,6 +15,7 @@ fn help_lists_every_subcommand() {
         "bootstrap",
         "push",
         "completions",
+        "schema",
     ] {
         assert!(
             run.stdout().contains(sub),

@@ -15,6 +15,7 @@ mod init;
 mod network;
 mod render;
 mod rerender;
+mod schema;
 mod status;
 mod strict;
 mod validate;

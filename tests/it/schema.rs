@@ -1,0 +1,70 @@
+//! The JSON Schema of `homelab.yaml`: `homelab schema`, its committed copy, and the schema
+//! file and modeline every rendered repository carries for editors.
+
+use crate::support::{example_config, homelab, root};
+
+/// The committed copy, for people and tools outside a homelab repository.
+const COMMITTED: &str = "docs/homelab.schema.json";
+
+/// The committed copy must be what the model derives. Run with `HOMELAB_BLESS=1` to
+/// regenerate it.
+#[test]
+fn the_committed_schema_is_up_to_date() {
+    let path = root().join(COMMITTED);
+    let expected = homelab::config::schema::json_schema_text();
+    if std::fs::read_to_string(&path).ok().as_deref() == Some(expected.as_str()) {
+        return;
+    }
+    if std::env::var_os("HOMELAB_BLESS").is_some() {
+        std::fs::write(&path, expected).expect("write");
+    } else {
+        panic!(
+            "{COMMITTED} is out of date; run `HOMELAB_BLESS=1 cargo test --test it schema` and commit"
+        );
+    }
+}
+
+#[test]
+fn schema_prints_the_json_schema_of_homelab_yaml() {
+    let run = homelab().arg("schema").ok();
+    let printed = run.stdout();
+    assert_eq!(printed, homelab::config::schema::json_schema_text());
+    let schema: serde_json::Value = serde_json::from_str(&printed).expect("JSON");
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    assert_eq!(schema["additionalProperties"], false);
+    assert!(run.stderr().is_empty(), "{}", run.describe());
+}
+
+/// `init` writes the schema beside homelab.yaml and points the file's first line at it, so
+/// a YAML language server finds it; what it finds checks the file `init` wrote.
+#[test]
+fn init_points_homelab_yaml_at_the_schema_beside_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("lab");
+    homelab()
+        .args(["init", "--no-push", "--no-bootstrap", "--config"])
+        .arg(example_config())
+        .dir(&dir)
+        .ok();
+    let config = std::fs::read_to_string(dir.join("homelab.yaml")).expect("homelab.yaml");
+    let first = config.lines().next().unwrap_or_default();
+    let target = first
+        .strip_prefix("# yaml-language-server: $schema=")
+        .unwrap_or_else(|| panic!("no modeline: {first}"));
+    // Relative to homelab.yaml, as YAML language servers resolve it.
+    let schema_text = std::fs::read_to_string(dir.join(target)).expect("the schema file");
+    assert_eq!(schema_text, homelab::config::schema::json_schema_text());
+
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).expect("JSON");
+    let validator = jsonschema::draft7::new(&schema).expect("a draft-07 schema");
+    let document = homelab::config::validate::yaml_value(&config).expect("YAML");
+    assert!(validator.is_valid(&document));
+    // And it is the schema that catches a typo while typing.
+    let typo = homelab::config::validate::yaml_value(&config.replace("nfs_path:", "nfs_pth:"))
+        .expect("YAML");
+    let errors: Vec<String> = validator
+        .iter_errors(&typo)
+        .map(|e| e.instance_path().to_string())
+        .collect();
+    assert!(errors.contains(&"/storage".to_owned()), "{errors:?}");
+}
