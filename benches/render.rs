@@ -12,12 +12,11 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+#[path = "../src/test_fixtures.rs"]
+mod test_fixtures;
+
 fn flux_install() -> String {
-    let dir = std::env::var_os("HOMELAB_FIXTURES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/fixtures"));
-    std::fs::read_to_string(dir.join("flux/install.yaml"))
-        .expect("Flux fixture: set HOMELAB_FIXTURES_DIR to the directory holding flux/install.yaml")
+    std::fs::read_to_string(test_fixtures::flux_install()).expect("read the Flux fixture")
 }
 
 fn config(name: &str) -> Config {

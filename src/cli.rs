@@ -64,15 +64,15 @@ pub struct InitArgs {
     /// Read the answers from this homelab.yaml-shaped file instead of asking.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Never prompt; fail if an answer is missing (needs --config).
-    #[arg(long)]
-    pub non_interactive: bool,
     /// Do not push after committing.
     #[arg(long)]
     pub no_push: bool,
     /// Do not apply the Flux bootstrap into the cluster.
     #[arg(long)]
     pub no_bootstrap: bool,
+    /// Render into a directory that already holds other files (they are never committed).
+    #[arg(long)]
+    pub allow_non_empty: bool,
     #[command(flatten)]
     pub flux: FluxManifestArgs,
     #[command(flatten)]
@@ -117,8 +117,8 @@ pub struct AddAppArgs {
     /// Install into this namespace instead of the profile's default.
     #[arg(long)]
     pub namespace: Option<String>,
-    /// Never prompt: every question takes its default or --set value.
-    #[arg(long)]
+    /// Don't ask: every question takes its default or --set value.
+    #[arg(long = "yes", short = 'y', alias = "non-interactive")]
     pub non_interactive: bool,
     /// Do not push after committing.
     #[arg(long)]
@@ -133,8 +133,8 @@ pub struct AddAppArgs {
 pub struct RemoveAppArgs {
     /// The installed app to remove.
     pub name: String,
-    /// Never prompt.
-    #[arg(long)]
+    /// Don't ask for confirmation.
+    #[arg(long = "yes", short = 'y', alias = "non-interactive")]
     pub non_interactive: bool,
     /// Do not push after committing.
     #[arg(long)]
@@ -209,8 +209,8 @@ pub struct BootstrapOptions {
     /// Use this SSH private key as Flux's deploy key instead of generating one.
     #[arg(long, value_name = "FILE")]
     pub deploy_key: Option<PathBuf>,
-    /// Do not wait for confirmation that the deploy key was added.
-    #[arg(long, short)]
+    /// Don't ask: init needs --config; bootstrap checks the deploy key once instead of asking.
+    #[arg(long, short, alias = "non-interactive")]
     pub yes: bool,
     /// Bootstrap even though k3s's bundled Traefik or ServiceLB is enabled.
     #[arg(long)]
@@ -227,6 +227,9 @@ pub struct PushArgs {
     /// SSH private key to push with (also: HOMELAB_SSH_KEY).
     #[arg(long, value_name = "FILE", env = "HOMELAB_SSH_KEY")]
     pub ssh_key: Option<PathBuf>,
+    /// Push even when the rendered files are out of date with homelab.yaml.
+    #[arg(long)]
+    pub allow_stale: bool,
     #[command(flatten)]
     pub remote: RemoteArgs,
 }

@@ -385,14 +385,8 @@ mod tests {
     use super::*;
 
     fn fixture() -> String {
-        let dir = std::env::var_os("HOMELAB_FIXTURES_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
-            });
-        std::fs::read_to_string(dir.join("flux/install.yaml")).expect(
-            "Flux fixture: set HOMELAB_FIXTURES_DIR to the directory holding flux/install.yaml",
-        )
+        std::fs::read_to_string(crate::test_fixtures::flux_install())
+            .expect("read the Flux fixture")
     }
 
     fn names(components: &[&str]) -> Vec<String> {

@@ -19,3 +19,6 @@ pub mod render;
 pub mod secrets;
 pub mod text;
 pub mod ui;
+
+#[cfg(test)]
+mod test_fixtures;

@@ -30,7 +30,7 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Parse a timeout flag (`30s`, `2m`, `1h`, a bare number of seconds) for clap.
 pub fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let duration = crate::kube::wait::parse_duration(text)
+    let duration = crate::kube::wait::parse_unbounded(text)
         .ok_or_else(|| format!("{text:?} is not a duration; use e.g. 30s, 2m or 1h"))?;
     if duration < MIN_TIMEOUT || duration > MAX_TIMEOUT {
         return Err(format!(

@@ -11,7 +11,7 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
 use aes_gcm::aead::consts::U32;
@@ -38,47 +38,311 @@ const SOPS_VERSION: &str = "3.10.2";
 /// SOPS uses 32-byte GCM nonces, not the usual 12.
 type SopsCipher = AesGcm<Aes256, U32>;
 
-/// Where the age identity of `cluster` lives: `$HOMELAB_AGE_KEY_FILE`, else
-/// `${XDG_CONFIG_HOME:-~/.config}/homelab/<cluster>/age.agekey`.
-pub fn identity_path(cluster: &str) -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os(AGE_KEY_FILE_ENV).filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    let config = match std::env::var_os("XDG_CONFIG_HOME").filter(|p| !p.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
+/// Where the age keys live: `${XDG_CONFIG_HOME:-~/.config}/homelab/age/`, one file per key
+/// named by its public recipient (`age1….agekey`), so a repository finds its key from the
+/// recipient in its committed `.sops.yaml`, and two repositories never share a key by
+/// accident (as they did when keys were filed under the cluster name).
+pub fn keys_dir() -> Result<PathBuf> {
+    Ok(config_dir()?.join("homelab").join("age"))
+}
+
+fn config_dir() -> Result<PathBuf> {
+    match std::env::var_os("XDG_CONFIG_HOME").filter(|p| !p.is_empty()) {
+        Some(dir) => Ok(PathBuf::from(dir)),
         None => {
             let home = std::env::var_os("HOME")
                 .filter(|p| !p.is_empty())
                 .ok_or_else(|| anyhow!("neither HOME nor XDG_CONFIG_HOME is set"))?;
-            PathBuf::from(home).join(".config")
+            Ok(PathBuf::from(home).join(".config"))
         }
-    };
-    Ok(config.join("homelab").join(cluster).join("age.agekey"))
+    }
 }
 
-/// Read the cluster's age identity, creating it (mode 0600, in a 0700 directory) on first
-/// use. Returns the identity file and its public recipient (`age1…`).
-pub fn ensure_age_identity(cluster: &str) -> Result<(PathBuf, String)> {
-    let path = identity_path(cluster)?;
-    if path.exists() {
-        let text = fs::read_to_string(&path)
-            .with_context(|| format!("cannot read the age identity {}", path.display()))?;
-        let identity = parse_identity(&text)
-            .with_context(|| format!("{} holds no age identity", path.display()))?;
-        return Ok((path, identity.to_public().to_string()));
+/// Where homelab before keyed storage kept a cluster's key:
+/// `${XDG_CONFIG_HOME:-~/.config}/homelab/<cluster>/age.agekey`; still read, never written.
+/// Only a valid cluster name (a DNS label) is looked up, so it cannot steer the path.
+fn legacy_key_file(cluster: &str) -> Option<PathBuf> {
+    crate::config::validate::field::dns_label(cluster).ok()?;
+    Some(
+        config_dir()
+            .ok()?
+            .join("homelab")
+            .join(cluster)
+            .join("age.agekey"),
+    )
+}
+
+/// The age key a repository's secrets are encrypted for.
+pub struct AgeKey {
+    /// The key file.
+    pub file: PathBuf,
+    /// Its public recipient (`age1…`), as `.sops.yaml` names it.
+    pub recipient: String,
+    /// The file's content (the private key): what `flux-system/sops-age` holds.
+    contents: Vec<u8>,
+}
+
+impl std::fmt::Debug for AgeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgeKey")
+            .field("file", &self.file)
+            .field("recipient", &self.recipient)
+            .finish_non_exhaustive()
     }
+}
+
+impl AgeKey {
+    /// The key file's content, for the cluster's decryption Secret. Never print it.
+    pub fn private_bytes(&self) -> &[u8] {
+        &self.contents
+    }
+}
+
+/// The age recipients a `.sops.yaml` encrypts for (the `age:` values of its creation
+/// rules, comma-separated lists split).
+pub fn sops_recipients(text: &str) -> Vec<String> {
+    let Ok(doc) = serde_saphyr::from_str::<Value>(text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for rule in doc["creation_rules"].as_array().into_iter().flatten() {
+        if let Some(list) = rule["age"].as_str() {
+            for r in list.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+                if !out.iter().any(|o| o == r) {
+                    out.push(r.to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The recipients of the repository at `repo` (its `.sops.yaml`, read without following
+/// links); empty when it has none yet.
+pub fn repo_recipients(repo: &Path) -> crate::error::Result<Vec<String>> {
+    if !repo.is_dir() {
+        return Ok(Vec::new());
+    }
+    let tree = crate::render::tree::RepoTree::open(repo)?;
+    Ok(tree
+        .read(SOPS_CONFIG)?
+        .map(|bytes| sops_recipients(&String::from_utf8_lossy(&bytes)))
+        .unwrap_or_default())
+}
+
+/// The repository file naming the age recipients.
+pub const SOPS_CONFIG: &str = ".sops.yaml";
+
+/// Find the age key of the repository at `repo` (cluster `cluster`), without creating one:
+/// `$HOMELAB_AGE_KEY_FILE` when set, else the key of a recipient its `.sops.yaml` names
+/// under [`keys_dir`], else the key homelab kept under the cluster's name before.
+/// `Ok(None)` when there is none. The one lookup every command uses.
+pub fn find_key(repo: &Path, cluster: &str) -> crate::error::Result<Option<AgeKey>> {
+    let recipients = repo_recipients(repo)?;
+    if let Some(file) = env_key_file(repo)? {
+        if !file.exists() {
+            return Ok(None);
+        }
+        let key = load_key(&file)?;
+        check_recipient(&key, &recipients, AGE_KEY_FILE_ENV)?;
+        return Ok(Some(key));
+    }
+    let dir = keys_dir().map_err(|e| crate::error::Error::failed(format!("{e:#}")))?;
+    for recipient in &recipients {
+        let file = dir.join(format!("{recipient}.agekey"));
+        if file.exists() {
+            let key = load_key(&file)?;
+            check_recipient(&key, std::slice::from_ref(recipient), "the key file")?;
+            return Ok(Some(key));
+        }
+    }
+    if let Some(file) = legacy_key_file(cluster).filter(|f| f.exists()) {
+        let key = load_key(&file)?;
+        if recipients.is_empty() || recipients.contains(&key.recipient) {
+            return Ok(Some(key));
+        }
+    }
+    Ok(None)
+}
+
+/// The age key of the repository, or an error saying where it was expected and how to
+/// restore it.
+pub fn require_key(repo: &Path, cluster: &str) -> crate::error::Result<AgeKey> {
+    if let Some(key) = find_key(repo, cluster)? {
+        return Ok(key);
+    }
+    let recipients = repo_recipients(repo)?;
+    let expected = match (env_key_file(repo)?, recipients.first()) {
+        (Some(file), _) => file.display().to_string(),
+        (None, Some(r)) => keys_dir()
+            .map(|d| d.join(format!("{r}.agekey")).display().to_string())
+            .unwrap_or_else(|_| format!("~/.config/homelab/age/{r}.agekey")),
+        (None, None) => {
+            return Err(crate::error::Error::failed(format!(
+                "this repository has no age key yet (no {SOPS_CONFIG})"
+            ))
+            .with_hint(
+                "run `homelab render`: it creates the repository's age key and .sops.yaml",
+            ));
+        }
+    };
+    let whose = match recipients.first() {
+        Some(r) => format!("the age key for {r} (named in {SOPS_CONFIG})"),
+        None => "the age key".to_owned(),
+    };
+    Err(crate::error::Error::failed(format!(
+        "{whose} is missing: expected {expected}"
+    ))
+    .with_hint(format!(
+        "restore your backup of the key to {expected} (mode 600), or point {AGE_KEY_FILE_ENV} at it"
+    )))
+}
+
+/// The repository's age key, created (mode 0600, in a 0700 directory) when the repository
+/// has none yet; `true` when it was just created. A repository whose `.sops.yaml` names a
+/// key that cannot be found gets an error, never a new key (its secrets need the old one).
+pub fn ensure_key(repo: &Path, cluster: &str) -> crate::error::Result<(AgeKey, bool)> {
+    if let Some(key) = find_key(repo, cluster)? {
+        return Ok((key, false));
+    }
+    if !repo_recipients(repo)?.is_empty() {
+        return Err(require_key(repo, cluster).expect_err("no key was found"));
+    }
+    let failed = |e: anyhow::Error| crate::error::Error::failed(format!("{e:#}"));
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
+    let path = match env_key_file(repo)? {
+        Some(file) => file,
+        None => keys_dir()
+            .map_err(failed)?
+            .join(format!("{recipient}.agekey")),
+    };
     if let Some(dir) = path.parent() {
-        create_private_dir(dir)?;
+        create_private_dir(dir).map_err(failed)?;
     }
     let body = format!(
         "# homelab SOPS identity: back this file up; it decrypts the app secrets in git.\n# public key: {recipient}\n{}\n",
         identity.to_string().expose_secret()
     );
-    write_private(&path, body.as_bytes())
-        .with_context(|| format!("cannot write the age identity {}", path.display()))?;
-    Ok((path, recipient))
+    write_private(&path, body.as_bytes()).map_err(|e| {
+        crate::error::Error::failed(format!("cannot write the age key {}: {e}", path.display()))
+    })?;
+    Ok((
+        AgeKey {
+            file: path,
+            recipient,
+            contents: body.into_bytes(),
+        },
+        true,
+    ))
+}
+
+/// `$HOMELAB_AGE_KEY_FILE`, made absolute, refused when it lies inside the repository (the
+/// key would end up committed next to what it decrypts).
+fn env_key_file(repo: &Path) -> crate::error::Result<Option<PathBuf>> {
+    let Some(value) = std::env::var_os(AGE_KEY_FILE_ENV).filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(&value);
+    let path = if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir()
+            .map_err(|e| {
+                crate::error::Error::failed(format!("cannot read the current directory: {e}"))
+            })?
+            .join(path)
+    };
+    if is_inside(repo, &path) {
+        return Err(crate::error::Error::usage(format!(
+            "{AGE_KEY_FILE_ENV}={}: the key would be inside the repository {}, where it could be committed next to the secrets it decrypts",
+            PathBuf::from(&value).display(),
+            repo.display()
+        ))
+        .with_hint(format!(
+            "keep the key outside the repository, e.g. unset {AGE_KEY_FILE_ENV} to use {}",
+            keys_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "~/.config/homelab/age".into())
+        )));
+    }
+    Ok(Some(path))
+}
+
+/// Whether `path` (absolute, possibly not existing yet) resolves inside `repo`.
+fn is_inside(repo: &Path, path: &Path) -> bool {
+    let Ok(root) = repo.canonicalize() else {
+        return false;
+    };
+    // Resolve the deepest existing ancestor, then add back what does not exist yet.
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_owned());
+                existing = parent.to_path_buf();
+            }
+            _ => return false,
+        }
+    }
+    let Ok(mut resolved) = existing.canonicalize() else {
+        return false;
+    };
+    for name in rest.iter().rev() {
+        resolved.push(name);
+    }
+    resolved.starts_with(&root)
+}
+
+/// Read a key file: private to its owner, holding one age identity.
+fn load_key(file: &Path) -> crate::error::Result<AgeKey> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = fs::metadata(file)
+            .map_err(|e| {
+                crate::error::Error::failed(format!(
+                    "cannot read the age key {}: {e}",
+                    file.display()
+                ))
+            })?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(crate::error::Error::usage(format!(
+                "the age key {} can be read by other users (mode {:o}): it decrypts every app secret",
+                file.display(),
+                mode & 0o777
+            ))
+            .with_hint(format!("chmod 600 {}", file.display())));
+        }
+    }
+    let contents = fs::read(file).map_err(|e| {
+        crate::error::Error::failed(format!("cannot read the age key {}: {e}", file.display()))
+    })?;
+    let identity = parse_identity(&String::from_utf8_lossy(&contents)).map_err(|e| {
+        crate::error::Error::usage(format!("{} holds no age identity ({e:#})", file.display()))
+            .with_hint("restore the key file from your backup")
+    })?;
+    Ok(AgeKey {
+        file: file.to_path_buf(),
+        recipient: identity.to_public().to_string(),
+        contents,
+    })
+}
+
+fn check_recipient(key: &AgeKey, recipients: &[String], source: &str) -> crate::error::Result<()> {
+    if recipients.is_empty() || recipients.contains(&key.recipient) {
+        return Ok(());
+    }
+    Err(crate::error::Error::usage(format!(
+        "{source} {} holds the key for {}, but this repository's {SOPS_CONFIG} encrypts for {}",
+        key.file.display(),
+        key.recipient,
+        recipients.join(", ")
+    ))
+    .with_hint(format!(
+        "point {AGE_KEY_FILE_ENV} at the key of this repository (or unset it)"
+    )))
 }
 
 fn parse_identity(text: &str) -> Result<age::x25519::Identity> {
@@ -273,7 +537,7 @@ fn hex_upper(bytes: &[u8]) -> String {
 
 /// The current UTC time as RFC 3339 with seconds, e.g. `2026-11-26T21:30:00Z` (the form SOPS
 /// authenticates the MAC with).
-fn rfc3339_now() -> String {
+pub(crate) fn rfc3339_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

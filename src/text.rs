@@ -172,9 +172,26 @@ impl fmt::Display for Bare<'_> {
     }
 }
 
+/// The first `max` of `items` joined with `sep`, then how many were left out
+/// (`a, b and 3 more`): long lists in messages stay readable.
+pub fn shortlist<S: AsRef<str>>(items: &[S], max: usize, sep: &str) -> String {
+    let shown: Vec<&str> = items.iter().take(max).map(AsRef::as_ref).collect();
+    let mut out = shown.join(sep);
+    if items.len() > shown.len() {
+        out.push_str(&format!(" and {} more", items.len() - shown.len()));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shortlists_say_how_many_were_left_out() {
+        assert_eq!(shortlist(&["a", "b"], 5, ", "), "a, b");
+        assert_eq!(shortlist(&["a", "b", "c"], 2, ", "), "a, b and 1 more");
+    }
 
     #[test]
     fn line_breaks_and_invisible_characters_are_hidden() {

@@ -3,10 +3,12 @@
 //!
 //! Everything is decided and rendered in memory first (answers, host, namespace, files,
 //! the encrypted Secret), so any mistake is reported before a single file changes. Then
-//! the files, `apps/kustomization.yaml` and `homelab.yaml` are written, committed, and
+//! the one writer ([`crate::render::write`]) applies it under the repository lock: the
+//! app's files, `apps/kustomization.yaml` and `homelab.yaml` (edited in place, comments
+//! kept) are written all-or-nothing, recorded in the state file and committed once; then
 //! pushed when the repository has a remote.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal as _;
 use std::path::Path;
 
@@ -15,6 +17,8 @@ use crate::cli::{AddAppArgs, PushArgs};
 use crate::commands::Context;
 use crate::config::{App, CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
+use crate::render::write::{Change, Mode, Workspace};
+use crate::secrets::SOPS_CONFIG;
 
 /// How a command pushes after committing: `(repository dir, config, push options)`.
 /// A parameter so the commands can be tested without a remote.
@@ -34,18 +38,10 @@ pub fn run(ctx: &Context, args: &AddAppArgs) -> Result<Status> {
 
 /// Run `add-app` with the given push.
 pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<Status> {
-    let mut cfg = load_config(&ctx.dir)?;
+    crate::render::write::check_dir(&ctx.dir)?;
+    let cfg = load_config(&ctx.dir)?;
     let profile = find_profile(&args.name)?;
-    if let Some(existing) = cfg.apps.iter().find(|a| a.name == profile.name) {
-        return Err(Error::usage(format!(
-            "{} is already installed (namespace {}, host {})",
-            existing.name, existing.namespace, existing.host
-        ))
-        .with_hint(format!(
-            "change its answers under `apps:` in {CONFIG_FILE} and run `homelab render`, or `homelab remove-app {}` first",
-            existing.name
-        )));
-    }
+    check_not_installed(&cfg, &profile)?;
     let interactive =
         !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
 
@@ -94,58 +90,137 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
     let mut given = secrets_given;
     ask_required_secrets(&profile, &app, &mut given, interactive)?;
 
-    // Render everything before touching the disk.
-    cfg.apps.push(app.clone());
-    let mut files = catalog::render_app(&cfg, &app).map_err(|e| Error::usage(format!("{e:#}")))?;
-    files.insert(
-        "apps/kustomization.yaml".into(),
-        catalog::apps_kustomization(&cfg),
-    );
-    let config_text = config_to_yaml(&ctx.dir, &cfg)?;
-    let plain = catalog::plain_secret(&cfg, &profile, &app, &given)
-        .map_err(|e| Error::usage(format!("{e:#}")))?;
+    // From here on, this is the only homelab command changing the repository; what was
+    // read above is read again under the lock.
+    let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "add-app")?;
+    let cfg = load_config(&ctx.dir)?;
+    check_not_installed(&cfg, &profile)?;
+    check_collisions(&cfg, &profile.name, &app.host, &app.namespace)?;
+    crate::config::validate::check_new_app(&cfg, &app)?;
+    let text = config_text(&ws)?;
+    let edited = crate::config::edit::with_app_added(&text, &cfg, &app)?;
+    let mut new_cfg = cfg.clone();
+    new_cfg.apps.push(app.clone());
+    let mut change = app_change(
+        &cfg,
+        &new_cfg,
+        edited,
+        &format!("Add app {} at {}", app.name, app.host),
+    )?;
 
     let progress = crate::commands::apps::spinner(&format!("adding {}", app.name));
+    let plain = catalog::plain_secret(&new_cfg, &profile, &app, &given)
+        .map_err(|e| Error::usage(format!("{e:#}")))?;
     if let Some(plain) = plain {
         progress.set_message("encrypting the app's Secret (SOPS + age)");
-        let (key_file, recipient) = crate::secrets::ensure_age_identity(&cfg.cluster.name)
+        let (key, created) = crate::secrets::ensure_key(ws.dir(), &cfg.cluster.name)?;
+        if created {
+            progress.suspend(|| crate::commands::render::announce_key(&key));
+        }
+        let sealed = crate::secrets::encrypt_secret(&plain, &key.recipient)
             .map_err(|e| Error::failed(format!("{e:#}")))?;
-        let sealed = crate::secrets::encrypt_secret(&plain, &recipient)
-            .map_err(|e| Error::failed(format!("{e:#}")))?;
-        files.insert(catalog::secret_path(&app), sealed);
-        files.insert(".sops.yaml".into(), catalog::sops_config(&recipient));
-        progress.suspend(|| {
-            crate::ui::style::note(&format!(
-                "Secrets are encrypted for the age key in {} — back it up: with the repository, it is all you need to rebuild.",
-                key_file.display()
-            ));
-        });
+        change.files.insert(catalog::secret_path(&app), sealed);
+        if !ws.tree().exists(SOPS_CONFIG)? {
+            change
+                .files
+                .insert(SOPS_CONFIG.to_owned(), catalog::sops_config(&key.recipient));
+        }
     }
-    files.insert(CONFIG_FILE.into(), config_text);
 
     progress.set_message("writing and committing");
-    write_files(&ctx.dir, &files)?;
-    let repo = crate::git::open_or_init(&ctx.dir, &cfg.git.branch)
-        .map_err(|e| Error::failed(format!("{e:#}")))?;
-    crate::git::commit_all(&repo, &format!("Add app {} at {}", app.name, app.host))
-        .map_err(|e| Error::failed(format!("{e:#}")))?;
+    let report = ws.apply(&change)?;
     progress.finish_and_clear();
+    if report.has_conflicts() {
+        return Err(crate::commands::render::conflict_error(
+            &format!("cannot add {}", app.name),
+            &report,
+        ));
+    }
+    drop(ws);
 
     println!(
         "{}: https://{} (namespace {})",
         app.name, app.host, app.namespace
     );
+    if let Some(oid) = report.commit {
+        crate::ui::style::note(&format!("committed {}", &oid.to_string()[..8]));
+    }
     if !profile.notes.is_empty() {
         crate::ui::style::note(&profile.notes);
     }
-    if profile.needs.storage == catalog::StorageNeed::Local && cfg.storage.local_class.is_none() {
+    if profile.needs.storage == catalog::StorageNeed::Local && new_cfg.storage.local_class.is_none()
+    {
         crate::ui::style::note(&format!(
             "{} keeps a database on its volume, which is on NFS: set storage.local_class in {CONFIG_FILE} to a node-local StorageClass (k3s ships local-path) before its first start",
             app.name
         ));
     }
-    let pushed = push_if_configured(&ctx.dir, &cfg, args.no_push, &args.push, push)?;
-    crate::commands::sync::after_push(&ctx.dir, &cfg, &args.wait, pushed)
+    let pushed = push_if_configured(&ctx.dir, &new_cfg, args.no_push, &args.push, push)?;
+    if !args.wait.wait {
+        let published = !new_cfg.git.url.is_empty() && !args.no_push;
+        crate::ui::checklist::print_app(&new_cfg, &app.name, published);
+    }
+    crate::commands::sync::after_push(&ctx.dir, &new_cfg, &args.wait, pushed)
+}
+
+/// The user's `homelab.yaml`, read (never through a link) under the lock.
+pub fn config_text(ws: &Workspace) -> Result<String> {
+    let bytes = ws.tree().read(CONFIG_FILE)?.ok_or_else(|| {
+        Error::usage(format!("{CONFIG_FILE} vanished"))
+            .with_hint("restore it (`git checkout HEAD -- homelab.yaml`) and run the command again")
+    })?;
+    String::from_utf8(bytes).map_err(|_| {
+        Error::usage(format!("{CONFIG_FILE} is not UTF-8 text")).with_hint("save the file as UTF-8")
+    })
+}
+
+/// The change of adding or removing an app: exactly the files whose rendering differs
+/// between the configuration before (`old`) and after (`new`), and `homelab.yaml` edited in
+/// place (`config_text`). Other files keep their state, whatever it is (a pending edit of
+/// homelab.yaml is `homelab render`'s business).
+pub fn app_change(
+    old: &Config,
+    new: &Config,
+    config_text: String,
+    message: &str,
+) -> Result<Change> {
+    let before = crate::render::render_without_flux(old)?.files;
+    let after = crate::render::render_without_flux(new)?.files;
+    let mut scope: BTreeSet<String> = BTreeSet::new();
+    for path in before.keys().chain(after.keys()) {
+        if path != CONFIG_FILE && before.get(path) != after.get(path) {
+            scope.insert(path.clone());
+        }
+    }
+    let mut files: BTreeMap<String, String> = after
+        .into_iter()
+        .filter(|(path, _)| scope.contains(path))
+        .collect();
+    files.insert(CONFIG_FILE.to_owned(), config_text);
+    let previous = before
+        .into_iter()
+        .filter(|(path, _)| scope.contains(path))
+        .collect();
+    let mut change = Change::whole(files, Mode::Apply, message);
+    change.scope = Some(scope);
+    change.previous = previous;
+    change.replace.insert(CONFIG_FILE.to_owned());
+    change.all_or_nothing = true;
+    Ok(change)
+}
+
+fn check_not_installed(cfg: &Config, profile: &Profile) -> Result<()> {
+    if let Some(existing) = cfg.apps.iter().find(|a| a.name == profile.name) {
+        return Err(Error::usage(format!(
+            "{} is already installed (namespace {}, host {})",
+            existing.name, existing.namespace, existing.host
+        ))
+        .with_hint(format!(
+            "change its answers under `apps:` in {CONFIG_FILE} and run `homelab render`, or `homelab remove-app {}` first",
+            existing.name
+        )));
+    }
+    Ok(())
 }
 
 /// Push when git.url is set and `--no-push` was not given.
@@ -173,20 +248,6 @@ pub fn push_if_configured(
 /// Read, parse and validate `homelab.yaml`, with the loader every command uses.
 pub fn load_config(dir: &Path) -> Result<Config> {
     crate::config::validate::load(dir)
-}
-
-/// Serialize the configuration back to YAML, keeping the comment block at the top of the
-/// existing file (the rest is regenerated from the model).
-pub fn config_to_yaml(dir: &Path, cfg: &Config) -> Result<String> {
-    let body = serde_saphyr::to_string(cfg)
-        .map_err(|e| Error::failed(format!("cannot write homelab.yaml: {e}")))?;
-    let old = std::fs::read_to_string(dir.join(CONFIG_FILE)).unwrap_or_default();
-    let header: String = old
-        .lines()
-        .take_while(|l| l.starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    Ok(format!("{header}{body}"))
 }
 
 /// The profile for a name given on the command line, or a did-you-mean error.
@@ -445,23 +506,6 @@ fn ask_required_secrets(
             .interact()
             .map_err(|e| Error::failed(format!("prompt failed: {e}")))?;
         given.insert(key.key.clone(), value);
-    }
-    Ok(())
-}
-
-/// Write `files` (repository-relative paths) under `dir`, creating directories.
-pub fn write_files(dir: &Path, files: &BTreeMap<String, String>) -> Result<()> {
-    for (rel, text) in files {
-        let path = dir.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::failed(format!("cannot create {}: {e}", parent.display())))?;
-        }
-        if std::fs::read_to_string(&path).is_ok_and(|old| old == *text) {
-            continue;
-        }
-        std::fs::write(&path, text)
-            .map_err(|e| Error::failed(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(())
 }

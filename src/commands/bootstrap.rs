@@ -223,10 +223,12 @@ impl Phase {
     }
 }
 
-/// A freshly made (or supplied) deploy key to show the user.
+/// A freshly made (or supplied) deploy key to show the user, and to check with.
 struct NewDeployKey {
     public: String,
     fingerprint: String,
+    key: ssh_key::PrivateKey,
+    known_hosts: String,
 }
 
 /// The Secrets to apply, decided before anything is applied.
@@ -253,6 +255,7 @@ async fn gather_credentials(
     cfg: &Config,
     remote: &GitRemote,
     opts: &BootstrapOptions,
+    age_key: &crate::secrets::AgeKey,
 ) -> Result<Credentials> {
     let mut docs = Vec::new();
     let mut notes = Vec::new();
@@ -291,6 +294,8 @@ async fn gather_credentials(
                 deploy_key = Some(NewDeployKey {
                     public: key.public_key().to_openssh().unwrap_or_default(),
                     fingerprint: key.public_key().fingerprint(HashAlg::Sha256).to_string(),
+                    key,
+                    known_hosts,
                 });
             }
         }
@@ -326,19 +331,12 @@ async fn gather_credentials(
         }
     }
 
-    if let Some(file) = credentials::age_key_file(&cfg.cluster.name)
-        && file.is_file()
-    {
-        let key = std::fs::read(&file).map_err(|e| {
-            Error::failed(format!("cannot read the age key {}: {e}", file.display()))
-        })?;
-        let (ns, name) = SOPS_SECRET;
-        docs.push(credentials::secret(
-            ns,
-            name,
-            &BTreeMap::from([("age.agekey".to_owned(), key)]),
-        ));
-    }
+    let (ns, name) = SOPS_SECRET;
+    docs.push(credentials::secret(
+        ns,
+        name,
+        &BTreeMap::from([("age.agekey".to_owned(), age_key.private_bytes().to_vec())]),
+    ));
 
     let mut ask = |question: &str| prompt_secret(question);
     let prompt: credentials::Prompt<'_> = if interactive() && !opts.yes {
@@ -520,6 +518,10 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
         }
     }
 
+    // The SOPS key Flux decrypts the apps' secrets with: always applied, so the apps
+    // Kustomization can build from the first reconciliation.
+    let age_key = crate::secrets::require_key(dir, &cfg.cluster.name)?;
+
     // 2. The cluster: reachable, recent enough, and we may do what we need.
     let conn = client::connect(&opts.kube).await?;
     style::note(&format!(
@@ -580,7 +582,7 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
     }
 
     // 3. Credentials: all decided before anything is applied.
-    let creds = gather_credentials(&conn.client, cfg, &remote, opts).await?;
+    let creds = gather_credentials(&conn.client, cfg, &remote, opts, &age_key).await?;
     for note in &creds.notes {
         style::note(note);
     }
@@ -618,24 +620,13 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
                 " (read-only is enough)"
             }
         ));
-        if interactive() && !opts.yes {
-            let added = dialoguer::Confirm::new()
-                .with_prompt("Have you added the deploy key?")
-                .default(true)
-                .interact()
-                .map_err(|e| Error::failed(format!("cannot read the answer: {e}")))?;
-            if !added {
-                return Err(
-                    Error::failed("stopped before Flux started pulling from git").with_hint(
-                        "add the deploy key, then run `homelab bootstrap` again (the key is kept)",
-                    ),
-                );
-            }
-        } else {
-            style::note(
-                "Flux cannot pull until that key is added; it retries on its own once it is.",
-            );
-        }
+        crate::ui::deploy_key::confirm(
+            &cfg.git.url,
+            &key.key,
+            &key.known_hosts,
+            interactive() && !opts.yes,
+            git_timeout(opts),
+        )?;
     }
 
     // 5. The sync objects: from here on Flux pulls this repository.

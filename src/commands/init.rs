@@ -12,10 +12,13 @@ use crate::cli::InitArgs;
 use crate::commands::Context;
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
+use crate::render::write::{Mode, Workspace};
+use crate::ui::checklist::{AgeKeyFile, Bootstrap, InitOutcome, Push};
 use crate::ui::progress;
+use crate::ui::wizard::Answers;
 
 /// Where the answers come from.
-fn answers(args: &InitArgs) -> Result<(Config, Option<String>)> {
+fn answers(dir: &Path, args: &InitArgs) -> Result<Answers> {
     if let Some(file) = &args.config {
         let text = std::fs::read_to_string(file).map_err(|e| {
             Error::usage(format!("--config {}: {e}", file.display())).with_hint(
@@ -29,11 +32,11 @@ fn answers(args: &InitArgs) -> Result<(Config, Option<String>)> {
                 file.display()
             ))
         })?;
-        return Ok((cfg, args.bootstrap.kube.context.clone()));
+        return Ok(Answers::from_file(cfg, args.bootstrap.kube.context.clone()));
     }
-    if args.non_interactive {
+    if args.bootstrap.yes {
         return Err(
-            Error::usage("--non-interactive needs --config FILE").with_hint(
+            Error::usage("--yes (don't ask) needs --config FILE").with_hint(
                 "pass --config with a homelab.yaml-shaped file (see examples/homelab.yaml)",
             ),
         );
@@ -47,7 +50,7 @@ fn answers(args: &InitArgs) -> Result<(Config, Option<String>)> {
     } else {
         crate::kube::client::contexts(&args.bootstrap.kube).unwrap_or_default()
     };
-    crate::ui::wizard::run(&contexts)
+    crate::ui::wizard::run(dir, &contexts)
 }
 
 /// Refuse to overwrite a different homelab: `init` twice with the same answers is a no-op,
@@ -67,33 +70,79 @@ fn check_existing(dir: &Path, cfg: &Config) -> Result<()> {
     }
 }
 
+/// Refuse to mix a new homelab with other files by mistake: a directory that holds more
+/// than a git directory (and the homelab.yaml of this same homelab) needs
+/// `--allow-non-empty`. Even then only the rendered files are committed.
+fn check_empty(dir: &Path, allow: bool) -> Result<()> {
+    if allow || dir.join(CONFIG_FILE).is_file() {
+        // homelab.yaml here is this same homelab (check_existing said so): a re-run.
+        return Ok(());
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(std::result::Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".git")
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    names.sort();
+    Err(Error::usage(format!(
+        "{} is not empty (it holds {}): init creates a new repository",
+        dir.display(),
+        crate::text::shortlist(&names, 5, ", ")
+    ))
+    .with_hint(
+        "init into a new or empty directory (--dir DIR), or pass --allow-non-empty to render here anyway (homelab commits only the files it renders, never yours)",
+    ))
+}
+
 pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
-    let (cfg, context) = answers(args)?;
-    check_existing(&ctx.dir, &cfg)?;
+    crate::render::write::check_dir(&ctx.dir)?;
+    let answers = answers(&ctx.dir, args)?;
+    let cfg = &answers.config;
+    // The wizard showed what changes and the user confirmed replacing homelab.yaml.
+    if !answers.replaces_existing {
+        check_existing(&ctx.dir, cfg)?;
+    }
+    check_empty(&ctx.dir, args.allow_non_empty)?;
 
     let bar = progress::spinner("Loading the Flux install manifest");
     let install =
         crate::flux::install_manifest(&cfg.flux.version, args.flux.flux_manifests.as_deref())?;
-    bar.set_message("Rendering the repository");
-    let rendered =
-        crate::render::render(&cfg, &install).map_err(|e| Error::failed(format!("{e:#}")))?;
     bar.set_message("Writing and committing");
-    std::fs::create_dir_all(&ctx.dir)
-        .map_err(|e| Error::failed(format!("cannot create {}: {e}", ctx.dir.display())))?;
-    crate::git::open_or_init(&ctx.dir, &cfg.git.branch)?;
-    let report = crate::render::write::apply(
-        &ctx.dir,
-        &rendered.files,
-        crate::render::write::Mode::Apply,
-        &format!(
+    let report = {
+        let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "init")?;
+        // The age key exists from the start, so Flux can decrypt the apps' secrets as soon
+        // as there are any; where it is is said once, in the checklist.
+        let key = crate::commands::render::repo_key(ws.tree(), cfg, true)?;
+        let mut change = crate::commands::render::whole_change(
+            ws.tree(),
+            cfg,
+            &install,
+            Mode::Apply,
+            key.as_ref().map(|(k, _)| k),
+        )?;
+        change.message = format!(
             "Initialise the homelab repository of cluster {}\n\nRendered by homelab {} from homelab.yaml.",
             cfg.cluster.name,
             env!("CARGO_PKG_VERSION")
-        ),
-    )?;
+        );
+        if answers.replaces_existing {
+            // The wizard showed the changes to homelab.yaml and the user confirmed them.
+            let text =
+                crate::render::config_yaml(cfg).map_err(|e| Error::failed(format!("{e:#}")))?;
+            change.files.insert(CONFIG_FILE.to_owned(), text);
+            change.replace.insert(CONFIG_FILE.to_owned());
+        }
+        ws.apply(&change)?
+    };
     bar.finish_and_clear();
     let summary = report.summary();
-    if ctx.verbose > 0 {
+    if ctx.verbose > 0 || report.has_conflicts() {
         eprint!("{summary}");
     }
     let totals = summary.lines().last().unwrap_or_default();
@@ -101,37 +150,73 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         "rendered the repository into {} ({totals})",
         ctx.dir.display()
     );
-
-    let mut skipped = Vec::new();
-    if cfg.git.url.is_empty() {
-        skipped.push("push: git.url is empty (local repository only)".to_owned());
-    } else if args.no_push {
-        skipped.push("push: --no-push".to_owned());
-    } else {
-        crate::commands::push::push_repo(&ctx.dir, &cfg, &args.push)?;
+    if report.has_conflicts() {
+        // Nothing committed: the draft keeps the answers until the repository holds them.
+        return Ok(crate::commands::render::status(&report));
     }
+    answers.written();
 
-    if args.no_bootstrap {
-        skipped.push("bootstrap: --no-bootstrap".to_owned());
+    let mut failure = None;
+    let push = if cfg.git.url.is_empty() {
+        Push::NoRemote
+    } else if args.no_push {
+        Push::Declined
+    } else {
+        match crate::commands::push::push_repo(&ctx.dir, cfg, &args.push) {
+            Ok(_) => Push::Done,
+            Err(e) => {
+                let why = e.message.clone();
+                failure = Some(e);
+                Push::Failed(why)
+            }
+        }
+    };
+
+    let bootstrap = if args.no_bootstrap {
+        Bootstrap::Declined
     } else if cfg.git.url.is_empty() {
-        skipped.push("bootstrap: Flux needs git.url to pull from".to_owned());
+        Bootstrap::NoRemote
+    } else if matches!(push, Push::Failed(_)) {
+        Bootstrap::NotPushed
     } else {
         let mut options = args.bootstrap.clone();
         // One set of host-key and git timeout flags for both steps.
         options.remote = args.push.remote.clone();
         if options.kube.context.is_none() {
-            options.kube.context = context;
+            options.kube.context = answers.context.clone();
         }
         match crate::commands::bootstrap::reachable(&options.kube) {
-            Ok(()) => return crate::commands::bootstrap::run_with(&ctx.dir, &cfg, &options),
-            Err(why) => skipped.push(format!("bootstrap: {why}")),
+            Err(why) => Bootstrap::Unreachable(why),
+            Ok(()) => match crate::kube::credentials::parse_remote(&cfg.git.url) {
+                Err(why) => Bootstrap::Unpullable(why.message),
+                Ok(_) => match crate::commands::bootstrap::run_with(&ctx.dir, cfg, &options) {
+                    Ok(_) => Bootstrap::Done,
+                    Err(e) => {
+                        let why = e.message.clone();
+                        failure = Some(e);
+                        Bootstrap::Failed(why)
+                    }
+                },
+            },
         }
+    };
+
+    let age_key = crate::secrets::find_key(&ctx.dir, &cfg.cluster.name)?.map(|key| AgeKeyFile {
+        file: key.file,
+        recipient: key.recipient,
+    });
+    crate::ui::checklist::print_init(
+        cfg,
+        &InitOutcome {
+            dir: ctx.dir.clone(),
+            commit: report.commit.map(|c| c.to_string()),
+            push,
+            bootstrap,
+            age_key,
+        },
+    );
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(Status::Ok),
     }
-    for what in &skipped {
-        eprintln!("skipped {what}");
-    }
-    if !skipped.is_empty() {
-        eprintln!("hint: run `homelab push` and `homelab bootstrap` when ready");
-    }
-    Ok(Status::Ok)
 }

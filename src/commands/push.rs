@@ -1,7 +1,11 @@
-//! `homelab push`: commit whatever changed in the repository, then push it to `git.url`.
+//! `homelab push`: push the committed repository to `git.url`, after checking it is fit to
+//! be applied by Flux.
 //!
-//! The commit and push themselves live in `crate::git`, shared with `init` and `add-app`;
-//! this command only reads the remote from homelab.yaml and reports the outcome.
+//! Every homelab command commits its own work, so push commits nothing: uncommitted changes
+//! are listed and stay local. It refuses a last commit with conflict markers (Flux would
+//! fail on them) and a repository whose rendered files are out of date with `homelab.yaml`
+//! (re-rendered in memory and compared; `--allow-stale` overrides). The transport lives in
+//! `crate::git`, shared with `init` and `add-app`.
 
 use std::path::Path;
 
@@ -10,19 +14,19 @@ use crate::commands::Context;
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
 use crate::git::{self, PushOptions, PushOutcome};
+use crate::render::state::{STATE_FILE, State};
+use crate::render::write::{self, Workspace, has_conflict_markers};
 use crate::ui::style;
 
-/// The message of the commit that gathers pending changes before a push.
-pub const COMMIT_MESSAGE: &str = "Update homelab repository\n\nCommitted by `homelab push`.";
-
 pub fn run(ctx: &Context, args: &PushCommandArgs) -> Result<Status> {
+    write::check_dir(&ctx.dir)?;
     let config = crate::config::load(&ctx.dir)?;
     push_repo(&ctx.dir, &config, &args.push)?;
     crate::commands::sync::after_push(&ctx.dir, &config, &args.wait, Status::Ok)
 }
 
-/// Commit pending changes in `dir` and push them to `config.git.url`, reporting the outcome
-/// on stderr. Shared by `push`, `init` and `add-app`.
+/// Check the repository in `dir` and push its branch to `config.git.url`, reporting the
+/// outcome on stderr. Shared by `push`, `init` and `add-app`; takes the repository lock.
 pub fn push_repo(dir: &Path, config: &Config, args: &PushArgs) -> Result<PushOutcome> {
     let branch = config.git.branch.trim();
     if config.git.url.trim().is_empty() {
@@ -41,7 +45,7 @@ pub fn push_repo(dir: &Path, config: &Config, args: &PushArgs) -> Result<PushOut
                 .with_hint("use a name like main or homelab (no spaces, `..`, `~`, `^` or `:`)"),
         );
     }
-    // Vet the URL (and --ssh-key) before committing anything, so bad input changes nothing.
+    // Vet the URL (and --ssh-key) before anything else, so bad input changes nothing.
     git::parse_url(&config.git.url)?;
     if let Some(key) = &args.ssh_key
         && !key.is_file()
@@ -52,12 +56,24 @@ pub fn push_repo(dir: &Path, config: &Config, args: &PushArgs) -> Result<PushOut
         );
     }
 
-    let repo = git::open_or_init(dir, branch)?;
-    if let Some(oid) = git::commit_all(&repo, COMMIT_MESSAGE)? {
-        style::note(&format!("committed pending changes as {}", short(oid)));
+    let ws = Workspace::create(dir, branch, "push")?;
+    ws.recover()?;
+    refuse_conflict_markers(ws.repo())?;
+    if args.allow_stale {
+        let stale = stale_files(&ws, config)?;
+        if !stale.is_empty() {
+            style::note(&format!(
+                "note: pushing although {} rendered file(s) are out of date with {CONFIG_FILE} (--allow-stale)",
+                stale.len()
+            ));
+        }
+    } else {
+        refuse_stale(&ws, config)?;
     }
+    warn_uncommitted(ws.repo());
+
     let opts = PushOptions::from_args(&config.git.url, branch, args);
-    let outcome = git::push(&repo, &opts)?;
+    let outcome = git::push(ws.repo(), &opts)?;
     let url = &crate::config::git_url::redact(&config.git.url);
     match outcome {
         PushOutcome::UpToDate => {
@@ -88,6 +104,96 @@ pub fn push_repo(dir: &Path, config: &Config, args: &PushArgs) -> Result<PushOut
         }
     }
     Ok(outcome)
+}
+
+/// Refuse to push a last commit whose files hold conflict markers, naming them.
+fn refuse_conflict_markers(repo: &git2::Repository) -> Result<()> {
+    let Ok(head) = repo.head().and_then(|h| h.peel_to_tree()) else {
+        return Ok(());
+    };
+    let mut marked = Vec::new();
+    head.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
+        if let Ok(blob) = entry.to_object(repo).and_then(|o| o.peel_to_blob())
+            && !blob.is_binary()
+            && has_conflict_markers(&String::from_utf8_lossy(blob.content()))
+        {
+            marked.push(format!("{root}{}", entry.name().unwrap_or_default()));
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .map_err(|e| Error::failed(format!("git: {}", e.message())))?;
+    if marked.is_empty() {
+        return Ok(());
+    }
+    Err(Error::failed(format!(
+        "refusing to push: the last commit has unresolved conflict markers in:\n  {}",
+        marked.join("\n  ")
+    ))
+    .with_hint(
+        "resolve the markers (<<<<<<<, =======, >>>>>>>) in those files, run `homelab render` to commit, then push again",
+    ))
+}
+
+/// The rendered files that do not match what `homelab.yaml` renders today: edited config
+/// not rendered yet, conflicts left by a render, files homelab would add or remove. The
+/// Flux install manifest is left out (it needs the Flux release; `render` checks it).
+pub fn stale_files(ws: &Workspace, cfg: &Config) -> Result<Vec<String>> {
+    let state = match ws.tree().read(STATE_FILE)? {
+        Some(bytes) => State::parse(&String::from_utf8_lossy(&bytes))?,
+        None => State::default(),
+    };
+    let mut files = crate::render::render_without_flux(cfg)?.files;
+    let untouched = crate::commands::render::user_files(ws.tree(), cfg, &mut files)?;
+    let flux = crate::render::flux_components_path(cfg);
+    let mut stale = Vec::new();
+    for (path, text) in &files {
+        let fresh = crate::render::state::sha256_hex(text.as_bytes());
+        if state.files.get(path).is_none_or(|r| r.sha256 != fresh) {
+            stale.push(path.clone());
+        }
+    }
+    for path in state.files.keys() {
+        if !files.contains_key(path) && *path != flux && !untouched.contains(path) {
+            stale.push(path.clone());
+        }
+    }
+    stale.sort();
+    Ok(stale)
+}
+
+fn refuse_stale(ws: &Workspace, cfg: &Config) -> Result<()> {
+    let stale = stale_files(ws, cfg)?;
+    if stale.is_empty() {
+        return Ok(());
+    }
+    Err(Error::failed(format!(
+        "refusing to push: the repository is out of date with {CONFIG_FILE} (or a render left conflicts); these files differ from what it renders:\n  {}",
+        crate::text::shortlist(&stale, 10, "\n  ")
+    ))
+    .with_hint(
+        "run `homelab render` (it commits the update), then `homelab push`; or push the last commit as it is with `homelab push --allow-stale`",
+    ))
+}
+
+/// Say which changes stay local: push sends commits, never the work tree.
+fn warn_uncommitted(repo: &git2::Repository) {
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(false);
+    let Ok(statuses) = repo.statuses(Some(&mut opts)) else {
+        return;
+    };
+    let paths: Vec<String> = statuses
+        .iter()
+        .filter(|s| s.status() != git2::Status::CURRENT && s.status() != git2::Status::IGNORED)
+        .filter_map(|s| s.path().ok().map(str::to_owned))
+        .collect();
+    if paths.is_empty() {
+        return;
+    }
+    style::note(&format!(
+        "note: uncommitted changes are not pushed: {} (commit them with git first if they should be)",
+        crate::text::shortlist(&paths, 5, ", ")
+    ));
 }
 
 fn short(oid: git2::Oid) -> String {

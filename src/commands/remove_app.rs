@@ -1,36 +1,44 @@
 //! `homelab remove-app <name>`: take an installed app out of the repository cleanly — its
-//! directory (encrypted Secret included), its `apps/kustomization.yaml` entry and its
+//! files (encrypted Secret included), its `apps/kustomization.yaml` entry and its
 //! `homelab.yaml` entry — in one commit, so Flux prunes it from the cluster.
+//!
+//! It goes through the one writer like every change: files the user edited are kept (and
+//! said so), never deleted; nothing outside the files homelab generated for the app is
+//! touched; a failure leaves the repository as it was.
 
 use std::io::IsTerminal as _;
 
-use crate::catalog;
 use crate::cli::RemoveAppArgs;
 use crate::commands::Context;
 use crate::commands::add_app::{
-    PushFn, config_to_yaml, default_push, load_config, push_if_configured, write_files,
+    PushFn, app_change, config_text, default_push, load_config, push_if_configured,
 };
-use crate::config::CONFIG_FILE;
+use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
+use crate::render::write::{Outcome, Workspace};
 
 /// Run `remove-app` with the CLI's push.
 pub fn run(ctx: &Context, args: &RemoveAppArgs) -> Result<Status> {
     run_with(ctx, args, &default_push)
 }
 
-/// Run `remove-app` with the given push.
-pub fn run_with(ctx: &Context, args: &RemoveAppArgs, push: PushFn<'_>) -> Result<Status> {
-    let mut cfg = load_config(&ctx.dir)?;
-    let Some(index) = cfg.apps.iter().position(|a| a.name == args.name) else {
+fn installed<'a>(cfg: &'a Config, name: &str) -> Result<&'a crate::config::App> {
+    cfg.apps.iter().find(|a| a.name == name).ok_or_else(|| {
         let installed: Vec<&str> = cfg.apps.iter().map(|a| a.name.as_str()).collect();
         let hint = if installed.is_empty() {
             "no apps are installed (see `homelab apps`)".to_owned()
         } else {
             format!("installed: {}", installed.join(", "))
         };
-        return Err(Error::usage(format!("{:?} is not installed", args.name)).with_hint(hint));
-    };
-    let app = cfg.apps.remove(index);
+        Error::usage(format!("{name:?} is not installed")).with_hint(hint)
+    })
+}
+
+/// Run `remove-app` with the given push.
+pub fn run_with(ctx: &Context, args: &RemoveAppArgs, push: PushFn<'_>) -> Result<Status> {
+    crate::render::write::check_dir(&ctx.dir)?;
+    let cfg = load_config(&ctx.dir)?;
+    let app = installed(&cfg, &args.name)?.clone();
     let interactive =
         !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if interactive {
@@ -47,23 +55,49 @@ pub fn run_with(ctx: &Context, args: &RemoveAppArgs, push: PushFn<'_>) -> Result
         }
     }
 
-    let mut files = std::collections::BTreeMap::new();
-    files.insert(
-        "apps/kustomization.yaml".to_owned(),
-        catalog::apps_kustomization(&cfg),
-    );
-    files.insert(CONFIG_FILE.to_owned(), config_to_yaml(&ctx.dir, &cfg)?);
-
-    let dir = ctx.dir.join(catalog::app_dir(&app.name));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .map_err(|e| Error::failed(format!("cannot remove {}: {e}", dir.display())))?;
+    let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "remove-app")?;
+    let cfg = load_config(&ctx.dir)?;
+    let app = installed(&cfg, &args.name)?.clone();
+    let text = config_text(&ws)?;
+    let edited = crate::config::edit::with_app_removed(&text, &cfg, &app.name)?;
+    let mut new_cfg = cfg.clone();
+    new_cfg.apps.retain(|a| a.name != app.name);
+    let mut change = app_change(&cfg, &new_cfg, edited, &format!("Remove app {}", app.name))?;
+    // The encrypted Secret was written by add-app; an older homelab did not record it.
+    let secret = crate::catalog::secret_path(&app);
+    if let Some(bytes) = ws.tree().read(&secret)? {
+        change
+            .previous
+            .insert(secret.clone(), String::from_utf8_lossy(&bytes).into_owned());
     }
-    write_files(&ctx.dir, &files)?;
-    let repo = crate::git::open_or_init(&ctx.dir, &cfg.git.branch)
-        .map_err(|e| Error::failed(format!("{e:#}")))?;
-    crate::git::commit_all(&repo, &format!("Remove app {}", app.name))
-        .map_err(|e| Error::failed(format!("{e:#}")))?;
+    if let Some(scope) = &mut change.scope {
+        scope.insert(secret);
+    }
+    let report = ws.apply(&change)?;
+    if report.has_conflicts() {
+        return Err(crate::commands::render::conflict_error(
+            &format!("cannot remove {}", app.name),
+            &report,
+        ));
+    }
+    drop(ws);
+
     println!("{}: removed", app.name);
-    push_if_configured(&ctx.dir, &cfg, args.no_push, &args.push, push)
+    for kept in report.with(Outcome::OrphanKept) {
+        crate::ui::style::note(&format!(
+            "kept {}: you edited it, so it is yours now (Flux no longer applies it; delete it yourself when you no longer need it)",
+            kept.path
+        ));
+    }
+    if let Some(oid) = report.commit {
+        crate::ui::style::note(&format!(
+            "committed {} (Remove app {}; {CONFIG_FILE} edited in place)",
+            &oid.to_string()[..8],
+            app.name
+        ));
+    }
+    if new_cfg.git.url.is_empty() || args.no_push {
+        crate::ui::style::note(&crate::commands::render::next_step(&new_cfg));
+    }
+    push_if_configured(&ctx.dir, &new_cfg, args.no_push, &args.push, push)
 }

@@ -4,6 +4,7 @@
 
 mod credentials;
 pub mod hostkeys;
+pub mod probe;
 mod push;
 
 pub use credentials::{ENV_GIT_TOKEN, ENV_SSH_PASSPHRASE};
@@ -17,6 +18,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+
+use crate::error::Error;
 use git2::{IndexAddOption, Repository, RepositoryInitOptions, Signature};
 
 /// Make libgit2 give up connecting, and waiting for a server's next bytes, after `timeout`;
@@ -67,7 +70,9 @@ fn signature(repo: &Repository) -> Result<Signature<'static>> {
 }
 
 /// Stage every change under the work tree (additions, edits and deletions) and commit it.
-/// Returns `None`, and commits nothing, when the tree is unchanged since HEAD.
+/// Returns `None`, and commits nothing, when the tree is unchanged since HEAD. The commands
+/// never sweep the work tree like this (they commit exactly what they wrote, with
+/// [`commit_paths`]); tests use it to set up repositories.
 pub fn commit_all(repo: &Repository, message: &str) -> Result<Option<git2::Oid>> {
     let mut index = repo.index()?;
     index.add_all(["*"].iter(), IndexAddOption::DEFAULT, None)?;
@@ -87,5 +92,113 @@ pub fn commit_all(repo: &Repository, message: &str) -> Result<Option<git2::Oid>>
     let sig = signature(repo)?;
     let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
     let oid = repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)?;
+    Ok(Some(oid))
+}
+
+/// Commit exactly `changes` on top of HEAD: each path with its new content, or deleted
+/// (`None`). Nothing else in the work tree or the index goes into the commit (the user's
+/// unrelated edits, staged or not, stay as they are); the index entries of these paths are
+/// updated to match, so `git status` shows them clean. Returns `None`, and commits nothing,
+/// when HEAD already holds exactly this content.
+pub fn commit_paths(
+    repo: &Repository,
+    changes: &[(String, Option<Vec<u8>>)],
+    message: &str,
+) -> crate::error::Result<Option<git2::Oid>> {
+    let git = |err: git2::Error| Error::failed(format!("git: {}", err.message()));
+    let parent = match repo.head() {
+        Ok(head) => Some(head.peel_to_commit().map_err(git)?),
+        Err(_) => None,
+    };
+    let base = match &parent {
+        Some(commit) => commit.tree().map_err(git)?,
+        None => {
+            let empty = repo
+                .treebuilder(None)
+                .and_then(|b| b.write())
+                .map_err(git)?;
+            repo.find_tree(empty).map_err(git)?
+        }
+    };
+    let mut update = git2::build::TreeUpdateBuilder::new();
+    let mut index_entries = Vec::new();
+    let mut changed = false;
+    for (path, content) in changes {
+        let existing = base.get_path(Path::new(path)).ok();
+        match content {
+            Some(bytes) => {
+                let id = git2::Oid::hash_object(git2::ObjectType::Blob, bytes).map_err(git)?;
+                // Keep an executable bit the user set; generated files are plain.
+                let mode = match existing.as_ref().map(git2::TreeEntry::filemode) {
+                    Some(m) if m == i32::from(git2::FileMode::BlobExecutable) => {
+                        git2::FileMode::BlobExecutable
+                    }
+                    _ => git2::FileMode::Blob,
+                };
+                index_entries.push((path.as_str(), Some((bytes.as_slice(), mode))));
+                let same = existing
+                    .as_ref()
+                    .is_some_and(|e| e.id() == id && e.filemode() == i32::from(mode));
+                if !same {
+                    repo.blob(bytes).map_err(git)?;
+                    update.upsert(path.as_str(), id, mode);
+                    changed = true;
+                }
+            }
+            None => {
+                index_entries.push((path.as_str(), None));
+                if existing.is_some() {
+                    update.remove(path.as_str());
+                    changed = true;
+                }
+            }
+        }
+    }
+    let mut index = repo.index().map_err(git)?;
+    for (path, entry) in &index_entries {
+        match entry {
+            Some((bytes, mode)) => {
+                let entry = git2::IndexEntry {
+                    ctime: git2::IndexTime::new(0, 0),
+                    mtime: git2::IndexTime::new(0, 0),
+                    dev: 0,
+                    ino: 0,
+                    mode: u32::from(*mode),
+                    uid: 0,
+                    gid: 0,
+                    file_size: 0,
+                    id: git2::Oid::ZERO_SHA1,
+                    flags: 0,
+                    flags_extended: 0,
+                    path: path.as_bytes().to_vec(),
+                };
+                index.add_frombuffer(&entry, bytes).map_err(git)?;
+            }
+            None => {
+                let _ = index.remove_path(Path::new(path));
+            }
+        }
+    }
+    if !changed {
+        // Still bring the index in line: an earlier apply may have left it behind.
+        let _ = index.write();
+        return Ok(None);
+    }
+    let tree = update.create_updated(repo, &base).map_err(git)?;
+    let tree = repo.find_tree(tree).map_err(git)?;
+    if parent.is_none() && tree.is_empty() {
+        return Ok(None);
+    }
+    let sig = signature(repo).map_err(|e| Error::failed(format!("git: {e:#}")))?;
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    let oid = repo
+        .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+        .map_err(git)?;
+    if let Err(err) = index.write() {
+        crate::ui::style::note(&format!(
+            "note: committed {oid}, but the git index could not be updated ({}); `git status` may list the committed files until you run `git reset`",
+            err.message()
+        ));
+    }
     Ok(Some(oid))
 }

@@ -722,12 +722,7 @@ mod tests {
 
     #[test]
     fn the_flux_install_manifest_parses() {
-        let dir = std::env::var_os("HOMELAB_FIXTURES_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
-            });
-        let text = std::fs::read_to_string(dir.join("flux/install.yaml")).expect("fixture");
+        let text = std::fs::read_to_string(crate::test_fixtures::flux_install()).expect("fixture");
         let docs = parse_documents(&text).expect("parse");
         assert!(docs.iter().any(is_crd));
         assert!(docs.iter().any(is_namespace));

@@ -1,6 +1,7 @@
 //! The Secrets Flux needs and git can never hold: the git credentials Flux pulls with (an SSH
-//! deploy key with the git host's real host key, or an HTTPS token), the SOPS age identity,
-//! and the DNS provider's API credentials for cert-manager.
+//! deploy key with the git host's real host key, or an HTTPS token), the SOPS age identity
+//! (found by [`crate::secrets::require_key`]), and the DNS provider's API credentials for
+//! cert-manager.
 //!
 //! They are built in memory and applied straight to the cluster: never written to disk,
 //! never printed (only public keys and fingerprints are).
@@ -239,23 +240,6 @@ pub fn ssh_secret_data(key: &PrivateKey, known_hosts: &str) -> Result<BTreeMap<S
         ),
         ("known_hosts".to_owned(), known_hosts.as_bytes().to_vec()),
     ]))
-}
-
-/// The age identity file of a cluster: `$HOMELAB_AGE_KEY_FILE`, else
-/// `${XDG_CONFIG_HOME:-~/.config}/homelab/<cluster>/age.agekey`.
-pub fn age_key_file(cluster: &str) -> Option<PathBuf> {
-    if let Some(file) = std::env::var_os("HOMELAB_AGE_KEY_FILE").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(file));
-    }
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".config"))
-        })?;
-    Some(base.join("homelab").join(cluster).join("age.agekey"))
 }
 
 /// What `bootstrap` does about the DNS provider's credentials.

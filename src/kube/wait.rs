@@ -163,7 +163,8 @@ pub fn duration_arg(text: &str) -> Result<String, String> {
     }
 }
 
-fn parse_unbounded(text: &str) -> Option<Duration> {
+/// A duration of any length (callers bound it: see [`parse_duration`]).
+pub fn parse_unbounded(text: &str) -> Option<Duration> {
     let text = text.trim();
     if text.is_empty() {
         return None;

@@ -13,11 +13,13 @@ use serde::Serialize;
 
 use crate::config::{AcmeServer, Challenge, Config};
 
+pub mod lock;
 pub mod mirror;
 pub mod plan;
 pub mod renovate;
 pub mod state;
 pub mod templates;
+pub mod tree;
 pub mod write;
 
 /// The ACME directory of Let's Encrypt production.
@@ -49,12 +51,15 @@ pub fn render(cfg: &Config, flux_install: &str) -> anyhow::Result<Rendered> {
     render_with(&env, cfg, flux_install)
 }
 
-/// Render the whole repository with the templates of `env` (e.g. an older template set).
-pub fn render_with(
-    env: &Environment<'_>,
-    cfg: &Config,
-    flux_install: &str,
-) -> anyhow::Result<Rendered> {
+/// Render every file but the Flux install manifest (which only `flux.version` and
+/// `flux.components` change, and which needs the Flux release): what `add-app`,
+/// `remove-app` and `push`'s freshness check compare.
+pub fn render_without_flux(cfg: &Config) -> anyhow::Result<Rendered> {
+    let env = templates::environment().context("loading the embedded templates")?;
+    render_without_flux_with(&env, cfg)
+}
+
+fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> anyhow::Result<Rendered> {
     check_path_names(cfg)?;
     let base = base_context(cfg);
     let mut files = BTreeMap::new();
@@ -90,15 +95,27 @@ pub fn render_with(
         crate::config::schema::json_schema_text(),
     );
     files.insert(RENOVATE_FILE.to_owned(), renovate::config());
+    Ok(Rendered { files })
+}
+
+/// The path of the Flux install manifest in the rendering.
+pub fn flux_components_path(cfg: &Config) -> String {
+    format!(
+        "clusters/{}/flux-system/gotk-components.yaml",
+        cfg.cluster.name
+    )
+}
+
+/// Render the whole repository with the templates of `env` (e.g. an older template set).
+pub fn render_with(
+    env: &Environment<'_>,
+    cfg: &Config,
+    flux_install: &str,
+) -> anyhow::Result<Rendered> {
+    let Rendered { mut files } = render_without_flux_with(env, cfg)?;
     let gotk = crate::flux::gotk_components(flux_install, &cfg.flux.version, &cfg.flux.components)
         .map_err(anyhow::Error::new)?;
-    files.insert(
-        format!(
-            "clusters/{}/flux-system/gotk-components.yaml",
-            cfg.cluster.name
-        ),
-        gotk,
-    );
+    files.insert(flux_components_path(cfg), gotk);
     Ok(Rendered { files })
 }
 
@@ -160,7 +177,7 @@ fn is_dns_label(s: &str) -> bool {
 }
 
 /// `homelab.yaml` as written to the repository.
-fn config_yaml(cfg: &Config) -> anyhow::Result<String> {
+pub fn config_yaml(cfg: &Config) -> anyhow::Result<String> {
     let body = crate::config::to_yaml(cfg);
     Ok(format!(
         "{}\n# The homelab's configuration: edit it and run `homelab render` to update the repository.\n{body}",
@@ -239,7 +256,6 @@ fn base_context(cfg: &Config) -> Value {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
-    use std::path::PathBuf;
 
     use super::*;
     use crate::config::{
@@ -247,14 +263,8 @@ mod tests {
     };
 
     fn flux_install() -> String {
-        let dir = std::env::var_os("HOMELAB_FIXTURES_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
-            });
-        std::fs::read_to_string(dir.join("flux/install.yaml")).expect(
-            "Flux fixture: set HOMELAB_FIXTURES_DIR to the directory holding flux/install.yaml",
-        )
+        std::fs::read_to_string(crate::test_fixtures::flux_install())
+            .expect("read the Flux fixture")
     }
 
     fn example() -> Config {

@@ -261,7 +261,10 @@ pub fn entries(cfg: &Config) -> Vec<Entry> {
         chart,
         resources: Vec::new(),
     };
-    let mut out = vec![file("README.md".into(), "repo/README.md", None)];
+    let mut out = vec![
+        file("README.md".into(), "repo/README.md", None),
+        file(".gitignore".into(), "repo/gitignore", None),
+    ];
     for (name, template) in [
         ("kustomization.yaml", "repo/clusters/kustomization.yaml"),
         (

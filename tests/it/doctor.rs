@@ -1435,7 +1435,7 @@ async fn infrastructure_and_app_failures_each_with_a_hint() {
     doctor.run().expect_only_failure(
         "lb.k3s-traefik",
         "k3s's bundled Traefik runs in kube-system",
-        "disable: [servicelb, traefik]",
+        "disable: [traefik, servicelb]",
     );
     delete(&client, &k3s_traefik).await;
 

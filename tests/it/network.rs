@@ -53,6 +53,8 @@ impl Lab {
             .arg(&file)
             .dir(&dir)
             .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env_remove("HOMELAB_AGE_KEY_FILE")
             .ok();
         Self { tmp, dir, home }
     }
@@ -150,9 +152,6 @@ fn init_bounds_its_reachability_check() {
     let tmp = tempfile::tempdir().unwrap();
     let silent = StallServer::start(tmp.path(), Stall::Silent, false);
     let server = format!("https://127.0.0.1:{}", silent.port);
-    let remote = gitserver::bare_repo(&tmp.path().join("remote.git"), "main");
-    let answers = tmp.path().join("answers.yaml");
-    std::fs::write(&answers, config(&format!("file://{}", remote.display()))).unwrap();
     let pid_file = tmp.path().join("plugin.pid");
     let plugin = write_kubeconfig(
         &tmp.path().join("plugin"),
@@ -169,6 +168,10 @@ fn init_bounds_its_reachability_check() {
         (token, vec![], "did not answer within 5s"),
     ];
     for (i, (kubeconfig, flags, expected)) in cases.iter().enumerate() {
+        // A remote of its own per run: each init makes a repository with its own age key.
+        let remote = gitserver::bare_repo(&tmp.path().join(format!("remote-{i}.git")), "main");
+        let answers = tmp.path().join(format!("answers-{i}.yaml"));
+        std::fs::write(&answers, config(&format!("file://{}", remote.display()))).unwrap();
         let init = homelab()
             .args(["init", "--config"])
             .arg(&answers)

@@ -5,12 +5,14 @@
 //! of a small but realistic Flux repository, so every rule is exercised on real git
 //! repositories in temporary directories.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use homelab::render::state::{RENDERED_REF, STATE_FILE, State};
 use homelab::render::write::{Mode, Outcome, Report, apply, recover};
+
+use crate::support::{example_config, homelab};
 
 const HELMRELEASE: &str = "infrastructure/controllers/traefik/helmrelease.yaml";
 const KUSTOMIZATION: &str = "infrastructure/controllers/kustomization.yaml";
@@ -153,6 +155,18 @@ fn dirty(dir: &Path) -> bool {
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true).recurse_untracked_dirs(true);
     !repo.statuses(Some(&mut opts)).expect("status").is_empty()
+}
+
+/// The paths with uncommitted changes (untracked files included).
+fn uncommitted(dir: &Path) -> Vec<String> {
+    let repo = repo(dir);
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(true);
+    repo.statuses(Some(&mut opts))
+        .expect("status")
+        .iter()
+        .filter_map(|s| s.path().ok().map(str::to_owned))
+        .collect()
 }
 
 /// Every file under `dir` except `.git`, with its bytes.
@@ -589,7 +603,8 @@ fn upgrading_the_template_set_keeps_edits_and_applies_template_changes() {
     assert_eq!(doc["spec"]["interval"], "1h", "the new template");
     assert_eq!(read(dir.path(), KUSTOMIZATION), KUSTOMIZATION_V1);
     assert!(read(dir.path(), NAMESPACE).contains("a: b"));
-    assert!(!dirty(dir.path()), "one commit holds it all");
+    // One commit holds all of homelab's files; the user's own file is never swept in.
+    assert_eq!(uncommitted(dir.path()), [USER_FILE]);
     assert_eq!(commit_count(dir.path()), 2);
 }
 
@@ -762,7 +777,7 @@ fn the_next_apply_rolls_back_an_interrupted_one_first() {
     assert_eq!(report.outcome(OLD_ONLY), Some(Outcome::Removed));
     assert_eq!(read(dir.path(), USER_FILE), "kind: Deployment\n");
     assert_eq!(commit_count(dir.path()), 2);
-    assert!(!dirty(dir.path()));
+    assert_eq!(uncommitted(dir.path()), [USER_FILE]);
 }
 
 #[test]
@@ -781,27 +796,17 @@ fn a_crash_in_the_very_first_apply_leaves_an_empty_repository() {
 
 #[test]
 fn render_keeps_the_users_homelab_yaml_as_written() {
-    use homelab::commands::render::apply_rendering;
-    use homelab::error::Status;
-    let dir = tempdir();
-    let mine = "# my homelab\nversion: 1  # keep this comment\n";
-    write(dir.path(), "homelab.yaml", mine);
-    let mut files = v0();
-    files.insert("homelab.yaml".into(), "version: 1\n".into());
-    let status = apply_rendering(dir.path(), files.clone(), Mode::Apply).expect("render");
-    assert_eq!(status, Status::Ok);
-    assert_eq!(read(dir.path(), "homelab.yaml"), mine);
-    let state = State::load(dir.path()).expect("state");
-    assert!(state.files["homelab.yaml"].matches(mine.as_bytes()));
-    assert!(!dirty(dir.path()));
-    // A conflict elsewhere makes the command exit 1.
-    replace_in(dir.path(), HELMRELEASE, "192.168.1.240", "192.168.1.241");
-    files.insert(
-        HELMRELEASE.into(),
-        HELMRELEASE_V0.replace("192.168.1.240", "192.168.1.250"),
+    let (_tmp, dir) = lab();
+    let mine = format!(
+        "# my homelab\n{}",
+        read(&dir, "homelab.yaml").replace("version: 1", "version: 1  # keep this comment")
     );
-    let status = apply_rendering(dir.path(), files, Mode::Apply).expect("render");
-    assert_eq!(status, Status::ChecksFailed);
+    write(&dir, "homelab.yaml", &mine);
+    homelab().dir(&dir).arg("render").ok();
+    assert_eq!(read(&dir, "homelab.yaml"), mine);
+    let state = State::load(&dir).expect("state");
+    assert!(state.files["homelab.yaml"].matches(mine.as_bytes()));
+    assert!(!dirty(&dir));
 }
 
 #[test]
@@ -825,4 +830,546 @@ fn render_refuses_force_with_merge() {
         .args(["render", "--force", "--merge"])
         .expect_code(2)
         .stderr_has("--force");
+}
+
+// --- The one writer through the binary ---------------------------------------------------
+
+/// A directory with the example homelab.yaml, rendered and committed by `homelab render`.
+fn lab() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempdir();
+    let dir = tmp.path().join("lab");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::copy(example_config(), dir.join("homelab.yaml")).expect("copy");
+    homelab().dir(&dir).arg("render").ok();
+    assert!(!dirty(&dir));
+    (tmp, dir)
+}
+
+/// Every path of every commit reachable from HEAD.
+fn committed_paths(dir: &Path) -> BTreeSet<String> {
+    let repo = repo(dir);
+    let mut walk = repo.revwalk().expect("revwalk");
+    walk.push_head().expect("head");
+    let mut out = BTreeSet::new();
+    for oid in walk {
+        let tree = repo
+            .find_commit(oid.expect("oid"))
+            .expect("commit")
+            .tree()
+            .expect("tree");
+        tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
+            if entry.kind() == Some(git2::ObjectType::Blob) {
+                out.insert(format!("{root}{}", entry.name().unwrap_or_default()));
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .expect("walk");
+    }
+    out
+}
+
+/// The paths the last commit changed.
+fn last_commit_paths(dir: &Path) -> BTreeSet<String> {
+    let repo = repo(dir);
+    let head = repo.head().expect("head").peel_to_commit().expect("commit");
+    let parent = head.parent(0).ok().map(|p| p.tree().expect("tree"));
+    let diff = repo
+        .diff_tree_to_tree(parent.as_ref(), Some(&head.tree().expect("tree")), None)
+        .expect("diff");
+    diff.deltas()
+        .filter_map(|d| {
+            d.new_file()
+                .path()
+                .or(d.old_file().path())
+                .map(|p| p.to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
+fn edit_config(dir: &Path, from: &str, to: &str) {
+    replace_in(dir, "homelab.yaml", from, to);
+}
+
+#[test]
+fn render_refuses_a_symlinked_directory_and_writes_nothing_outside() {
+    let tmp = tempdir();
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir(&outside).expect("mkdir");
+    let dir = tmp.path().join("lab");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::copy(example_config(), dir.join("homelab.yaml")).expect("copy");
+    std::os::unix::fs::symlink(&outside, dir.join("clusters")).expect("link");
+    homelab()
+        .dir(&dir)
+        .arg("render")
+        .expect_code(1)
+        .stderr_has("clusters is a symbolic link")
+        .stderr_has("hint: replace the link clusters with a real directory");
+    assert_eq!(
+        std::fs::read_dir(&outside).expect("ls").count(),
+        0,
+        "wrote outside"
+    );
+    assert!(head(&dir).is_none(), "nothing committed");
+
+    // init, into a directory whose infrastructure/ is a link.
+    let dir = tmp.path().join("lab2");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::os::unix::fs::symlink(&outside, dir.join("infrastructure")).expect("link");
+    homelab()
+        .args([
+            "init",
+            "--no-push",
+            "--no-bootstrap",
+            "--allow-non-empty",
+            "--config",
+        ])
+        .arg(example_config())
+        .dir(&dir)
+        .expect_code(1)
+        .stderr_has("infrastructure is a symbolic link");
+    assert_eq!(
+        std::fs::read_dir(&outside).expect("ls").count(),
+        0,
+        "wrote outside"
+    );
+}
+
+#[test]
+fn a_cloned_repository_cannot_make_render_delete_a_file_outside_it() {
+    let tmp = tempdir();
+    let victim_dir = tmp.path().join("victim");
+    std::fs::create_dir(&victim_dir).expect("mkdir");
+    let victim = "precious data\n";
+    std::fs::write(victim_dir.join("victim.txt"), victim).expect("write");
+    // The attacker's repository: a link out of it, and a state entry matching the victim.
+    let (_lab, origin) = lab();
+    std::os::unix::fs::symlink(&victim_dir, origin.join("loot")).expect("link");
+    let mut state = State::load(&origin).expect("state");
+    state.files.insert(
+        "loot/victim.txt".into(),
+        homelab::render::state::FileState::of(victim),
+    );
+    write(&origin, STATE_FILE, &state.to_text().expect("state text"));
+    homelab::git::commit_all(&repo(&origin), "innocent").expect("commit");
+    let clone = tmp.path().join("clone");
+    git2::Repository::clone(origin.to_str().expect("utf8"), &clone).expect("clone");
+    assert!(clone.join("loot").is_symlink());
+
+    homelab()
+        .dir(&clone)
+        .arg("render")
+        .expect_code(1)
+        .stderr_has("loot is a symbolic link");
+    assert_eq!(
+        std::fs::read_to_string(victim_dir.join("victim.txt")).expect("victim survives"),
+        victim
+    );
+}
+
+#[test]
+fn a_crafted_journal_cannot_write_or_delete_outside_nor_drop_the_index() {
+    use base64::Engine as _;
+    let tmp = tempdir();
+    let (_lab, dir) = lab();
+    let victim = tmp.path().join("journalvictim.txt");
+    std::fs::write(&victim, "keep me").expect("write");
+    let head = head(&dir).expect("head").to_string();
+    for path in [
+        "../journalvictim.txt",
+        "../journalwritten.txt",
+        ".git/index",
+    ] {
+        let journal = serde_json::json!({
+            "head": head,
+            "rendered_ref": null,
+            "index_existed": false,
+            "entries": [{
+                "path": path,
+                "before": if path.contains("written") {
+                    Some(base64::engine::general_purpose::STANDARD.encode("pwned"))
+                } else {
+                    None
+                },
+            }],
+        });
+        std::fs::write(dir.join(".git/homelab-apply.journal"), journal.to_string())
+            .expect("journal");
+        homelab()
+            .dir(&dir)
+            .arg("render")
+            .expect_code(1)
+            .stderr_has("which homelab never writes");
+        assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "keep me");
+        assert!(!tmp.path().join("journalwritten.txt").exists());
+        assert!(dir.join(".git/index").exists(), "the index survives");
+    }
+    // A journal of a repository with commits that claims there was no index: the index
+    // is kept, the rest rolled back.
+    let journal = serde_json::json!({
+        "head": head, "rendered_ref": null, "index_existed": false, "entries": [],
+    });
+    std::fs::write(dir.join(".git/homelab-apply.journal"), journal.to_string()).expect("journal");
+    homelab().dir(&dir).arg("render").ok();
+    assert!(dir.join(".git/index").exists(), "the index survives");
+    assert!(!dirty(&dir));
+}
+
+#[test]
+fn render_commits_only_the_files_it_decided_with_the_commit_id_and_next_step() {
+    let (_tmp, dir) = lab();
+    // Unrelated work of the user: a new file and an edit of a file homelab does not manage.
+    write(&dir, "notes/todo.md", "buy disks\n");
+    write(&dir, "mine.yaml", "a: 1\n");
+    homelab::git::commit_paths(
+        &repo(&dir),
+        &[("mine.yaml".to_owned(), Some(b"a: 1\n".to_vec()))],
+        "mine",
+    )
+    .expect("commit");
+    write(&dir, "mine.yaml", "a: 2\n");
+    edit_config(&dir, "domain: example.com", "domain: example.org");
+    let run = homelab().dir(&dir).arg("render").ok();
+    let committed = head(&dir).expect("head");
+    run.stderr_has(&format!("committed {}", &committed.to_string()[..8]))
+        .stderr_has("next: set git.url in homelab.yaml, then run `homelab push`");
+    let changed = last_commit_paths(&dir);
+    assert!(
+        changed.contains("homelab.yaml") && changed.contains("README.md"),
+        "{changed:?}"
+    );
+    assert!(changed.contains(STATE_FILE));
+    assert!(
+        !changed.contains("mine.yaml") && !changed.contains("notes/todo.md"),
+        "{changed:?}"
+    );
+    assert_eq!(
+        read(&dir, "mine.yaml"),
+        "a: 2\n",
+        "the user's edit stays, uncommitted"
+    );
+    assert!(
+        committed_paths(&dir)
+            .iter()
+            .all(|p| !p.ends_with(".homelab-tmp"))
+    );
+
+    // Nothing to do: said so, no commit.
+    homelab()
+        .dir(&dir)
+        .arg("render")
+        .ok()
+        .stderr_has("nothing to commit");
+    assert_eq!(head(&dir), Some(committed));
+}
+
+#[test]
+fn a_render_with_conflicts_commits_nothing_and_merge_markers_stay_uncommitted() {
+    let (_tmp, dir) = lab();
+    let issuers = "infrastructure/configs/cert-manager/cluster-issuers.yaml";
+    let before = head(&dir);
+    // The user edits the e-mail line in the issuers; the config changes the same line.
+    let text = read(&dir, issuers);
+    let email_line = text
+        .lines()
+        .find(|l| l.contains("email:"))
+        .expect("email line")
+        .to_owned();
+    replace_in(&dir, issuers, &email_line, &format!("{email_line} # mine"));
+    let cfg = read(&dir, "homelab.yaml");
+    let old_email = cfg
+        .lines()
+        .find(|l| l.trim_start().starts_with("email:"))
+        .expect("email")
+        .to_owned();
+    edit_config(&dir, &old_email, "  email: someone@example.org");
+    edit_config(&dir, "domain: example.com", "domain: example.org");
+
+    homelab()
+        .dir(&dir)
+        .arg("render")
+        .expect_code(1)
+        .stderr_has("conflict")
+        .stderr_has("nothing was committed");
+    assert_eq!(head(&dir), before, "no commit while a conflict remains");
+    assert!(
+        read(&dir, "README.md").contains("example.org"),
+        "safe files are written"
+    );
+
+    homelab()
+        .dir(&dir)
+        .args(["render", "--merge"])
+        .expect_code(1);
+    assert_eq!(head(&dir), before, "markers are never committed");
+    assert!(read(&dir, issuers).contains("<<<<<<<"));
+    // A render while markers remain still commits nothing.
+    homelab()
+        .dir(&dir)
+        .arg("render")
+        .expect_code(1)
+        .stderr_has("still has conflict markers");
+    assert_eq!(head(&dir), before);
+
+    // Resolved: the next render commits everything, the resolution included.
+    let resolved: String = read(&dir, issuers)
+        .lines()
+        .filter(|l| {
+            !l.starts_with("<<<<<<<") && !l.starts_with("=======") && !l.starts_with(">>>>>>>")
+        })
+        .filter(|l| !l.contains("# mine"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write(&dir, issuers, &resolved);
+    homelab()
+        .dir(&dir)
+        .arg("render")
+        .ok()
+        .stderr_has("committed");
+    assert_ne!(head(&dir), before);
+    assert!(last_commit_paths(&dir).contains(issuers));
+    assert!(!dirty(&dir));
+}
+
+#[test]
+fn a_credential_is_never_committed() {
+    let (_tmp, dir) = lab();
+    let before = head(&dir);
+    let text = read(&dir, "homelab.yaml");
+    write(
+        &dir,
+        "homelab.yaml",
+        &format!(
+            "# backup: {}\n{text}",
+            concat!("AGE-SECRET-", "KEY-1QQQQQQQQQQQQQQQQ")
+        ),
+    );
+    homelab()
+        .dir(&dir)
+        .arg("render")
+        .expect_code(1)
+        .stderr_has("refusing to commit homelab.yaml: it looks like an age private key");
+    assert_eq!(head(&dir), before);
+}
+
+#[test]
+fn a_failure_mid_apply_is_rolled_back_in_process() {
+    let (_tmp, dir) = lab();
+    edit_config(&dir, "domain: example.com", "domain: example.org");
+    let before = snapshot(&dir);
+    for n in 0..3 {
+        homelab()
+            .dir(&dir)
+            .arg("render")
+            .env("HOMELAB_FAILPOINT", format!("render-fail-after-{n}-writes"))
+            .expect_code(1)
+            .stderr_has("failpoint")
+            .stderr_has("rolled back");
+        assert_eq!(snapshot(&dir), before, "as before the failure at {n}");
+        assert!(!dir.join(".git/homelab-apply.journal").exists());
+    }
+    homelab().dir(&dir).arg("render").ok();
+}
+
+#[test]
+fn one_writer_at_a_time_names_the_holder() {
+    let (_tmp, dir) = lab();
+    let lock =
+        homelab::render::lock::RepoLock::acquire(&dir.join(".git"), "doctor-test").expect("lock");
+    let pid = std::process::id().to_string();
+    for args in [
+        vec!["render"],
+        vec!["add-app", "grafana", "--non-interactive", "--no-push"],
+        vec!["remove-app", "grafana", "--non-interactive", "--no-push"],
+    ] {
+        let run = homelab().dir(&dir).args(&args).run();
+        if args[0] == "remove-app" {
+            // Not installed: refused before it needs the lock.
+            assert_eq!(run.code(), 2, "{}", run.describe());
+            continue;
+        }
+        assert_eq!(run.code(), 1, "{args:?}\n{}", run.describe());
+        let stderr = run.stderr();
+        assert!(
+            stderr.contains("`homelab doctor-test` (pid") && stderr.contains(&pid),
+            "{stderr}"
+        );
+    }
+    drop(lock);
+    homelab().dir(&dir).arg("render").ok();
+}
+
+#[test]
+fn concurrent_renders_never_commit_temporary_files_nor_undo_each_other() {
+    let (_tmp, dir) = lab();
+    let variants = [
+        ("storage_class: nfs", "storage_class: nfs-b"),
+        ("acme_server: production", "acme_server: staging"),
+        ("default_class: true", "default_class: false"),
+    ];
+    for round in 0..8 {
+        let (from, to) = variants[round % variants.len()];
+        if read(&dir, "homelab.yaml").contains(from) {
+            edit_config(&dir, from, to);
+        } else {
+            edit_config(&dir, to, from);
+        }
+        let children: Vec<_> = (0..3)
+            .map(|_| {
+                std::process::Command::new(env!("CARGO_BIN_EXE_homelab"))
+                    .arg("--dir")
+                    .arg(&dir)
+                    .arg("render")
+                    .env("NO_COLOR", "1")
+                    .env("HOMELAB_FLUX_MANIFESTS", crate::support::flux_install())
+                    .env("XDG_CONFIG_HOME", crate::support::config_home())
+                    .stderr(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        let mut succeeded = 0;
+        for child in children {
+            let out = child.wait_with_output().expect("wait");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("rolled back"), "round {round}: {stderr}");
+            assert!(!stderr.contains("kept "), "round {round}: {stderr}");
+            if out.status.success() {
+                succeeded += 1;
+            } else {
+                assert!(
+                    stderr.contains("one homelab command at a time"),
+                    "round {round}: {stderr}"
+                );
+            }
+        }
+        assert!(succeeded >= 1, "round {round}: no render got through");
+        // Whatever the interleaving, a serial render finds the repository in line.
+        homelab()
+            .dir(&dir)
+            .arg("render")
+            .ok()
+            .stderr_has("nothing to commit");
+        assert!(!dirty(&dir), "round {round}");
+    }
+    let paths = committed_paths(&dir);
+    assert!(
+        paths.iter().all(|p| !p.ends_with(".homelab-tmp")),
+        "temporary files committed: {paths:?}"
+    );
+}
+
+#[test]
+fn dir_naming_a_file_is_a_usage_error() {
+    let tmp = tempdir();
+    let file = tmp.path().join("afile.txt");
+    std::fs::write(&file, "just a file").expect("write");
+    for args in [
+        vec!["render"],
+        vec!["push"],
+        vec!["add-app", "grafana"],
+        vec!["remove-app", "grafana"],
+    ] {
+        homelab()
+            .dir(&file)
+            .args(&args)
+            .expect_code(2)
+            .stderr_has("it is a file, not a directory");
+    }
+    homelab()
+        .args(["init", "--no-push", "--no-bootstrap", "--config"])
+        .arg(example_config())
+        .dir(&file)
+        .expect_code(2)
+        .stderr_has("it is a file, not a directory");
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "just a file");
+}
+
+#[test]
+fn a_symlinked_homelab_yaml_is_read_but_never_written() {
+    let tmp = tempdir();
+    let real = tmp.path().join("real-homelab.yaml");
+    std::fs::copy(example_config(), &real).expect("copy");
+    let dir = tmp.path().join("lab");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::os::unix::fs::symlink(&real, dir.join("homelab.yaml")).expect("link");
+    homelab().dir(&dir).arg("render").ok();
+    assert!(dir.join("homelab.yaml").is_symlink());
+    assert!(dir.join("README.md").is_file());
+    assert!(!committed_paths(&dir).contains("homelab.yaml"));
+}
+
+// --- push ----------------------------------------------------------------------------------
+
+/// A rendered lab whose git.url is a local bare repository.
+fn lab_with_remote() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let (tmp, dir) = lab();
+    let remote = tmp.path().join("remote.git");
+    git2::Repository::init_bare(&remote).expect("bare");
+    edit_config(
+        &dir,
+        "  url: \"\"",
+        &format!("  url: \"file://{}\"", remote.display()),
+    );
+    homelab().dir(&dir).arg("render").ok();
+    (tmp, dir, remote)
+}
+
+fn remote_head(remote: &Path) -> Option<git2::Oid> {
+    git2::Repository::open_bare(remote)
+        .expect("remote")
+        .refname_to_id("refs/heads/main")
+        .ok()
+}
+
+#[test]
+fn push_refuses_conflict_markers_and_stale_files_and_commits_nothing() {
+    let (_tmp, dir, remote) = lab_with_remote();
+
+    // Uncommitted files are not pushed, and not committed.
+    write(&dir, "scratch.txt", "not for the remote\n");
+    let local = head(&dir);
+    homelab()
+        .dir(&dir)
+        .arg("push")
+        .ok()
+        .stderr_has("pushed main");
+    assert_eq!(head(&dir), local, "push made no commit");
+    assert_eq!(remote_head(&remote), local);
+
+    // homelab.yaml edited but not rendered: refused, unless --allow-stale.
+    edit_config(&dir, "domain: example.com", "domain: example.org");
+    homelab::git::commit_all(&repo(&dir), "edit config only").expect("commit");
+    homelab()
+        .dir(&dir)
+        .arg("push")
+        .expect_code(1)
+        .stderr_has("out of date with homelab.yaml")
+        .stderr_has("README.md")
+        .stderr_has("--allow-stale");
+    assert_eq!(remote_head(&remote), local, "nothing pushed");
+    homelab()
+        .dir(&dir)
+        .args(["push", "--allow-stale"])
+        .ok()
+        .stderr_has("pushed main");
+    assert_eq!(remote_head(&remote), head(&dir));
+    homelab().dir(&dir).arg("render").ok();
+
+    // Conflict markers committed by hand: refused, naming the file.
+    let readme = read(&dir, "README.md");
+    write(
+        &dir,
+        "README.md",
+        &format!("<<<<<<< ours\nmine\n=======\ntheirs\n>>>>>>> theirs\n{readme}"),
+    );
+    homelab::git::commit_all(&repo(&dir), "oops").expect("commit");
+    let pushed = remote_head(&remote);
+    homelab()
+        .dir(&dir)
+        .args(["push", "--allow-stale"])
+        .expect_code(1)
+        .stderr_has("conflict markers in:\n  README.md");
+    assert_eq!(remote_head(&remote), pushed);
 }

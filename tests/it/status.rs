@@ -43,8 +43,12 @@ impl Repo {
         );
         std::fs::write(dir.join("homelab.yaml"), config).unwrap();
         git(&dir, &["init", "-q", "-b", "main"]);
-        git(&dir, &["add", "-A"]);
-        git(&dir, &["commit", "-q", "-m", "homelab"]);
+        // Rendered and committed by homelab, so push finds the repository up to date.
+        support::homelab()
+            .dir(&dir)
+            .env("HOMELAB_AGE_KEY_FILE", tmp.path().join("age.agekey"))
+            .arg("render")
+            .ok();
         Repo { _tmp: tmp, dir }
     }
 
@@ -675,6 +679,9 @@ async fn push_and_add_app_wait_until_flux_runs_what_they_pushed() {
 
     // push --wait: pushes, then waits until Flux runs the pushed commit.
     std::fs::write(repo.dir.join("note.txt"), "x\n").unwrap();
+    // push commits nothing: the user commits their own file.
+    git(&repo.dir, &["add", "note.txt"]);
+    git(&repo.dir, &["commit", "-q", "-m", "a note"]);
     let mut push = Background::start(
         &["push", "--wait", "--timeout", "60s"],
         &repo.dir,

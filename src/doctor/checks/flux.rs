@@ -89,7 +89,7 @@ pub fn flux(
         other => out.extend(unreadable("flux.crds", "CustomResourceDefinitions", other)),
     }
 
-    out.extend(sops_findings(cfg, snap, sops));
+    out.extend(sops_findings(snap, sops));
 
     // The source everything else comes from.
     match &causes.source {
@@ -263,9 +263,15 @@ fn revision_finding(cfg: &Config, repo: &ObjectStatus, git: &GitState, causes: &
 /// Every Secret a Kustomization decrypts SOPS files with: it exists, holds an age key, and
 /// that key is one `.sops.yaml` encrypts for. Without it Flux cannot build those
 /// Kustomizations, and every app with a secret stays undeployed.
-fn sops_findings(cfg: &Config, snap: &Snapshot, sops: &SopsRecipients) -> Vec<Finding> {
-    let key_file = crate::secrets::identity_path(&cfg.cluster.name)
-        .map(|p| p.display().to_string())
+fn sops_findings(snap: &Snapshot, sops: &SopsRecipients) -> Vec<Finding> {
+    // Keys are filed by the recipient .sops.yaml names (see secrets::find_key).
+    let recipient = match sops {
+        SopsRecipients::Recipients(want) => want.first().cloned(),
+        _ => None,
+    }
+    .unwrap_or_else(|| "<age1…>".to_owned());
+    let key_file = crate::secrets::keys_dir()
+        .map(|d| d.join(format!("{recipient}.agekey")).display().to_string())
         .unwrap_or_else(|_| "the age key file".to_owned());
     let apply_key = format!(
         "run `homelab bootstrap` from this repository: it puts the age key {key_file} into the cluster (keep that file backed up: it decrypts the app secrets)"

@@ -19,9 +19,7 @@ use std::fs;
 use std::io::Write as _;
 use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -33,6 +31,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
+
+use super::process::{self, Janitor, Proc, lock};
 
 /// Kubernetes release the binaries are built from (kept in step with tests/envtest/*/go.mod).
 pub const KUBE_VERSION: &str = "v1.37.2";
@@ -54,18 +54,25 @@ pub struct ApiServer {
     apiserver_args: Vec<String>,
     etcd: Mutex<Option<Proc>>,
     apiserver: Mutex<Option<Proc>>,
+    janitor: Mutex<Option<Janitor>>,
 }
 
 impl ApiServer {
     /// Start a fresh, private server. Panics (with the reason and the process log) if it
     /// cannot start; never skips.
     pub fn start() -> ApiServer {
+        Self::start_with(&[])
+    }
+
+    /// [`start`](Self::start) with extra kube-apiserver arguments (a later flag overrides an
+    /// earlier one of the same name).
+    pub fn start_with(extra_args: &[&str]) -> ApiServer {
         let bin = binaries_dir();
         let run = run_root();
         reap_stale(&run);
         let mut last_err = String::new();
         for _ in 0..START_ATTEMPTS {
-            match Self::try_start(&bin, &run) {
+            match Self::try_start(&bin, &run, extra_args) {
                 Ok(server) => return server,
                 Err(e) => last_err = e,
             }
@@ -88,6 +95,12 @@ impl ApiServer {
     /// Kubeconfig of user `limited`: authenticated, but granted nothing by RBAC.
     pub fn limited_kubeconfig(&self) -> &Path {
         &self.limited_kubeconfig
+    }
+
+    /// The server's private directory (certificates, logs); processes that belong with the
+    /// server may keep their files here, they are removed with it.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// `https://127.0.0.1:PORT`.
@@ -149,7 +162,7 @@ impl ApiServer {
         *slot = Some(proc);
     }
 
-    fn try_start(bin: &Path, run: &Path) -> Result<ApiServer, String> {
+    fn try_start(bin: &Path, run: &Path, extra_args: &[&str]) -> Result<ApiServer, String> {
         static SEQ: AtomicU32 = AtomicU32::new(0);
         let dir = run.join(format!(
             "{}-{}",
@@ -191,7 +204,7 @@ impl ApiServer {
             "--log-level=warn".into(),
         ];
         let p = |name: &str| dir.join(name).display().to_string();
-        let apiserver_args: Vec<String> = vec![
+        let mut apiserver_args: Vec<String> = vec![
             format!("--etcd-servers={etcd_url}"),
             "--bind-address=127.0.0.1".into(),
             "--advertise-address=127.0.0.1".into(),
@@ -214,38 +227,35 @@ impl ApiServer {
             "--disable-admission-plugins=ServiceAccount".into(),
             "--v=1".into(),
         ];
+        apiserver_args.extend(extra_args.iter().map(|a| a.to_string()));
 
-        let mut etcd = Proc::spawn(&dir, "etcd", &bin.join("etcd"), &etcd_args)?;
-        if let Err(e) = wait_port(&mut etcd, etcd_port) {
-            etcd.stop();
-            return Err(e);
-        }
-        let mut apiserver = match Proc::spawn(
-            &dir,
-            "kube-apiserver",
-            &bin.join("kube-apiserver"),
-            &apiserver_args,
-        ) {
-            Ok(p) => p,
-            Err(e) => {
-                etcd.stop();
-                return Err(e);
-            }
-        };
-        if let Err(e) = wait_ready(&mut apiserver, &kubeconfig) {
-            apiserver.stop();
-            etcd.stop();
-            return Err(e);
-        }
-        Ok(ApiServer {
+        // Removes the directory (and what runs from it) should this process die uncleanly.
+        let janitor = process::janitor(&dir)?;
+        // Built first, so a failed start cleans up through `Drop`.
+        let server = ApiServer {
             dir,
             url,
             kubeconfig,
             limited_kubeconfig,
             apiserver_args,
-            etcd: Mutex::new(Some(etcd)),
-            apiserver: Mutex::new(Some(apiserver)),
-        })
+            etcd: Mutex::new(None),
+            apiserver: Mutex::new(None),
+            janitor: Mutex::new(Some(janitor)),
+        };
+        let mut etcd = Proc::spawn(&server.dir, "etcd", &bin.join("etcd"), &etcd_args)?;
+        let listening = etcd.wait_listening(etcd_port, READY_TIMEOUT);
+        *lock(&server.etcd) = Some(etcd);
+        listening?;
+        let mut apiserver = Proc::spawn(
+            &server.dir,
+            "kube-apiserver",
+            &bin.join("kube-apiserver"),
+            &server.apiserver_args,
+        )?;
+        let ready = wait_ready(&mut apiserver, &server.kubeconfig);
+        *lock(&server.apiserver) = Some(apiserver);
+        ready?;
+        Ok(server)
     }
 }
 
@@ -258,12 +268,10 @@ impl Drop for ApiServer {
             p.stop();
         }
         let _ = fs::remove_dir_all(&self.dir);
+        if let Some(j) = lock(&self.janitor).take() {
+            j.dismiss();
+        }
     }
-}
-
-/// A lock that stays usable after a test panicked while holding it.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Apply every CustomResourceDefinition found in `files` (other kinds are ignored) with
@@ -399,171 +407,27 @@ fn reap_stale(run: &Path) {
             if owner == std::process::id() || Path::new(&format!("/proc/{owner}")).exists() {
                 continue;
             }
-            for pidfile in ["etcd.pid", "kube-apiserver.pid"] {
-                if let Ok(pid) = fs::read_to_string(entry.path().join(pidfile))
-                    && let Ok(pid) = pid.trim().parse::<u32>()
-                    && owned_by(pid, &entry.path())
-                {
-                    signal_group(pid, "KILL");
-                }
-            }
+            process::kill_recorded(&entry.path());
             let _ = fs::remove_dir_all(entry.path());
         }
     });
 }
 
-/// Whether `pid` still is a watchdog of the server in `dir` (guards against pid reuse).
-fn owned_by(pid: u32, dir: &Path) -> bool {
-    fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| String::from_utf8_lossy(&c).contains(&*dir.to_string_lossy()))
-        .unwrap_or(false)
-}
-
-/// Send a signal to a whole process group (watchdog + server) with the `kill` utility
-/// (no `unsafe` libc calls in this crate).
-fn signal_group(pgid: u32, signal: &str) {
-    let _ = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg("--")
-        .arg(format!("-{pgid}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
 /// A free loopback port. The kernel hands out ephemeral ports round-robin, so a port
 /// released here is unlikely to be reused before the server binds it; a collision makes
 /// the start fail and [`ApiServer::start`] retries.
-fn free_port() -> u16 {
+///
+/// Inside the e2e network namespace the ephemeral range belongs to outgoing connections
+/// only (see [`super::netns::LISTEN_PORTS`]): a port is handed out from the range below it,
+/// each once, so a supervised server restarted on its port never finds it taken.
+pub fn free_port() -> u16 {
+    if super::netns::inside() {
+        return super::netns::listen_port();
+    }
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("bind a loopback port")
-}
-
-/// The watchdog: runs the server in the background and polls the test process; when the
-/// test process is gone (or the watchdog is told to stop) the server is killed. SIGKILL,
-/// not a graceful stop: the data is thrown away anyway, and a graceful kube-apiserver
-/// shutdown takes seconds. `$1` = test pid, the rest = the server command line.
-const WATCHDOG: &str = r#"
-owner=$1; shift
-"$@" &
-child=$!
-stop() { kill -KILL "$child" 2>/dev/null; wait "$child"; exit 0; }
-trap stop TERM INT HUP
-while kill -0 "$owner" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
-kill -0 "$owner" 2>/dev/null || stop
-wait "$child"
-"#;
-
-/// One server process under its watchdog, in its own process group.
-#[derive(Debug)]
-struct Proc {
-    name: String,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(dir: &Path, name: &str, bin: &Path, args: &[String]) -> Result<Proc, String> {
-        let log = dir.join(format!("{name}.log"));
-        let out = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .map_err(|e| format!("open {}: {e}", log.display()))?;
-        let err = out.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg(format!("envtest-watchdog {}", dir.display()))
-            .arg(std::process::id().to_string())
-            .arg(bin)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("start {}: {e}", bin.display()))?;
-        let _ = fs::write(dir.join(format!("{name}.pid")), child.id().to_string());
-        Ok(Proc {
-            name: name.into(),
-            child,
-            log,
-        })
-    }
-
-    /// Fails with the log tail if the process has already exited.
-    fn check_alive(&mut self) -> Result<(), String> {
-        match self.child.try_wait() {
-            Ok(None) => Ok(()),
-            Ok(Some(status)) => Err(format!(
-                "{} exited ({status}); last log lines:\n{}",
-                self.name,
-                self.log_tail()
-            )),
-            Err(e) => Err(format!("{}: {e}", self.name)),
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let text = fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-
-    /// Kill the whole group (watchdog and server) and reap the watchdog. Like a crash:
-    /// etcd keeps its data consistent, and restart tests want exactly that.
-    fn stop(mut self) {
-        signal_group(self.child.id(), "KILL");
-        let _ = self.child.wait();
-        // The server was a child of the watchdog; wait until it is really gone so its port
-        // is free for a restart.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && group_alive(self.child.id()) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// Whether any process of group `pgid` still runs (finished zombies excluded).
-fn group_alive(pgid: u32) -> bool {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return false;
-    };
-    entries.flatten().any(|e| {
-        fs::read_to_string(e.path().join("stat")).is_ok_and(|stat| {
-            // Fields after the command name: state ppid pgrp ...
-            let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-            let mut f = rest.split_whitespace();
-            let state = f.next();
-            let pgrp = f.nth(1);
-            // A zombie leader may still have threads tearing down (holding its sockets).
-            let running = state != Some("Z")
-                || fs::read_dir(e.path().join("task")).is_ok_and(|t| t.count() > 1);
-            running && pgrp == Some(pgid.to_string().as_str())
-        })
-    })
-}
-
-/// Wait until something accepts connections on the loopback `port`.
-fn wait_port(proc: &mut Proc, port: u16) -> Result<(), String> {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
-        proc.check_alive()?;
-        if std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "{} not listening on {port} after {READY_TIMEOUT:?}\n{}",
-                proc.name,
-                proc.log_tail()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Wait until `/readyz` answers `ok` to the admin identity. Runs on its own thread with its
@@ -601,14 +465,14 @@ fn wait_ready(proc: &mut Proc, kubeconfig: &Path) -> Result<(), String> {
             return Err(format!(
                 "{} not ready after {READY_TIMEOUT:?}: {last}\n{}",
                 proc.name,
-                proc.log_tail()
+                proc.log_tail(30)
             ));
         }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
-async fn client_for(kubeconfig: &Path) -> kube::Client {
+pub async fn client_for(kubeconfig: &Path) -> kube::Client {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig)
         .unwrap_or_else(|e| panic!("read {}: {e}", kubeconfig.display()));
     let options = kube::config::KubeConfigOptions {

@@ -4,9 +4,11 @@
 
 #![allow(dead_code)]
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use super::process::Proc;
 
 /// Run a command, panicking with its output when it fails; returns stdout.
 pub fn run(cmd: &mut Command) -> String {
@@ -64,15 +66,11 @@ pub fn rev(repo: &Path, branch: &str) -> Option<String> {
 
 /// A free loopback port (the listener is dropped just before the server binds it).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    super::envtest::free_port()
 }
 
 /// Wait until something accepts connections on `port`, or the child exits.
-fn wait_listening(child: &mut Child, port: u16, what: &str) {
+pub fn wait_listening(child: &mut Child, port: u16, what: &str) {
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     // Bounded readiness poll (not a timing assertion): at most ~20 s.
     for _ in 0..400 {
@@ -170,7 +168,7 @@ pub struct Sshd {
     /// The server's public host key line (`ssh-ed25519 AAAA...`).
     pub host_key: String,
     pub authorized_keys: PathBuf,
-    _child: Guard,
+    _proc: Proc,
 }
 
 pub const SSHD: &str = "/usr/sbin/sshd";
@@ -211,28 +209,45 @@ impl Sshd {
                  PasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\n\
                  UseDNS no\n\
-                 LogLevel ERROR\n",
+                 LogLevel INFO\n",
                 host_key.display(),
                 authorized_keys.display()
             ),
         )
         .unwrap();
-        let mut child = Command::new(SSHD)
-            .args(["-D", "-e", "-f"])
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sshd");
-        wait_listening(&mut child, port, "sshd");
+        // Under a watchdog: sshd must not outlive a test process that is killed.
+        let mut proc = Proc::spawn(
+            dir,
+            "sshd",
+            Path::new(SSHD),
+            &[
+                "-D".into(),
+                "-e".into(),
+                "-f".into(),
+                config.display().to_string(),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("start sshd: {e}"));
+        proc.wait_listening(port, std::time::Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{e}"));
         Self {
             port,
             user,
             host_key: public_key(&host_key),
             authorized_keys,
-            _child: Guard(child),
+            _proc: proc,
         }
+    }
+
+    /// Let in one more public key (`ssh-ed25519 AAAA… comment`), as adding a deploy key on a
+    /// git forge does. sshd reads the file on every login.
+    pub fn authorize(&self, public_key: &str) {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.authorized_keys)
+            .unwrap_or_else(|e| panic!("open {}: {e}", self.authorized_keys.display()));
+        writeln!(file, "{}", public_key.trim()).expect("append to authorized_keys");
     }
 
     /// An ssh:// URL for a path on this machine.

@@ -1,10 +1,16 @@
 //! Shared test helpers: where the fixtures are, and a small fluent runner for the binary.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros, unused_imports)]
 
+pub mod apiproxy;
+pub mod charts;
+pub mod cluster;
 pub mod envtest;
 pub mod gitserver;
+pub mod netns;
 pub mod network;
+pub mod process;
+pub mod snapshot;
 pub mod sops;
 
 use std::ffi::OsStr;
@@ -43,27 +49,19 @@ pub fn tool(name: &str, env: &str, script: &str) -> PathBuf {
     bin
 }
 
-/// The upstream manifests for tests: `$HOMELAB_FIXTURES_DIR`, else `../shared/fixtures`.
-pub fn fixtures_dir() -> PathBuf {
-    let dir = std::env::var_os("HOMELAB_FIXTURES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/fixtures"));
-    assert!(
-        dir.join("flux/install.yaml").is_file(),
-        "test fixtures not found at {}: set HOMELAB_FIXTURES_DIR to the directory holding flux/install.yaml and crds/",
-        dir.display()
-    );
-    dir
-}
-
-/// The Flux v2.9.4 install manifest fixture.
-pub fn flux_install() -> PathBuf {
-    fixtures_dir().join("flux/install.yaml")
-}
+// The one fixture loader, shared with the library's unit tests and the benches.
+#[path = "../../../src/test_fixtures.rs"]
+mod test_fixtures;
+pub use test_fixtures::{fixtures_dir, flux_install};
 
 /// The example configuration shipped in the repository.
 pub fn example_config() -> PathBuf {
     root().join("examples/homelab.yaml")
+}
+
+/// The `XDG_CONFIG_HOME` of the binary under test: the age keys it creates live there.
+pub fn config_home() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-config")
 }
 
 /// Start building a `homelab` invocation.
@@ -71,6 +69,9 @@ pub fn homelab() -> Homelab {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_homelab"));
     cmd.env("NO_COLOR", "1")
         .env("HOMELAB_FLUX_MANIFESTS", flux_install())
+        // Age keys created by init and render go here, never into the real ~/.config.
+        .env("XDG_CONFIG_HOME", config_home())
+        .env_remove("HOMELAB_AGE_KEY_FILE")
         .env_remove("KUBECONFIG")
         .env_remove("HOMELAB_SSH_KEY")
         .env_remove("HOMELAB_GIT_TOKEN")
@@ -120,6 +121,15 @@ impl Homelab {
         self
     }
 
+    /// Start in the background, its output going to files that can be read while it runs.
+    pub fn spawn(mut self) -> Running {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = |name: &str| std::fs::File::create(dir.path().join(name)).expect("output file");
+        self.cmd.stdout(file("stdout")).stderr(file("stderr"));
+        let child = self.cmd.spawn().expect("start the homelab binary");
+        Running { child, dir }
+    }
+
     /// Run and return the result for assertions.
     pub fn run(mut self) -> Run {
         let output = self.cmd.output().expect("run the homelab binary");
@@ -136,6 +146,61 @@ impl Homelab {
     /// Run and assert success.
     pub fn ok(self) -> Run {
         self.expect_code(0)
+    }
+}
+
+/// A run in progress (see [`Homelab::spawn`]). Killed if dropped while running.
+#[derive(Debug)]
+pub struct Running {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Running {
+    /// Whether it still runs.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// What it wrote to stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
+    }
+
+    /// Wait for it to end, at most `limit` (then it is killed and the test fails).
+    pub fn finish(mut self, limit: std::time::Duration) -> Run {
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "still running after {limit:?}; stderr:\n{}",
+                    self.stderr_so_far()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let read = |name: &str| std::fs::read(self.dir.path().join(name)).unwrap_or_default();
+        Run {
+            output: Output {
+                status,
+                stdout: read("stdout"),
+                stderr: read("stderr"),
+            },
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.is_running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -1,0 +1,53 @@
+//! End-to-end tests: the real Flux controllers reconcile against a simulated cluster (real
+//! control plane, kwok standing in for kubelets), inside a private network namespace. See
+//! docs/e2e.md.
+//!
+//! `cargo test --test e2e [FILTER]` runs the proofs (libtest-mimic: the usual filters and
+//! flags work). `…/e2e scenario [--config FILE] [--app NAME]…` runs a user's journey with
+//! `homelab` itself (what `scripts/e2e` does).
+
+#[path = "../it/support/mod.rs"]
+mod support;
+
+mod flux;
+mod proofs;
+mod scenario;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // Before any thread exists: re-execute inside a fresh network namespace.
+    support::netns::enter();
+    exit_on_interrupt();
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("scenario") {
+        return scenario::main(&argv[2..]);
+    }
+    let args = libtest_mimic::Arguments::from_args();
+    let conclusion = libtest_mimic::run(&args, proofs::tests());
+    proofs::shutdown();
+    conclusion.exit_code()
+}
+
+/// Ctrl-C or SIGTERM ends the run at once with 130, even where the signal was inherited as
+/// ignored (a background job): the watchdogs then stop every process within a second and
+/// the janitors remove the run directories.
+fn exit_on_interrupt() {
+    std::thread::spawn(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        runtime.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut interrupt = signal(SignalKind::interrupt()).expect("handle SIGINT");
+            let mut terminate = signal(SignalKind::terminate()).expect("handle SIGTERM");
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        });
+        eprintln!("e2e: interrupted: every process of the run stops with this one");
+        std::process::exit(130);
+    });
+}
