@@ -3,25 +3,22 @@
 
 use crate::support::{example_config, homelab, root};
 
-/// The committed copy, for people and tools outside a homelab repository.
-const COMMITTED: &str = "docs/homelab.schema.json";
+/// What `cargo run --example schema` writes: the committed copy, for people and tools
+/// outside a homelab repository.
+#[path = "../../examples/schema.rs"]
+#[allow(dead_code)]
+mod published;
 
-/// The committed copy must be what the model derives. Run with `HOMELAB_BLESS=1` to
-/// regenerate it.
+/// The committed copy is what the model derives. Only the generator writes it; this test
+/// never does.
 #[test]
 fn the_committed_schema_is_up_to_date() {
-    let path = root().join(COMMITTED);
-    let expected = homelab::config::schema::json_schema_text();
-    if std::fs::read_to_string(&path).ok().as_deref() == Some(expected.as_str()) {
-        return;
-    }
-    if std::env::var_os("HOMELAB_BLESS").is_some() {
-        std::fs::write(&path, expected).expect("write");
-    } else {
-        panic!(
-            "{COMMITTED} is out of date; run `HOMELAB_BLESS=1 cargo test --test it schema` and commit"
-        );
-    }
+    let (path, expected) = published::artifact(&root());
+    assert!(
+        std::fs::read_to_string(&path).ok().as_deref() == Some(expected.as_str()),
+        "{} is out of date; run `cargo run --example schema` and commit the result",
+        path.display()
+    );
 }
 
 #[test]
