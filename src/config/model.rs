@@ -129,9 +129,9 @@ choice! {
     #[serde(rename_all = "kebab-case")]
     #[strum(serialize_all = "kebab-case")]
     pub enum NodeRole {
-        /// Runs the Kubernetes control plane (and workloads).
+        /// Runs the Kubernetes control plane, and workloads (on k3s: a server).
         ControlPlane,
-        /// Runs workloads only.
+        /// Runs workloads only (on k3s: an agent).
         #[default]
         Worker,
     }
@@ -200,7 +200,7 @@ choice! {
         /// Trusted certificates, strict rate limits.
         #[default]
         Production,
-        /// Untrusted certificates, generous rate limits: for experimenting.
+        /// Untrusted certificates, generous rate limits: for testing.
         Staging,
     }
 }
@@ -210,13 +210,14 @@ choice! {
     #[serde(rename_all = "lowercase")]
     #[strum(serialize_all = "lowercase")]
     pub enum Challenge {
-        /// Let's Encrypt through a DNS record: works for hosts the internet cannot reach, and for
-        /// wildcards.
+        /// Let's Encrypt through a DNS record: works for LAN-only services and wildcards; needs
+        /// your DNS provider's API credentials.
         #[default]
         Dns01,
-        /// Let's Encrypt over port 80, which the internet must reach; not with envoy-gateway.
+        /// Let's Encrypt over port 80, which must be reachable from the internet; not with
+        /// envoy-gateway.
         Http01,
-        /// An internal CA: nothing leaves the LAN, browsers must be told to trust it.
+        /// A self-signed internal CA: nothing leaves the LAN; browsers warn until you trust it.
         Selfsigned,
     }
 }
