@@ -64,4 +64,21 @@ fn init_points_homelab_yaml_at_the_schema_beside_it() {
         .map(|e| e.instance_path().to_string())
         .collect();
     assert!(errors.contains(&"/storage".to_owned()), "{errors:?}");
+
+    // add-app and remove-app edit the file in place: the modeline stays its first line.
+    let first_line = || {
+        let text = std::fs::read_to_string(dir.join("homelab.yaml")).expect("homelab.yaml");
+        text.lines().next().unwrap_or_default().to_owned()
+    };
+    homelab()
+        .args(["add-app", "grafana", "--non-interactive", "--no-push"])
+        .args(["--set", "storage_size=5Gi"])
+        .dir(&dir)
+        .ok();
+    assert_eq!(first_line(), first);
+    homelab()
+        .args(["remove-app", "grafana", "--non-interactive", "--no-push"])
+        .dir(&dir)
+        .ok();
+    assert_eq!(first_line(), first);
 }
