@@ -42,6 +42,7 @@ Register-ArgumentCompleter -Native -CommandName 'homelab' -ScriptBlock {
             [CompletionResult]::new('secret', 'secret', [CompletionResultType]::ParameterValue, 'Show an app''s generated credentials (decrypted with the repository''s age key)')
             [CompletionResult]::new('key', 'key', [CompletionResultType]::ParameterValue, 'Show, back up or restore the repository''s age key (it decrypts the app secrets)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of homelab.yaml, for editors and other tools')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -361,6 +362,17 @@ Register-ArgumentCompleter -Native -CommandName 'homelab' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'homelab;schema' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The homelab repository (where homelab.yaml lives)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colors (also: the NO_COLOR environment variable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'homelab;help' {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create homelab.yaml (wizard or --config) and render, commit, push and bootstrap the repository')
             [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Re-render the repository from homelab.yaml, keeping your own edits')
@@ -375,6 +387,7 @@ Register-ArgumentCompleter -Native -CommandName 'homelab' -ScriptBlock {
             [CompletionResult]::new('secret', 'secret', [CompletionResultType]::ParameterValue, 'Show an app''s generated credentials (decrypted with the repository''s age key)')
             [CompletionResult]::new('key', 'key', [CompletionResultType]::ParameterValue, 'Show, back up or restore the repository''s age key (it decrypts the app secrets)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of homelab.yaml, for editors and other tools')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -431,6 +444,9 @@ Register-ArgumentCompleter -Native -CommandName 'homelab' -ScriptBlock {
             break
         }
         'homelab;help;completions' {
+            break
+        }
+        'homelab;help;schema' {
             break
         }
         'homelab;help;help' {

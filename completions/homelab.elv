@@ -39,6 +39,7 @@ set edit:completion:arg-completer[homelab] = {|@words|
             cand secret 'Show an app''s generated credentials (decrypted with the repository''s age key)'
             cand key 'Show, back up or restore the repository''s age key (it decrypts the app secrets)'
             cand completions 'Print shell completions'
+            cand schema 'Print the JSON Schema of homelab.yaml, for editors and other tools'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'homelab;init'= {
@@ -332,6 +333,16 @@ set edit:completion:arg-completer[homelab] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'homelab;schema'= {
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'homelab;help'= {
             cand init 'Create homelab.yaml (wizard or --config) and render, commit, push and bootstrap the repository'
             cand render 'Re-render the repository from homelab.yaml, keeping your own edits'
@@ -346,6 +357,7 @@ set edit:completion:arg-completer[homelab] = {|@words|
             cand secret 'Show an app''s generated credentials (decrypted with the repository''s age key)'
             cand key 'Show, back up or restore the repository''s age key (it decrypts the app secrets)'
             cand completions 'Print shell completions'
+            cand schema 'Print the JSON Schema of homelab.yaml, for editors and other tools'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'homelab;help;init'= {
@@ -385,6 +397,8 @@ set edit:completion:arg-completer[homelab] = {|@words|
         &'homelab;help;key;import'= {
         }
         &'homelab;help;completions'= {
+        }
+        &'homelab;help;schema'= {
         }
         &'homelab;help;help'= {
         }

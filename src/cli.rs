@@ -59,6 +59,8 @@ pub enum Command {
     Key(KeyArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
+    /// Print the JSON Schema of homelab.yaml, for editors and other tools.
+    Schema,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -12,7 +12,7 @@ use minijinja::{Environment, UndefinedBehavior, context};
 use serde_json::Value;
 
 use super::profile::{Profile, matches};
-use crate::config::{App, Config, IngressController};
+use crate::config::{App, Choice, Config, IngressController};
 use crate::render::{GATEWAY_NAME, GATEWAY_NAMESPACE, GATEWAY_SECTION, cluster_issuer_name};
 
 /// The app's settings with defaults filled in for questions it applies to but has no answer
@@ -108,10 +108,7 @@ fn value_context(cfg: &Config, app: &App, settings: &BTreeMap<String, String>) -
         issuer => cluster_issuer_name(cfg),
         secret_name => super::secret_name(app),
         tls_secret => format!("{}-tls", app.name),
-        ingress_controller => match cfg.ingress.controller {
-            IngressController::Traefik => "traefik",
-            IngressController::EnvoyGateway => "envoy-gateway",
-        },
+        ingress_controller => cfg.ingress.controller.as_str(),
     }
 }
 

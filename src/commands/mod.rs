@@ -16,6 +16,7 @@ pub mod key;
 pub mod push;
 pub mod remove_app;
 pub mod render;
+pub mod schema;
 pub mod secret;
 pub mod status;
 pub mod sync;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> Result<Status> {
     };
     match cli.command {
         Command::Completions(args) => completions::run(&args),
+        Command::Schema => schema::run(),
         Command::Push(args) => push::run(&ctx, &args),
         Command::Render(args) => render::run(&ctx, &args),
         Command::Doctor(args) => doctor::run(&ctx, &args, cli.global.no_color),

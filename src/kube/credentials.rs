@@ -14,7 +14,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
 
-use crate::config::Config;
+use crate::config::{Choice, Config};
 use crate::error::{Error, Result};
 use crate::git::hostkeys::{self, HostKeyPolicy, Trust};
 

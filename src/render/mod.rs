@@ -91,6 +91,12 @@ fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> anyhow::Resu
         files.extend(crate::catalog::render_app(cfg, app)?);
     }
     files.insert(crate::config::CONFIG_FILE.to_owned(), config_yaml(cfg)?);
+    // Beside homelab.yaml, whose first line points editors at it; rendered, so it follows
+    // the binary that reads the file.
+    files.insert(
+        crate::config::schema::SCHEMA_FILE.to_owned(),
+        crate::config::schema::json_schema_text(),
+    );
     files.insert(RENOVATE_FILE.to_owned(), renovate::config());
     Ok(Rendered { files })
 }
@@ -177,7 +183,8 @@ fn is_dns_label(s: &str) -> bool {
 pub fn config_yaml(cfg: &Config) -> anyhow::Result<String> {
     let body = crate::config::to_yaml(cfg);
     Ok(format!(
-        "# The homelab's configuration: edit it and run `homelab render` to update the repository.\n{body}"
+        "{}\n# The homelab's configuration: edit it and run `homelab render` to update the repository.\n{body}",
+        crate::config::schema::modeline()
     ))
 }
 
@@ -254,7 +261,9 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::config::{AcmeServer, App, Challenge, DnsProvider, IngressController, Provisioner};
+    use crate::config::{
+        AcmeServer, App, Challenge, Choice, DnsProvider, IngressController, Provisioner,
+    };
 
     fn flux_install() -> String {
         std::fs::read_to_string(crate::test_fixtures::flux_install())
@@ -276,9 +285,9 @@ mod tests {
     /// The example varied along every option the templates branch on.
     fn variants() -> Vec<Config> {
         let mut out = Vec::new();
-        for ingress in [IngressController::Traefik, IngressController::EnvoyGateway] {
-            for challenge in [Challenge::Dns01, Challenge::Http01, Challenge::Selfsigned] {
-                for provider in DnsProvider::ALL {
+        for &ingress in IngressController::all() {
+            for &challenge in Challenge::all() {
+                for &provider in DnsProvider::all() {
                     if challenge != Challenge::Dns01 && provider != DnsProvider::Cloudflare {
                         continue;
                     }
@@ -351,7 +360,7 @@ mod tests {
     #[test]
     fn each_dns_provider_gets_its_solver_and_secret_reference() {
         let install = flux_install();
-        for provider in DnsProvider::ALL {
+        for &provider in DnsProvider::all() {
             let mut cfg = example();
             cfg.certificates.dns_provider = provider;
             cfg.certificates.dns_settings = settings(provider);

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::{Challenge, Config};
+use crate::config::{Challenge, Choice, Config};
 use crate::ui::style;
 
 /// What became of the push.

@@ -42,6 +42,7 @@ fn help_lists_every_subcommand() {
             "secret",
             "key",
             "completions",
+            "schema",
             "help",
         ],
         "{}",

@@ -18,6 +18,7 @@ mod network;
 mod next_steps;
 mod render;
 mod rerender;
+mod schema;
 mod secrets;
 mod status;
 mod strict;

@@ -204,7 +204,7 @@ fn obvious_intent_is_taken_shown_and_written() {
     expect(&mut p, "Certificates");
     keys(
         &mut p,
-        "HTTP-01 (needs port 80 reachable from the internet)",
+        "selfsigned - A self-signed internal CA: nothing leaves the LAN; browsers warn until you trust it",
         ENTER,
     );
     answer(&mut p, "Email for Let's Encrypt", "");

@@ -28,9 +28,9 @@ use serde_json::Value;
 
 use crate::config::validate::{to_yaml, validate};
 use crate::config::{
-    AcmeServer, App, CONFIG_FILE, Certificates, Challenge, Cluster, Config, Diagnostic,
-    DnsProvider, FLUX_COMPONENTS, Flux, Git, Ingress, IngressController, Network, Node, NodeRole,
-    Provisioner, Storage, normalize,
+    AcmeServer, App, CONFIG_FILE, Certificates, Challenge, Choice, Cluster, Config, Diagnostic,
+    DnsProvider, FLUX_COMPONENTS, Flux, Git, Ingress, Network, Node, NodeRole, Provisioner,
+    Storage, normalize,
 };
 use crate::error::{Error, Result};
 use crate::ui::style;
@@ -639,13 +639,9 @@ impl Wizard<'_> {
                     (false, 0) => NodeRole::ControlPlane,
                     (false, _) => NodeRole::Worker,
                 };
-                self.choose_one(
+                self.choose_value(
                     &q,
                     &format!("Node {} role", i + 1),
-                    &[
-                        (NodeRole::ControlPlane, "control-plane (on k3s: a server)"),
-                        (NodeRole::Worker, "worker (on k3s: an agent)"),
-                    ],
                     current,
                     &move |c, role| c.nodes[i].role = role,
                 )
@@ -721,38 +717,22 @@ impl Wizard<'_> {
                     },
                 )
             }
-            Q::IngressController => self.choose_one(
-                &q,
-                "Ingress controller",
-                &[
-                    (IngressController::Traefik, "traefik (Ingress)"),
-                    (IngressController::EnvoyGateway, "envoy-gateway (Gateway API)"),
-                ],
-                self.draft.ingress.controller,
-                &|c, controller| c.ingress.controller = controller,
-            )
-            .map(drop),
-            Q::Challenge => self.choose_one(
-                &q,
-                "Certificates",
-                &[
-                    (
-                        Challenge::Dns01,
-                        "Let's Encrypt, DNS-01 (works for LAN-only services; needs your DNS provider's API credentials)",
-                    ),
-                    (
-                        Challenge::Http01,
-                        "Let's Encrypt, HTTP-01 (needs port 80 reachable from the internet)",
-                    ),
-                    (
-                        Challenge::Selfsigned,
-                        "self-signed internal CA (browsers warn until you trust it)",
-                    ),
-                ],
-                self.draft.certificates.challenge,
-                &|c, challenge| c.certificates.challenge = challenge,
-            )
-            .map(drop),
+            Q::IngressController => self
+                .choose_value(
+                    &q,
+                    "Ingress controller",
+                    self.draft.ingress.controller,
+                    &|c, controller| c.ingress.controller = controller,
+                )
+                .map(drop),
+            Q::Challenge => self
+                .choose_value(
+                    &q,
+                    "Certificates",
+                    self.draft.certificates.challenge,
+                    &|c, challenge| c.certificates.challenge = challenge,
+                )
+                .map(drop),
             Q::Email => {
                 let default = or(
                     &self.draft.certificates.email,
@@ -768,19 +748,16 @@ impl Wizard<'_> {
                     },
                 )
             }
-            Q::AcmeServer => self.choose_one(
-                &q,
-                "Let's Encrypt server",
-                &[
-                    (AcmeServer::Production, "production"),
-                    (AcmeServer::Staging, "staging (for testing, untrusted)"),
-                ],
-                self.draft.certificates.acme_server,
-                &|c, server| c.certificates.acme_server = server,
-            )
-            .map(drop),
+            Q::AcmeServer => self
+                .choose_value(
+                    &q,
+                    "Let's Encrypt server",
+                    self.draft.certificates.acme_server,
+                    &|c, server| c.certificates.acme_server = server,
+                )
+                .map(drop),
             Q::DnsProvider => {
-                let labels: Vec<String> = DnsProvider::ALL
+                let labels: Vec<String> = DnsProvider::all()
                     .iter()
                     .map(|p| {
                         format!(
@@ -790,7 +767,7 @@ impl Wizard<'_> {
                         )
                     })
                     .collect();
-                let options: Vec<(DnsProvider, &str)> = DnsProvider::ALL
+                let options: Vec<(DnsProvider, &str)> = DnsProvider::all()
                     .iter()
                     .copied()
                     .zip(labels.iter().map(String::as_str))
@@ -837,20 +814,14 @@ impl Wizard<'_> {
                     },
                 )
             }
-            Q::Provisioner => self.choose_one(
-                &q,
-                "NFS provisioner",
-                &[
-                    (Provisioner::CsiDriverNfs, "csi-driver-nfs"),
-                    (
-                        Provisioner::NfsSubdirExternalProvisioner,
-                        "nfs-subdir-external-provisioner",
-                    ),
-                ],
-                self.draft.storage.provisioner,
-                &|c, provisioner| c.storage.provisioner = provisioner,
-            )
-            .map(drop),
+            Q::Provisioner => self
+                .choose_value(
+                    &q,
+                    "NFS provisioner",
+                    self.draft.storage.provisioner,
+                    &|c, provisioner| c.storage.provisioner = provisioner,
+                )
+                .map(drop),
             Q::NfsServer => {
                 let default = or(&self.draft.storage.nfs_server, None);
                 self.text(
@@ -1106,15 +1077,11 @@ impl Wizard<'_> {
             Q::IngressAddress,
         ));
         entries.push((
-            format!(
-                "ingress controller: {}",
-                IngressController::NAMES
-                    [usize::from(d.ingress.controller == IngressController::EnvoyGateway)]
-            ),
+            format!("ingress controller: {}", d.ingress.controller.as_str()),
             Q::IngressController,
         ));
         entries.push((
-            format!("certificates: {:?}", d.certificates.challenge).to_lowercase(),
+            format!("certificates: {}", d.certificates.challenge.as_str()),
             Q::Challenge,
         ));
         if d.certificates.challenge != Challenge::Selfsigned {
@@ -1253,6 +1220,30 @@ impl Wizard<'_> {
         let labels: Vec<&str> = options.iter().map(|(_, label)| *label).collect();
         let i = self.choose(q, prompt, &labels, default, &|c, i| set(c, options[i].0))?;
         Ok(options[i].0)
+    }
+
+    /// [`Self::choose_one`] among every value of a [`Choice`], each labelled with its name
+    /// in `homelab.yaml` and what it means (its doc comment).
+    fn choose_value<T: Choice>(
+        &mut self,
+        q: &Q,
+        prompt: &str,
+        current: T,
+        set: &dyn Fn(&mut Config, T),
+    ) -> Result<T> {
+        let labels: Vec<String> = T::all()
+            .iter()
+            .map(|v| {
+                let meaning = v.description();
+                format!("{} - {}", v.as_str(), meaning.trim_end_matches('.'))
+            })
+            .collect();
+        let options: Vec<(T, &str)> = T::all()
+            .iter()
+            .copied()
+            .zip(labels.iter().map(String::as_str))
+            .collect();
+        self.choose_one(q, prompt, &options, current, set)
     }
 
     fn select(&self, prompt: &str, items: &[&str], default: usize) -> Result<usize> {
