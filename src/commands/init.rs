@@ -70,6 +70,19 @@ fn check_existing(dir: &Path, cfg: &Config) -> Result<()> {
     }
 }
 
+/// The existing `homelab.yaml` with the wizard's changes, edited in place so the user's
+/// comments and layout stay.
+fn edited_config(dir: &Path, cfg: &Config) -> Result<String> {
+    let path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::failed(format!("cannot read {}: {e}", path.display())))?;
+    let current = crate::config::validate::parse(&text).map_err(|_| {
+        Error::failed(format!("{} changed while the wizard ran", path.display()))
+            .with_hint("run `homelab init` again: the answers are saved")
+    })?;
+    crate::config::edit::edited(&text, &current, cfg)
+}
+
 /// Refuse to mix a new homelab with other files by mistake: a directory that holds more
 /// than a git directory (and the homelab.yaml of this same homelab) needs
 /// `--allow-non-empty`. Even then only the rendered files are committed.
@@ -109,6 +122,11 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         check_existing(&ctx.dir, cfg)?;
     }
     check_empty(&ctx.dir, args.allow_non_empty)?;
+    let edited = if answers.replaces_existing {
+        Some(edited_config(&ctx.dir, cfg)?)
+    } else {
+        None
+    };
 
     let bar = progress::spinner("Loading the Flux install manifest");
     let install =
@@ -131,10 +149,8 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
             cfg.cluster.name,
             env!("CARGO_PKG_VERSION")
         );
-        if answers.replaces_existing {
+        if let Some(text) = edited {
             // The wizard showed the changes to homelab.yaml and the user confirmed them.
-            let text =
-                crate::render::config_yaml(cfg).map_err(|e| Error::failed(format!("{e:#}")))?;
             change.files.insert(CONFIG_FILE.to_owned(), text);
             change.replace.insert(CONFIG_FILE.to_owned());
         }

@@ -349,15 +349,9 @@ fn run_caught(dir: &Path, contexts: &[(String, String)]) -> Result<Answers> {
                 eprintln!("These are the values of the existing homelab.yaml.");
             } else {
                 eprintln!(
-                    "This replaces the existing homelab.yaml (changed: {}) and re-renders the repository from it.",
+                    "This changes {} in the existing homelab.yaml (edited in place: its comments and layout stay) and re-renders the repository from it.",
                     changed.join(", ")
                 );
-                if has_comments(dir) {
-                    eprintln!(
-                        "{} homelab.yaml is written anew from the answers: the comments in it are not kept (git history has them).",
-                        style::yellow("note:")
-                    );
-                }
             }
         }
         if let Some(context) = &w.context {
@@ -411,16 +405,6 @@ fn read_existing(dir: &Path) -> Result<Option<Config>> {
             }
         },
     }
-}
-
-/// Whether the `homelab.yaml` in `dir` has comments of the user's (beyond the first line,
-/// which homelab writes).
-fn has_comments(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join(CONFIG_FILE)).is_ok_and(|text| {
-        text.lines()
-            .skip(1)
-            .any(|l| l.trim_start().starts_with('#') || l.contains(" #"))
-    })
 }
 
 /// The leaf key paths whose values differ between two configurations.
