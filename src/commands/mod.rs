@@ -29,7 +29,7 @@ pub struct Context {
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<Status> {
-    crate::ui::style::init(cli.global.no_color);
+    crate::ui::printer::init(cli.global.no_color, cli.global.verbose);
     let ctx = Context {
         dir: cli.global.dir.clone(),
         verbose: cli.global.verbose,
@@ -38,7 +38,7 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Completions(args) => completions::run(&args),
         Command::Push(args) => push::run(&ctx, &args),
         Command::Render(args) => render::run(&ctx, &args),
-        Command::Doctor(args) => doctor::run(&ctx, &args, cli.global.no_color),
+        Command::Doctor(args) => doctor::run(&ctx, &args),
         Command::AddApp(args) => add_app::run(&ctx, &args),
         Command::RemoveApp(args) => remove_app::run(&ctx, &args),
         Command::Apps => apps::run(&ctx),
