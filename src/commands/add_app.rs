@@ -111,6 +111,7 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
     let progress = crate::ui::printer::spinner(format!("adding {}", app.name));
     let plain = catalog::plain_secret(&new_cfg, &profile, &app, &given)
         .map_err(|e| Error::usage(format!("{e:#}")))?;
+    let has_secret = plain.is_some();
     if let Some(plain) = plain {
         progress.set_message("encrypting the app's Secret (SOPS + age)");
         let (key, created) = crate::secrets::ensure_key(ws.dir(), &cfg.cluster.name)?;
@@ -147,6 +148,13 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
     ));
     if let Some(oid) = report.commit {
         crate::ui::style::note(&format!("committed {}", &oid.to_string()[..8]));
+    }
+    if has_secret {
+        crate::ui::style::note(&format!(
+            "its generated credentials are encrypted in {}: `homelab secret show {}` prints them",
+            catalog::secret_path(&app),
+            app.name
+        ));
     }
     if !profile.notes.is_empty() {
         crate::ui::style::note(&profile.notes);

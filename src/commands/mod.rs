@@ -12,9 +12,11 @@ pub mod bootstrap;
 pub mod completions;
 pub mod doctor;
 pub mod init;
+pub mod key;
 pub mod push;
 pub mod remove_app;
 pub mod render;
+pub mod secret;
 pub mod status;
 pub mod sync;
 
@@ -46,5 +48,7 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Init(args) => init::run(&ctx, &args),
         Command::Status(args) => status::run(&args),
         Command::Sync(args) => sync::run(&ctx, &args),
+        Command::Secret(args) => secret::run(&ctx, &args),
+        Command::Key(args) => key::run(&ctx, &args),
     }
 }

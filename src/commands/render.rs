@@ -150,9 +150,10 @@ pub fn user_files(
 /// Say where a new age key is and that it must be backed up.
 pub fn announce_key(key: &crate::secrets::AgeKey) {
     style::note(&format!(
-        "created the repository's age key {} (public key {}): back it up — with the repository, it is all you need to decrypt the app secrets",
+        "created the repository's age key {} (public key {}): back it up with `homelab key export <file outside this repository>`; {}",
         key.file.display(),
-        key.recipient
+        key.recipient,
+        crate::secrets::WHY_BACK_UP_THE_KEY
     ));
 }
 

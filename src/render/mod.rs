@@ -29,8 +29,11 @@ pub const ACME_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/dir
 
 /// The shared Gateway (envoy-gateway only) apps attach their HTTPRoutes to.
 pub const GATEWAY_NAME: &str = "homelab";
-/// The namespace of the shared Gateway.
-pub const GATEWAY_NAMESPACE: &str = "envoy-gateway-system";
+/// The namespace of the shared Gateway: Envoy Gateway's own.
+pub const GATEWAY_NAMESPACE: &str = plan::ENVOY_GATEWAY.namespace;
+/// The Gateway's HTTPS listener, which serves the wildcard `*.<domain>` certificate and which
+/// app HTTPRoutes name as their `sectionName`.
+pub const GATEWAY_SECTION: &str = "https";
 /// The Secret (in [`GATEWAY_NAMESPACE`]) holding the wildcard certificate of the Gateway.
 pub const WILDCARD_SECRET: &str = "wildcard-tls";
 /// Renovate's configuration, at the repository root.
@@ -409,6 +412,19 @@ mod tests {
         // No wildcard certificate can come from HTTP-01.
         let gateway = docs(&r.files["infrastructure/configs/envoy-gateway/gateway.yaml"]);
         assert!(gateway.iter().all(|d| d["kind"] != "Certificate"));
+        // App HTTPRoutes name the listener by GATEWAY_SECTION: it must be the HTTPS one.
+        let listeners = gateway
+            .iter()
+            .find(|d| d["kind"] == "Gateway")
+            .map(|d| d["spec"]["listeners"].clone())
+            .unwrap();
+        let https = listeners
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["protocol"] == "HTTPS")
+            .unwrap();
+        assert_eq!(https["name"], GATEWAY_SECTION);
     }
 
     #[test]

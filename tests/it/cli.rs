@@ -39,6 +39,8 @@ fn help_lists_every_subcommand() {
             "push",
             "status",
             "sync",
+            "secret",
+            "key",
             "completions",
             "help",
         ],

@@ -19,6 +19,7 @@ mod network;
 mod next_steps;
 mod render;
 mod rerender;
+mod secrets;
 mod status;
 mod strict;
 mod validate;
