@@ -83,6 +83,11 @@ pub fn data_line(line: &str) {
     data(&format!("{line}\n"));
 }
 
+/// Whether stdout is a terminal (data that must not land in the scrollback checks it).
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
 /// A writer on stdout, for data produced by a library that writes (shell completions).
 pub fn data_writer() -> std::io::StdoutLock<'static> {
     std::io::stdout().lock()
