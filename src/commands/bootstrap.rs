@@ -12,7 +12,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::ApiResource;
 use serde_json::Value;
@@ -28,7 +28,8 @@ use crate::kube::client::{self, Access};
 use crate::kube::credentials::{self, GIT_SECRET, GitRemote, PROVIDER_NAMESPACE, SOPS_SECRET};
 use crate::kube::wait::{self, Check, Target};
 use crate::net::{DEFAULT_GIT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, human};
-use crate::ui::style;
+use crate::ui::printer;
+use crate::ui::style::{self, Mark};
 
 /// `homelab bootstrap`.
 pub fn run(ctx: &Context, args: &BootstrapArgs) -> Result<Status> {
@@ -186,26 +187,16 @@ fn is_sync_object(doc: &Value) -> bool {
 /// A progress spinner on a terminal, plain notes otherwise.
 struct Phase {
     bar: ProgressBar,
-    tty: bool,
 }
 
 impl Phase {
     fn start(message: &str) -> Self {
-        let tty = std::io::stderr().is_terminal();
-        let bar = if tty {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        } else {
+        if !printer::progress_enabled() {
             style::note(&format!("{message}..."));
-            ProgressBar::hidden()
-        };
-        bar.set_message(message.to_owned());
-        Self { bar, tty }
+        }
+        Self {
+            bar: printer::spinner(message),
+        }
     }
 
     fn set(&self, message: String) {
@@ -214,8 +205,7 @@ impl Phase {
 
     fn done(self, message: &str) {
         self.bar.finish_and_clear();
-        let _ = self.tty;
-        style::note(&format!("{} {message}", style::green("✓")));
+        style::note(&format!("{} {message}", style::mark(Mark::Ok)));
     }
 
     fn abandon(self) {
@@ -430,12 +420,17 @@ fn describe_access(a: &Access) -> String {
 
 fn print_report(report: &ApplyReport, dry_run: bool) {
     for obj in &report.objects {
-        if dry_run || obj.outcome != Outcome::Unchanged {
+        // `-v` shows every object, unchanged ones too.
+        if dry_run || obj.outcome != Outcome::Unchanged || printer::verbosity() > 0 {
             let suffix = match &obj.unvalidated {
                 Some(why) => format!(" (not validated: {why})"),
                 None => String::new(),
             };
-            println!("{:<10} {}{suffix}", obj.outcome.as_str(), obj.id());
+            printer::data_line(&format!(
+                "{:<10} {}{suffix}",
+                obj.outcome.as_str(),
+                obj.id()
+            ));
         }
     }
     let retried = if report.retries > 0 {
@@ -599,7 +594,11 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
             return Err(e);
         }
     };
-    phase.done(&format!("Flux components: {}", report.summary()));
+    // A count only: the outcome totals come once, over every object, after the sync objects.
+    phase.done(&format!(
+        "Flux components and credentials: {} objects",
+        report.objects.len()
+    ));
 
     if let Some(key) = &creds.deploy_key
         && !opts.dry_run
@@ -609,7 +608,7 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
             .components
             .iter()
             .any(|c| c == "image-automation-controller");
-        println!("{}", key.public);
+        printer::data_line(&key.public);
         style::note(&format!(
             "Add the public key above ({}) as a deploy key of {}{}.",
             key.fingerprint,

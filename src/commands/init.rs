@@ -14,7 +14,7 @@ use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
 use crate::render::write::{Mode, Workspace};
 use crate::ui::checklist::{AgeKeyFile, Bootstrap, InitOutcome, Push};
-use crate::ui::progress;
+use crate::ui::printer;
 use crate::ui::wizard::Answers;
 
 /// Where the answers come from.
@@ -128,7 +128,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         None
     };
 
-    let bar = progress::spinner("Loading the Flux install manifest");
+    let bar = printer::spinner("Loading the Flux install manifest");
     let install =
         crate::flux::install_manifest(&cfg.flux.version, args.flux.flux_manifests.as_deref())?;
     bar.set_message("Writing and committing");
@@ -157,15 +157,15 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         ws.apply(&change)?
     };
     bar.finish_and_clear();
-    let summary = report.summary();
+    let summary = report.summary_with(ctx.verbose > 0);
     if ctx.verbose > 0 || report.has_conflicts() {
-        eprint!("{summary}");
+        printer::note_raw(&summary);
     }
     let totals = summary.lines().last().unwrap_or_default();
-    eprintln!(
+    printer::note(&format!(
         "rendered the repository into {} ({totals})",
         ctx.dir.display()
-    );
+    ));
     if report.has_conflicts() {
         // Nothing committed: the draft keeps the answers until the repository holds them.
         return Ok(crate::commands::render::status(&report));

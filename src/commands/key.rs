@@ -4,14 +4,14 @@
 //!
 //! The private key never goes to stderr; it goes to stdout only for `export -` into a pipe.
 
-use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::path::Path;
 
 use crate::cli::{KeyArgs, KeyCommand, KeyExportArgs, KeyImportArgs};
 use crate::commands::Context;
 use crate::error::{Error, Result, Status};
 use crate::secrets::{self, Imported, KeyLocation, KeySource};
-use crate::ui::style;
+use crate::ui::{printer, style};
 
 pub fn run(ctx: &Context, args: &KeyArgs) -> Result<Status> {
     match &args.command {
@@ -28,9 +28,12 @@ fn show(ctx: &Context) -> Result<Status> {
         return Err(secrets::require_key(&ctx.dir, &cfg.cluster.name)
             .expect_err("no key location means no key"));
     };
-    println!("recipient: {}", location.recipient);
-    println!("file: {}", location.file.display());
-    println!("present: {}", if location.present { "yes" } else { "no" });
+    printer::data_line(&format!("recipient: {}", location.recipient));
+    printer::data_line(&format!("file: {}", location.file.display()));
+    printer::data_line(&format!(
+        "present: {}",
+        if location.present { "yes" } else { "no" }
+    ));
     match location.source {
         KeySource::Env => style::note(&format!(
             "the file comes from {}",
@@ -65,7 +68,7 @@ fn export(ctx: &Context, args: &KeyExportArgs) -> Result<Status> {
     if args.file == Path::new("-") {
         // A pipe (gpg, a password manager) is the one use of stdout; on a terminal the key
         // would only end up in the scrollback.
-        if std::io::stdout().is_terminal() {
+        if printer::stdout_is_terminal() {
             return Err(Error::usage(
                 "refusing to print the private age key on a terminal",
             )
@@ -73,7 +76,7 @@ fn export(ctx: &Context, args: &KeyExportArgs) -> Result<Status> {
                 "give a file name, or pipe it: `homelab key export - | gpg --symmetric > homelab-age.agekey.gpg`",
             ));
         }
-        let mut stdout = std::io::stdout().lock();
+        let mut stdout = printer::data_writer();
         stdout
             .write_all(key.private_bytes())
             .and_then(|()| stdout.flush())

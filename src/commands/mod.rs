@@ -32,7 +32,7 @@ pub struct Context {
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<Status> {
-    crate::ui::style::init(cli.global.no_color);
+    crate::ui::printer::init(cli.global.no_color, cli.global.verbose);
     let ctx = Context {
         dir: cli.global.dir.clone(),
         verbose: cli.global.verbose,
@@ -42,7 +42,7 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Schema => schema::run(),
         Command::Push(args) => push::run(&ctx, &args),
         Command::Render(args) => render::run(&ctx, &args),
-        Command::Doctor(args) => doctor::run(&ctx, &args, cli.global.no_color),
+        Command::Doctor(args) => doctor::run(&ctx, &args),
         Command::AddApp(args) => add_app::run(&ctx, &args),
         Command::RemoveApp(args) => remove_app::run(&ctx, &args),
         Command::Apps => apps::run(&ctx),

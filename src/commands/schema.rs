@@ -4,6 +4,6 @@
 use crate::error::{Result, Status};
 
 pub fn run() -> Result<Status> {
-    print!("{}", crate::config::schema::json_schema_text());
+    crate::ui::printer::data(&crate::config::schema::json_schema_text());
     Ok(Status::Ok)
 }

@@ -5,7 +5,7 @@
 //! (for scripts), else every key as `key: value`, with a warning on stderr when that lands
 //! on a terminal. Nothing decrypted is ever written to stderr or to a file.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 
 use crate::catalog;
 use crate::cli::{SecretArgs, SecretCommand, SecretShowArgs};
@@ -57,7 +57,7 @@ fn show(ctx: &Context, args: &SecretShowArgs) -> Result<Status> {
             }
         }
         None => {
-            if std::io::stdout().is_terminal() {
+            if crate::ui::printer::stdout_is_terminal() {
                 crate::ui::style::note(&format!(
                     "{} the credentials of {} are shown on screen; `homelab secret show {} KEY` prints one value for scripts",
                     crate::ui::style::yellow("warning:"),
@@ -70,7 +70,7 @@ fn show(ctx: &Context, args: &SecretShowArgs) -> Result<Status> {
             }
         }
     }
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::ui::printer::data_writer();
     match stdout
         .write_all(out.as_bytes())
         .and_then(|()| stdout.flush())

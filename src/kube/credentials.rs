@@ -412,7 +412,7 @@ pub async fn existing_secret(
     api.get_opt(name).await.map_err(|e| {
         Error::failed(format!(
             "cannot read Secret {ns}/{name}: {}",
-            crate::kube::apply::error_message(&e)
+            crate::kube::client::describe(&e)
         ))
     })
 }

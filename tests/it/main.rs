@@ -10,6 +10,7 @@ mod deploy_key;
 mod dns01;
 mod doctor;
 mod envtest;
+mod errors;
 mod fixtures;
 mod git_push;
 mod hostile;

@@ -307,13 +307,13 @@ fn run_caught(dir: &Path, contexts: &[(String, String)]) -> Result<Answers> {
         save_warned: false,
     };
 
-    eprintln!(
+    crate::note!(
         "Let's describe your homelab. Press Enter to take the [default]. Ctrl-C stops; the answers given so far are kept for the next `homelab init`.\n"
     );
     let mut resumed = false;
     if let Some(saved) = w.store.as_ref().and_then(Store::load) {
         let file = w.store.as_ref().map(|s| s.path().display().to_string());
-        eprintln!(
+        crate::note!(
             "An earlier `homelab init` for {} stopped after {} answers; they are saved in {}.",
             saved.dir,
             saved.answered.len(),
@@ -331,7 +331,7 @@ fn run_caught(dir: &Path, contexts: &[(String, String)]) -> Result<Answers> {
         }
     }
     if !resumed && let Some(existing) = &existing {
-        eprintln!(
+        crate::note!(
             "{} exists: its values are the defaults, Enter keeps each one.\n",
             dir.join(CONFIG_FILE).display()
         );
@@ -342,20 +342,20 @@ fn run_caught(dir: &Path, contexts: &[(String, String)]) -> Result<Answers> {
     loop {
         w.ask_all()?;
         w.settle_final()?;
-        eprintln!("\nSummary (homelab.yaml):\n\n{}", to_yaml(&w.draft));
+        crate::note!("\nSummary (homelab.yaml):\n\n{}", to_yaml(&w.draft));
         if let Some(existing) = &existing {
             let changed = changed_paths(existing, &w.draft);
             if changed.is_empty() {
-                eprintln!("These are the values of the existing homelab.yaml.");
+                crate::note!("These are the values of the existing homelab.yaml.");
             } else {
-                eprintln!(
+                crate::note!(
                     "This changes {} in the existing homelab.yaml (edited in place: its comments and layout stay) and re-renders the repository from it.",
                     changed.join(", ")
                 );
             }
         }
         if let Some(context) = &w.context {
-            eprintln!("Flux will be bootstrapped into context {context}.");
+            crate::note!("Flux will be bootstrapped into context {context}.");
         }
         match w.select(
             "Write this homelab?",
@@ -668,7 +668,7 @@ impl Wizard<'_> {
                     &addresses,
                 );
                 let default = or(&self.draft.network.loadbalancer_pool.join(", "), suggested);
-                eprintln!(
+                crate::note!(
                     "MetalLB gives services addresses from a pool on your LAN: keep it outside your router's DHCP range, so no device gets one of them too."
                 );
                 self.text(
@@ -770,7 +770,7 @@ impl Wizard<'_> {
                             .retain(|k, _| allowed.contains(&k.as_str()));
                     },
                 )?;
-                eprintln!(
+                crate::note!(
                     "  `homelab bootstrap` reads the {} credentials from {} (they never go into homelab.yaml or git).",
                     provider.as_str(),
                     provider.credential_env().join(" and ")
@@ -855,7 +855,7 @@ impl Wizard<'_> {
                 Ok(())
             }
             Q::GitUrl => {
-                eprintln!(
+                crate::note!(
                     "Flux in the cluster pulls the repository from the git remote: give an ssh:// or https:// URL it can reach (a local path or file:// URL can be pushed to, but not bootstrapped from)."
                 );
                 let default = Some(self.draft.git.url.clone());
@@ -872,7 +872,7 @@ impl Wizard<'_> {
                 if !url.is_empty()
                     && let Err(why) = crate::kube::credentials::parse_remote(url)
                 {
-                    eprintln!(
+                    crate::note!(
                         "{} {}: homelab can push there, but Flux in the cluster cannot pull from it, so `homelab init` will not bootstrap",
                         style::yellow("note:"),
                         why.message
@@ -920,7 +920,7 @@ impl Wizard<'_> {
     /// The node list: each node's name, address and role, until there is no other; then
     /// the list's own rule (a control-plane node) is checked at once.
     fn nodes(&mut self) -> Result<()> {
-        eprintln!(
+        crate::note!(
             "Node names must be the machines' Kubernetes node names (on k3s, their hostnames)."
         );
         let mut i = 0;
@@ -1153,7 +1153,7 @@ impl Wizard<'_> {
             .map_err(|e| self.prompt_failed(e))?;
         let taken = apply(&mut self.draft, &answer);
         if taken.shown != answer.trim() {
-            eprintln!("  → {}", taken.shown);
+            crate::note!("  → {}", taken.shown);
         }
         for also in &taken.also {
             self.answered.insert(also.clone());
@@ -1276,7 +1276,7 @@ impl Wizard<'_> {
     fn show_error(&self, message: &str) {
         let mut out = String::new();
         let _ = self.theme.format_error(&mut out, message);
-        eprintln!("{out}");
+        crate::note!("{out}");
     }
 
     /// Record an answer and save the draft.
@@ -1310,7 +1310,7 @@ impl Wizard<'_> {
             Ok(()) => self.saved = true,
             Err(e) if !self.save_warned => {
                 self.save_warned = true;
-                eprintln!(
+                crate::note!(
                     "{} cannot save the answers to {} ({e}); they will be lost if the wizard stops",
                     style::yellow("warning:"),
                     store.path().display()
