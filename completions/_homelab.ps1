@@ -39,7 +39,10 @@ Register-ArgumentCompleter -Native -CommandName 'homelab' -ScriptBlock {
             [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Commit and push the repository to git.url')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show every Flux object of the cluster: Ready, revision, message')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Make Flux apply the pushed commit now and wait until the cluster runs it')
+            [CompletionResult]::new('secret', 'secret', [CompletionResultType]::ParameterValue, 'Show an app''s generated credentials (decrypted with the repository''s age key)')
+            [CompletionResult]::new('key', 'key', [CompletionResultType]::ParameterValue, 'Show, back up or restore the repository''s age key (it decrypts the app secrets)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of homelab.yaml, for editors and other tools')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -243,7 +246,123 @@ Register-ArgumentCompleter -Native -CommandName 'homelab' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'homelab;secret' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The homelab repository (where homelab.yaml lives)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colors (also: the NO_COLOR environment variable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print an app''s generated credentials: `key: value` lines, or one value with KEY')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'homelab;secret;show' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The homelab repository (where homelab.yaml lives)')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'With KEY: print the value without a trailing newline')
+            [CompletionResult]::new('--no-newline', '--no-newline', [CompletionResultType]::ParameterName, 'With KEY: print the value without a trailing newline')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colors (also: the NO_COLOR environment variable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'homelab;secret;help' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print an app''s generated credentials: `key: value` lines, or one value with KEY')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'homelab;secret;help;show' {
+            break
+        }
+        'homelab;secret;help;help' {
+            break
+        }
+        'homelab;key' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The homelab repository (where homelab.yaml lives)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colors (also: the NO_COLOR environment variable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Say which age key the repository uses: its public key, its file, and whether it is there')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Copy the age key to FILE (mode 600) for a backup; `-` writes it to a pipe')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Restore a backed-up age key (FILE, or `-` for standard input) where homelab finds it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'homelab;key;show' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The homelab repository (where homelab.yaml lives)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colors (also: the NO_COLOR environment variable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'homelab;key;export' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The homelab repository (where homelab.yaml lives)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace FILE if it exists')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colors (also: the NO_COLOR environment variable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'homelab;key;import' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The homelab repository (where homelab.yaml lives)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colors (also: the NO_COLOR environment variable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'homelab;key;help' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Say which age key the repository uses: its public key, its file, and whether it is there')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Copy the age key to FILE (mode 600) for a backup; `-` writes it to a pipe')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Restore a backed-up age key (FILE, or `-` for standard input) where homelab finds it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'homelab;key;help;show' {
+            break
+        }
+        'homelab;key;help;export' {
+            break
+        }
+        'homelab;key;help;import' {
+            break
+        }
+        'homelab;key;help;help' {
+            break
+        }
         'homelab;completions' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The homelab repository (where homelab.yaml lives)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colors (also: the NO_COLOR environment variable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'homelab;schema' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The homelab repository (where homelab.yaml lives)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v for details, -vv for debugging')
@@ -265,7 +384,10 @@ Register-ArgumentCompleter -Native -CommandName 'homelab' -ScriptBlock {
             [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Commit and push the repository to git.url')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show every Flux object of the cluster: Ready, revision, message')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Make Flux apply the pushed commit now and wait until the cluster runs it')
+            [CompletionResult]::new('secret', 'secret', [CompletionResultType]::ParameterValue, 'Show an app''s generated credentials (decrypted with the repository''s age key)')
+            [CompletionResult]::new('key', 'key', [CompletionResultType]::ParameterValue, 'Show, back up or restore the repository''s age key (it decrypts the app secrets)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of homelab.yaml, for editors and other tools')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -299,7 +421,32 @@ Register-ArgumentCompleter -Native -CommandName 'homelab' -ScriptBlock {
         'homelab;help;sync' {
             break
         }
+        'homelab;help;secret' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print an app''s generated credentials: `key: value` lines, or one value with KEY')
+            break
+        }
+        'homelab;help;secret;show' {
+            break
+        }
+        'homelab;help;key' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Say which age key the repository uses: its public key, its file, and whether it is there')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Copy the age key to FILE (mode 600) for a backup; `-` writes it to a pipe')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Restore a backed-up age key (FILE, or `-` for standard input) where homelab finds it')
+            break
+        }
+        'homelab;help;key;show' {
+            break
+        }
+        'homelab;help;key;export' {
+            break
+        }
+        'homelab;help;key;import' {
+            break
+        }
         'homelab;help;completions' {
+            break
+        }
+        'homelab;help;schema' {
             break
         }
         'homelab;help;help' {

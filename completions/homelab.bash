@@ -37,6 +37,9 @@ _homelab() {
             homelab,init)
                 cmd="homelab__subcmd__init"
                 ;;
+            homelab,key)
+                cmd="homelab__subcmd__key"
+                ;;
             homelab,push)
                 cmd="homelab__subcmd__push"
                 ;;
@@ -45,6 +48,12 @@ _homelab() {
                 ;;
             homelab,render)
                 cmd="homelab__subcmd__render"
+                ;;
+            homelab,schema)
+                cmd="homelab__subcmd__schema"
+                ;;
+            homelab,secret)
+                cmd="homelab__subcmd__secret"
                 ;;
             homelab,status)
                 cmd="homelab__subcmd__status"
@@ -73,6 +82,9 @@ _homelab() {
             homelab__subcmd__help,init)
                 cmd="homelab__subcmd__help__subcmd__init"
                 ;;
+            homelab__subcmd__help,key)
+                cmd="homelab__subcmd__help__subcmd__key"
+                ;;
             homelab__subcmd__help,push)
                 cmd="homelab__subcmd__help__subcmd__push"
                 ;;
@@ -82,11 +94,65 @@ _homelab() {
             homelab__subcmd__help,render)
                 cmd="homelab__subcmd__help__subcmd__render"
                 ;;
+            homelab__subcmd__help,schema)
+                cmd="homelab__subcmd__help__subcmd__schema"
+                ;;
+            homelab__subcmd__help,secret)
+                cmd="homelab__subcmd__help__subcmd__secret"
+                ;;
             homelab__subcmd__help,status)
                 cmd="homelab__subcmd__help__subcmd__status"
                 ;;
             homelab__subcmd__help,sync)
                 cmd="homelab__subcmd__help__subcmd__sync"
+                ;;
+            homelab__subcmd__help__subcmd__key,export)
+                cmd="homelab__subcmd__help__subcmd__key__subcmd__export"
+                ;;
+            homelab__subcmd__help__subcmd__key,import)
+                cmd="homelab__subcmd__help__subcmd__key__subcmd__import"
+                ;;
+            homelab__subcmd__help__subcmd__key,show)
+                cmd="homelab__subcmd__help__subcmd__key__subcmd__show"
+                ;;
+            homelab__subcmd__help__subcmd__secret,show)
+                cmd="homelab__subcmd__help__subcmd__secret__subcmd__show"
+                ;;
+            homelab__subcmd__key,export)
+                cmd="homelab__subcmd__key__subcmd__export"
+                ;;
+            homelab__subcmd__key,help)
+                cmd="homelab__subcmd__key__subcmd__help"
+                ;;
+            homelab__subcmd__key,import)
+                cmd="homelab__subcmd__key__subcmd__import"
+                ;;
+            homelab__subcmd__key,show)
+                cmd="homelab__subcmd__key__subcmd__show"
+                ;;
+            homelab__subcmd__key__subcmd__help,export)
+                cmd="homelab__subcmd__key__subcmd__help__subcmd__export"
+                ;;
+            homelab__subcmd__key__subcmd__help,help)
+                cmd="homelab__subcmd__key__subcmd__help__subcmd__help"
+                ;;
+            homelab__subcmd__key__subcmd__help,import)
+                cmd="homelab__subcmd__key__subcmd__help__subcmd__import"
+                ;;
+            homelab__subcmd__key__subcmd__help,show)
+                cmd="homelab__subcmd__key__subcmd__help__subcmd__show"
+                ;;
+            homelab__subcmd__secret,help)
+                cmd="homelab__subcmd__secret__subcmd__help"
+                ;;
+            homelab__subcmd__secret,show)
+                cmd="homelab__subcmd__secret__subcmd__show"
+                ;;
+            homelab__subcmd__secret__subcmd__help,help)
+                cmd="homelab__subcmd__secret__subcmd__help__subcmd__help"
+                ;;
+            homelab__subcmd__secret__subcmd__help,show)
+                cmd="homelab__subcmd__secret__subcmd__help__subcmd__show"
                 ;;
             *)
                 ;;
@@ -95,7 +161,7 @@ _homelab() {
 
     case "${cmd}" in
         homelab)
-            opts="-v -h -V --dir --verbose --no-color --help --version init render add-app remove-app apps doctor bootstrap push status sync completions help"
+            opts="-v -h -V --dir --verbose --no-color --help --version init render add-app remove-app apps doctor bootstrap push status sync secret key completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -299,7 +365,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__help)
-            opts="init render add-app remove-app apps doctor bootstrap push status sync completions help"
+            opts="init render add-app remove-app apps doctor bootstrap push status sync secret key completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -410,6 +476,62 @@ _homelab() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        homelab__subcmd__help__subcmd__key)
+            opts="show export import"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__help__subcmd__key__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__help__subcmd__key__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__help__subcmd__key__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         homelab__subcmd__help__subcmd__push)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -441,6 +563,48 @@ _homelab() {
         homelab__subcmd__help__subcmd__render)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__help__subcmd__schema)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__help__subcmd__secret)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__help__subcmd__secret__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -527,6 +691,148 @@ _homelab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__key)
+            opts="-v -h -V --dir --verbose --no-color --help --version show export import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__key__subcmd__export)
+            opts="-v -h -V --force --dir --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__key__subcmd__help)
+            opts="show export import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__key__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__key__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__key__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__key__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__key__subcmd__import)
+            opts="-v -h -V --dir --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__key__subcmd__show)
+            opts="-v -h -V --dir --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -625,6 +931,102 @@ _homelab() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__schema)
+            opts="-v -h -V --dir --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__secret)
+            opts="-v -h -V --dir --verbose --no-color --help --version show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__secret__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__secret__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__secret__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        homelab__subcmd__secret__subcmd__show)
+            opts="-n -v -h -V --no-newline --dir --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

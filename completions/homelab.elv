@@ -36,7 +36,10 @@ set edit:completion:arg-completer[homelab] = {|@words|
             cand push 'Commit and push the repository to git.url'
             cand status 'Show every Flux object of the cluster: Ready, revision, message'
             cand sync 'Make Flux apply the pushed commit now and wait until the cluster runs it'
+            cand secret 'Show an app''s generated credentials (decrypted with the repository''s age key)'
+            cand key 'Show, back up or restore the repository''s age key (it decrypts the app secrets)'
             cand completions 'Print shell completions'
+            cand schema 'Print the JSON Schema of homelab.yaml, for editors and other tools'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'homelab;init'= {
@@ -229,7 +232,108 @@ set edit:completion:arg-completer[homelab] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'homelab;secret'= {
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand show 'Print an app''s generated credentials: `key: value` lines, or one value with KEY'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'homelab;secret;show'= {
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand -n 'With KEY: print the value without a trailing newline'
+            cand --no-newline 'With KEY: print the value without a trailing newline'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;secret;help'= {
+            cand show 'Print an app''s generated credentials: `key: value` lines, or one value with KEY'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'homelab;secret;help;show'= {
+        }
+        &'homelab;secret;help;help'= {
+        }
+        &'homelab;key'= {
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand show 'Say which age key the repository uses: its public key, its file, and whether it is there'
+            cand export 'Copy the age key to FILE (mode 600) for a backup; `-` writes it to a pipe'
+            cand import 'Restore a backed-up age key (FILE, or `-` for standard input) where homelab finds it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'homelab;key;show'= {
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;key;export'= {
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand --force 'Replace FILE if it exists'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;key;import'= {
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;key;help'= {
+            cand show 'Say which age key the repository uses: its public key, its file, and whether it is there'
+            cand export 'Copy the age key to FILE (mode 600) for a backup; `-` writes it to a pipe'
+            cand import 'Restore a backed-up age key (FILE, or `-` for standard input) where homelab finds it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'homelab;key;help;show'= {
+        }
+        &'homelab;key;help;export'= {
+        }
+        &'homelab;key;help;import'= {
+        }
+        &'homelab;key;help;help'= {
+        }
         &'homelab;completions'= {
+            cand --dir 'The homelab repository (where homelab.yaml lives)'
+            cand -v 'More output: -v for details, -vv for debugging'
+            cand --verbose 'More output: -v for details, -vv for debugging'
+            cand --no-color 'Disable colors (also: the NO_COLOR environment variable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'homelab;schema'= {
             cand --dir 'The homelab repository (where homelab.yaml lives)'
             cand -v 'More output: -v for details, -vv for debugging'
             cand --verbose 'More output: -v for details, -vv for debugging'
@@ -250,7 +354,10 @@ set edit:completion:arg-completer[homelab] = {|@words|
             cand push 'Commit and push the repository to git.url'
             cand status 'Show every Flux object of the cluster: Ready, revision, message'
             cand sync 'Make Flux apply the pushed commit now and wait until the cluster runs it'
+            cand secret 'Show an app''s generated credentials (decrypted with the repository''s age key)'
+            cand key 'Show, back up or restore the repository''s age key (it decrypts the app secrets)'
             cand completions 'Print shell completions'
+            cand schema 'Print the JSON Schema of homelab.yaml, for editors and other tools'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'homelab;help;init'= {
@@ -273,7 +380,25 @@ set edit:completion:arg-completer[homelab] = {|@words|
         }
         &'homelab;help;sync'= {
         }
+        &'homelab;help;secret'= {
+            cand show 'Print an app''s generated credentials: `key: value` lines, or one value with KEY'
+        }
+        &'homelab;help;secret;show'= {
+        }
+        &'homelab;help;key'= {
+            cand show 'Say which age key the repository uses: its public key, its file, and whether it is there'
+            cand export 'Copy the age key to FILE (mode 600) for a backup; `-` writes it to a pipe'
+            cand import 'Restore a backed-up age key (FILE, or `-` for standard input) where homelab finds it'
+        }
+        &'homelab;help;key;show'= {
+        }
+        &'homelab;help;key;export'= {
+        }
+        &'homelab;help;key;import'= {
+        }
         &'homelab;help;completions'= {
+        }
+        &'homelab;help;schema'= {
         }
         &'homelab;help;help'= {
         }

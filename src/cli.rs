@@ -53,8 +53,14 @@ pub enum Command {
     Status(StatusArgs),
     /// Make Flux apply the pushed commit now and wait until the cluster runs it.
     Sync(SyncArgs),
+    /// Show an app's generated credentials (decrypted with the repository's age key).
+    Secret(SecretArgs),
+    /// Show, back up or restore the repository's age key (it decrypts the app secrets).
+    Key(KeyArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
+    /// Print the JSON Schema of homelab.yaml, for editors and other tools.
+    Schema,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -318,6 +324,62 @@ pub struct SyncArgs {
     pub no_wait: bool,
     #[command(flatten)]
     pub kube: KubeArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SecretArgs {
+    #[command(subcommand)]
+    pub command: SecretCommand,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum SecretCommand {
+    /// Print an app's generated credentials: `key: value` lines, or one value with KEY.
+    Show(SecretShowArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SecretShowArgs {
+    /// The installed app (see `homelab apps`).
+    pub app: String,
+    /// Print only this key's value (e.g. admin-password), for scripts.
+    pub key: Option<String>,
+    /// With KEY: print the value without a trailing newline.
+    #[arg(long, short = 'n', requires = "key")]
+    pub no_newline: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct KeyArgs {
+    /// What to do with the key (default: show).
+    #[command(subcommand)]
+    pub command: Option<KeyCommand>,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum KeyCommand {
+    /// Say which age key the repository uses: its public key, its file, and whether it is there.
+    Show,
+    /// Copy the age key to FILE (mode 600) for a backup; `-` writes it to a pipe.
+    Export(KeyExportArgs),
+    /// Restore a backed-up age key (FILE, or `-` for standard input) where homelab finds it.
+    Import(KeyImportArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct KeyExportArgs {
+    /// Where to write the key, outside the repository; `-` for standard output when it is
+    /// not a terminal (e.g. piped into gpg or a password manager).
+    pub file: PathBuf,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct KeyImportArgs {
+    /// The backup: a file holding the age identity (AGE-SECRET-KEY-1…), or `-` for standard input.
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -5,6 +5,9 @@
 //! `commands` wires these together per subcommand; `ui` is the only module that talks to
 //! the terminal.
 
+// Output goes through `ui::printer` only (it owns streams, colour and verbosity).
+#![deny(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
+
 pub mod bootstrap;
 pub mod catalog;
 pub mod cli;

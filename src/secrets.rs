@@ -3,40 +3,28 @@
 //! git history.
 //!
 //! Flux's kustomize-controller decrypts `*.sops.yaml` with the identity stored in the
-//! `flux-system/sops-age` Secret. We write the SOPS file format ourselves (it is small and
-//! stable) instead of shelling out to the `sops` binary, so `add-app` needs no extra tool:
-//! every leaf under `data`/`stringData` is sealed with AES-256-GCM under a random data key,
-//! the data key is sealed to the age recipient, and a MAC over all values binds them.
-//! The integration tests prove the files against the real `sops -d`.
+//! `flux-system/sops-age` Secret. We read and write the SOPS file format ourselves
+//! ([`sops`]; it is small and stable) instead of shelling out to the `sops` binary, so
+//! neither `add-app` nor `homelab secret show` needs an extra tool. This module owns the
+//! age key: where a repository's key lives, finding, creating, backing up and restoring it.
+//! The integration tests prove the files against the real `sops`.
 
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
-use aes_gcm::aead::consts::U32;
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::aes::Aes256;
-use aes_gcm::{AesGcm, Nonce};
 use age::secrecy::ExposeSecret as _;
-use anyhow::{Context as _, Result, anyhow, bail};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
-use rand::RngCore as _;
-use serde_json::{Map, Value};
-use sha2::{Digest as _, Sha512};
+use anyhow::{Context as _, Result, anyhow};
+use serde_json::Value;
+
+pub mod sops;
 
 /// The environment variable that points at the age identity file instead of the default.
 pub const AGE_KEY_FILE_ENV: &str = "HOMELAB_AGE_KEY_FILE";
 
 /// The keys SOPS encrypts in a Kubernetes Secret; everything else stays readable.
 pub const ENCRYPTED_REGEX: &str = "^(data|stringData)$";
-
-/// The SOPS format version we write (the metadata layout of sops 3.x).
-const SOPS_VERSION: &str = "3.10.2";
-
-/// SOPS uses 32-byte GCM nonces, not the usual 12.
-type SopsCipher = AesGcm<Aes256, U32>;
 
 /// Where the age keys live: `${XDG_CONFIG_HOME:-~/.config}/homelab/age/`, one file per key
 /// named by its public recipient (`age1….agekey`), so a repository finds its key from the
@@ -96,6 +84,48 @@ impl AgeKey {
     pub fn private_bytes(&self) -> &[u8] {
         &self.contents
     }
+
+    /// Decrypt a SOPS file (its text) encrypted for this key.
+    pub fn decrypt(&self, sops_text: &str) -> Result<sops::Node, sops::DecryptError> {
+        let identity = parse_identity(&String::from_utf8_lossy(&self.contents))
+            .map_err(|e| sops::DecryptError::Format(format!("the key file: {e:#}")))?;
+        sops::decrypt(sops_text, &identity)
+    }
+}
+
+/// The values of a decrypted Kubernetes Secret, in document order: `stringData` as written,
+/// then `data` decoded from base64 (a key in both shows its `stringData` value, as
+/// Kubernetes merges them).
+pub fn secret_values(doc: &sops::Node) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    if let Some(sops::Node::Map(items)) = doc.get("stringData") {
+        for (k, v) in items {
+            let text = v
+                .scalar_text()
+                .ok_or_else(|| anyhow!("stringData.{k} is not a text value"))?;
+            out.push((k.clone(), text));
+        }
+    }
+    if let Some(sops::Node::Map(items)) = doc.get("data") {
+        for (k, v) in items {
+            if out.iter().any(|(o, _)| o == k) {
+                continue;
+            }
+            let bytes = v
+                .as_str()
+                .and_then(|b64| {
+                    use base64::Engine as _;
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b64.trim())
+                        .ok()
+                })
+                .ok_or_else(|| anyhow!("data.{k} is not base64"))?;
+            let text =
+                String::from_utf8(bytes).map_err(|_| anyhow!("data.{k} is binary, not text"))?;
+            out.push((k.clone(), text));
+        }
+    }
+    Ok(out)
 }
 
 /// The age recipients a `.sops.yaml` encrypts for (the `age:` values of its creation
@@ -165,36 +195,99 @@ pub fn find_key(repo: &Path, cluster: &str) -> crate::error::Result<Option<AgeKe
     Ok(None)
 }
 
+/// Where the key for `recipient` belongs: `$HOMELAB_AGE_KEY_FILE` when set, else
+/// `<keys_dir>/<recipient>.agekey`. Where [`find_key`] looks first, [`ensure_key`] creates a
+/// key and [`import_key`] restores one.
+pub fn key_file_for(repo: &Path, recipient: &str) -> crate::error::Result<PathBuf> {
+    if let Some(file) = env_key_file(repo)? {
+        return Ok(file);
+    }
+    keys_dir()
+        .map(|d| d.join(format!("{recipient}.agekey")))
+        .map_err(|e| crate::error::Error::failed(format!("{e:#}")))
+}
+
+/// Why the age key must be backed up, in the words every message about it uses.
+pub const WHY_BACK_UP_THE_KEY: &str = "without it the app secrets in git cannot be decrypted, and a rebuilt cluster cannot deploy the apps";
+
+/// Where a repository's age key comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// `$HOMELAB_AGE_KEY_FILE`.
+    Env,
+    /// homelab's key store, [`keys_dir`].
+    Store,
+    /// Where homelab kept a cluster's key before keys were filed by recipient.
+    Legacy,
+}
+
+/// Which age key a repository uses and where it is: what `homelab key` shows and what a
+/// user must back up. The file is where the key was found, or where homelab looks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyLocation {
+    /// The public key (`age1…`) the repository's `.sops.yaml` encrypts for.
+    pub recipient: String,
+    /// The private key file.
+    pub file: PathBuf,
+    /// Whether that file is there (and holds the key).
+    pub present: bool,
+    pub source: KeySource,
+}
+
+/// Which age key the repository at `repo` uses and whether its file is present; `None` when
+/// the repository has no key yet (no `.sops.yaml`, no key found). Errors as [`find_key`]
+/// (a key file others can read, or one holding another repository's key).
+pub fn key_location(repo: &Path, cluster: &str) -> crate::error::Result<Option<KeyLocation>> {
+    let env = env_key_file(repo)?;
+    if let Some(key) = find_key(repo, cluster)? {
+        let source = if env.is_some() {
+            KeySource::Env
+        } else if legacy_key_file(cluster).is_some_and(|f| f == key.file) {
+            KeySource::Legacy
+        } else {
+            KeySource::Store
+        };
+        return Ok(Some(KeyLocation {
+            recipient: key.recipient,
+            file: key.file,
+            present: true,
+            source,
+        }));
+    }
+    let Some(recipient) = repo_recipients(repo)?.into_iter().next() else {
+        return Ok(None);
+    };
+    Ok(Some(KeyLocation {
+        file: key_file_for(repo, &recipient)?,
+        recipient,
+        present: false,
+        source: if env.is_some() {
+            KeySource::Env
+        } else {
+            KeySource::Store
+        },
+    }))
+}
+
 /// The age key of the repository, or an error saying where it was expected and how to
 /// restore it.
 pub fn require_key(repo: &Path, cluster: &str) -> crate::error::Result<AgeKey> {
     if let Some(key) = find_key(repo, cluster)? {
         return Ok(key);
     }
-    let recipients = repo_recipients(repo)?;
-    let expected = match (env_key_file(repo)?, recipients.first()) {
-        (Some(file), _) => file.display().to_string(),
-        (None, Some(r)) => keys_dir()
-            .map(|d| d.join(format!("{r}.agekey")).display().to_string())
-            .unwrap_or_else(|_| format!("~/.config/homelab/age/{r}.agekey")),
-        (None, None) => {
-            return Err(crate::error::Error::failed(format!(
-                "this repository has no age key yet (no {SOPS_CONFIG})"
-            ))
-            .with_hint(
-                "run `homelab render`: it creates the repository's age key and .sops.yaml",
-            ));
-        }
-    };
-    let whose = match recipients.first() {
-        Some(r) => format!("the age key for {r} (named in {SOPS_CONFIG})"),
-        None => "the age key".to_owned(),
+    let Some(location) = key_location(repo, cluster)? else {
+        return Err(crate::error::Error::failed(format!(
+            "this repository has no age key yet (no {SOPS_CONFIG})"
+        ))
+        .with_hint("run `homelab render`: it creates the repository's age key and .sops.yaml"));
     };
     Err(crate::error::Error::failed(format!(
-        "{whose} is missing: expected {expected}"
+        "the age key for {} (named in {SOPS_CONFIG}) is missing: expected {}",
+        location.recipient,
+        location.file.display()
     ))
     .with_hint(format!(
-        "restore your backup of the key to {expected} (mode 600), or point {AGE_KEY_FILE_ENV} at it"
+        "restore your backup with `homelab key import <backup file>` (or point {AGE_KEY_FILE_ENV} at it)"
     )))
 }
 
@@ -208,33 +301,165 @@ pub fn ensure_key(repo: &Path, cluster: &str) -> crate::error::Result<(AgeKey, b
     if !repo_recipients(repo)?.is_empty() {
         return Err(require_key(repo, cluster).expect_err("no key was found"));
     }
-    let failed = |e: anyhow::Error| crate::error::Error::failed(format!("{e:#}"));
     let identity = age::x25519::Identity::generate();
+    let key = store_key(
+        &key_file_for(repo, &identity.to_public().to_string())?,
+        &identity,
+    )?;
+    Ok((key, true))
+}
+
+/// Write `identity` as a new key file at `path` (mode 0600, its directory 0700).
+fn store_key(path: &Path, identity: &age::x25519::Identity) -> crate::error::Result<AgeKey> {
     let recipient = identity.to_public().to_string();
-    let path = match env_key_file(repo)? {
-        Some(file) => file,
-        None => keys_dir()
-            .map_err(failed)?
-            .join(format!("{recipient}.agekey")),
-    };
     if let Some(dir) = path.parent() {
-        create_private_dir(dir).map_err(failed)?;
+        create_private_dir(dir).map_err(|e| crate::error::Error::failed(format!("{e:#}")))?;
     }
     let body = format!(
         "# homelab SOPS identity: back this file up; it decrypts the app secrets in git.\n# public key: {recipient}\n{}\n",
         identity.to_string().expose_secret()
     );
-    write_private(&path, body.as_bytes()).map_err(|e| {
+    write_private(path, body.as_bytes()).map_err(|e| {
         crate::error::Error::failed(format!("cannot write the age key {}: {e}", path.display()))
     })?;
-    Ok((
-        AgeKey {
-            file: path,
-            recipient,
-            contents: body.into_bytes(),
-        },
-        true,
-    ))
+    Ok(AgeKey {
+        file: path.to_path_buf(),
+        recipient,
+        contents: body.into_bytes(),
+    })
+}
+
+/// What [`import_key`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Imported {
+    /// The key was written to this file.
+    Written(KeyLocation),
+    /// The file already held this key; nothing changed.
+    AlreadyThere(KeyLocation),
+}
+
+/// The largest key file [`import_key`] reads (a key file is about 200 bytes).
+pub const MAX_KEY_FILE: u64 = 64 * 1024;
+
+/// Restore a backed-up age key (`text`, read from `source`) for the repository at `repo`:
+/// the identity whose public key the repository's `.sops.yaml` names is stored where
+/// [`find_key`] looks (mode 0600 in a 0700 directory). Idempotent; never prints the key.
+pub fn import_key(repo: &Path, text: &str, source: &str) -> crate::error::Result<Imported> {
+    let expected = repo_recipients(repo)?;
+    if expected.is_empty() {
+        return Err(crate::error::Error::usage(format!(
+            "{} has no {SOPS_CONFIG}, so it names no age key to import",
+            repo.display()
+        ))
+        .with_hint("run the command in the repository the key belongs to (--dir), or `homelab render` first"));
+    }
+    let identities = identities(text);
+    if identities.is_empty() {
+        return Err(crate::error::Error::usage(format!(
+            "{source} holds no age identity (an AGE-SECRET-KEY-1… line)"
+        ))
+        .with_hint("give the file `homelab key export` wrote, or the age key file itself"));
+    }
+    let Some(identity) = identities
+        .iter()
+        .find(|id| expected.contains(&id.to_public().to_string()))
+    else {
+        let found: Vec<String> = identities
+            .iter()
+            .map(|id| id.to_public().to_string())
+            .collect();
+        return Err(crate::error::Error::usage(format!(
+            "{source} holds the age key for {}, but this repository's {SOPS_CONFIG} expects {}",
+            found.join(", "),
+            expected.join(", ")
+        ))
+        .with_hint(
+            "import the backup of this repository's key (its public key is in .sops.yaml)",
+        ));
+    };
+    let recipient = identity.to_public().to_string();
+    let file = key_file_for(repo, &recipient)?;
+    let source_kind = if env_key_file(repo)?.is_some() {
+        KeySource::Env
+    } else {
+        KeySource::Store
+    };
+    let location = KeyLocation {
+        recipient: recipient.clone(),
+        file: file.clone(),
+        present: true,
+        source: source_kind,
+    };
+    if file.symlink_metadata().is_ok() {
+        let existing = load_key(&file)?;
+        if existing.recipient == recipient {
+            return Ok(Imported::AlreadyThere(location));
+        }
+        return Err(crate::error::Error::usage(format!(
+            "{} already holds another age key ({})",
+            file.display(),
+            existing.recipient
+        ))
+        .with_hint(format!(
+            "point {AGE_KEY_FILE_ENV} at another file, or move that one away first"
+        )));
+    }
+    store_key(&file, identity)?;
+    Ok(Imported::Written(location))
+}
+
+/// Copy the key to `dest` for a backup: created with mode 0600 (never readable by others,
+/// not even for a moment), refused inside the repository (where it could be committed next
+/// to what it decrypts) and over an existing file unless `force` (then replaced whole).
+pub fn export_key(key: &AgeKey, repo: &Path, dest: &Path, force: bool) -> crate::error::Result<()> {
+    let dest = absolute(dest)?;
+    if is_inside(repo, &dest) {
+        return Err(crate::error::Error::usage(format!(
+            "{} is inside the repository {}, where the key could be committed next to the secrets it decrypts",
+            dest.display(),
+            repo.display()
+        ))
+        .with_hint("export to a file outside the repository, e.g. on a USB stick or into a password manager"));
+    }
+    if let (Ok(a), Ok(b)) = (dest.canonicalize(), key.file.canonicalize())
+        && a == b
+    {
+        return Err(crate::error::Error::usage(format!(
+            "{} is the key file itself",
+            dest.display()
+        ))
+        .with_hint("export to another place: a backup next to the original is lost with it"));
+    }
+    let exists = dest.symlink_metadata().is_ok();
+    if exists && !force {
+        return Err(
+            crate::error::Error::usage(format!("{} already exists", dest.display()))
+                .with_hint("choose another file name, or pass --force to replace it"),
+        );
+    }
+    if dest.is_dir() {
+        return Err(
+            crate::error::Error::usage(format!("{} is a directory", dest.display()))
+                .with_hint("give a file name, e.g. <dir>/homelab-age.agekey"),
+        );
+    }
+    let cannot = |e: std::io::Error| {
+        crate::error::Error::failed(format!("cannot write {}: {e}", dest.display()))
+    };
+    if !exists {
+        return write_private(&dest, key.private_bytes()).map_err(cannot);
+    }
+    // Replace whole: a private temporary file renamed over the old one (a link at `dest` is
+    // replaced, not followed).
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dest.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    write_private(&tmp, key.private_bytes())
+        .and_then(|()| fs::rename(&tmp, &dest))
+        .map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            cannot(e)
+        })
 }
 
 /// `$HOMELAB_AGE_KEY_FILE`, made absolute, refused when it lies inside the repository (the
@@ -243,16 +468,7 @@ fn env_key_file(repo: &Path) -> crate::error::Result<Option<PathBuf>> {
     let Some(value) = std::env::var_os(AGE_KEY_FILE_ENV).filter(|p| !p.is_empty()) else {
         return Ok(None);
     };
-    let path = PathBuf::from(&value);
-    let path = if path.is_absolute() {
-        path
-    } else {
-        std::env::current_dir()
-            .map_err(|e| {
-                crate::error::Error::failed(format!("cannot read the current directory: {e}"))
-            })?
-            .join(path)
-    };
+    let path = absolute(Path::new(&value))?;
     if is_inside(repo, &path) {
         return Err(crate::error::Error::usage(format!(
             "{AGE_KEY_FILE_ENV}={}: the key would be inside the repository {}, where it could be committed next to the secrets it decrypts",
@@ -265,6 +481,16 @@ fn env_key_file(repo: &Path) -> crate::error::Result<Option<PathBuf>> {
         )));
     }
     Ok(Some(path))
+}
+
+/// `path`, taken from the current directory when relative.
+fn absolute(path: &Path) -> crate::error::Result<PathBuf> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .map_err(|e| crate::error::Error::failed(format!("cannot read the current directory: {e}")))
 }
 
 /// Whether `path` (absolute, possibly not existing yet) resolves inside `repo`.
@@ -357,11 +583,18 @@ fn parse_identity(text: &str) -> Result<age::x25519::Identity> {
 /// The public recipients (`age1…`) of every valid identity line in `text` (an age key file,
 /// or the `*.agekey` entry of the Secret Flux decrypts with).
 pub fn identity_recipients(text: &str) -> Vec<String> {
+    identities(text)
+        .iter()
+        .map(|id| id.to_public().to_string())
+        .collect()
+}
+
+/// Every valid age identity line in `text`.
+fn identities(text: &str) -> Vec<age::x25519::Identity> {
     text.lines()
         .map(str::trim)
         .filter(|l| l.starts_with("AGE-SECRET-KEY-"))
         .filter_map(|l| age::x25519::Identity::from_str(l).ok())
-        .map(|id| id.to_public().to_string())
         .collect()
 }
 
@@ -399,140 +632,7 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 /// format: values under `data`/`stringData` become `ENC[AES256_GCM,…]`, the rest stays
 /// readable, and a `sops:` block carries the sealed data key, timestamp and MAC.
 pub fn encrypt_secret(plain_secret_yaml: &str, recipient: &str) -> Result<String> {
-    let recipient_key = age::x25519::Recipient::from_str(recipient)
-        .map_err(|e| anyhow!("invalid age recipient {recipient:?}: {e}"))?;
-    let doc: Value =
-        serde_saphyr::from_str(plain_secret_yaml).context("the Secret is not valid YAML")?;
-    let Value::Object(root) = doc else {
-        bail!("the Secret must be a YAML mapping");
-    };
-    if root.contains_key("sops") {
-        bail!("the Secret is already SOPS-encrypted");
-    }
-    let matcher = regex::Regex::new(ENCRYPTED_REGEX).expect("constant regex");
-
-    let mut data_key = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut data_key);
-    let mut mac = Sha512::new();
-    let mut path = Vec::new();
-    let encrypted = seal_map(&root, &data_key, &matcher, false, &mut path, &mut mac)?;
-
-    let lastmodified = rfc3339_now();
-    let digest = hex_upper(&mac.finalize());
-    let sealed_mac = seal_str(&digest, &data_key, &lastmodified)?;
-    let enc = age::encrypt_and_armor(&recipient_key, &data_key)
-        .map_err(|e| anyhow!("cannot seal the data key: {e}"))?;
-
-    let mut sops = Map::new();
-    sops.insert(
-        "age".into(),
-        Value::Array(vec![
-            serde_json::json!({ "recipient": recipient, "enc": enc }),
-        ]),
-    );
-    sops.insert("lastmodified".into(), Value::String(lastmodified));
-    sops.insert("mac".into(), Value::String(sealed_mac));
-    sops.insert(
-        "encrypted_regex".into(),
-        Value::String(ENCRYPTED_REGEX.into()),
-    );
-    sops.insert("version".into(), Value::String(SOPS_VERSION.into()));
-    let mut out = encrypted;
-    out.insert("sops".into(), Value::Object(sops));
-    serde_saphyr::to_string(&Value::Object(out)).context("cannot write the encrypted Secret")
-}
-
-/// Walk a mapping in document order, as SOPS does: every scalar feeds the MAC, and scalars
-/// below a key matching the regex are sealed with their key path as authenticated data.
-fn seal_map(
-    map: &Map<String, Value>,
-    key: &[u8; 32],
-    matcher: &regex::Regex,
-    inside: bool,
-    path: &mut Vec<String>,
-    mac: &mut Sha512,
-) -> Result<Map<String, Value>> {
-    let mut out = Map::new();
-    for (k, v) in map {
-        path.push(k.clone());
-        let enc = inside || matcher.is_match(k);
-        let sealed = seal_value(v, key, matcher, enc, path, mac)?;
-        path.pop();
-        out.insert(k.clone(), sealed);
-    }
-    Ok(out)
-}
-
-fn seal_value(
-    value: &Value,
-    key: &[u8; 32],
-    matcher: &regex::Regex,
-    enc: bool,
-    path: &mut Vec<String>,
-    mac: &mut Sha512,
-) -> Result<Value> {
-    Ok(match value {
-        Value::Object(map) => Value::Object(seal_map(map, key, matcher, enc, path, mac)?),
-        // SOPS does not add list indexes to the path.
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| seal_value(v, key, matcher, enc, path, mac))
-                .collect::<Result<_>>()?,
-        ),
-        Value::String(s) => {
-            mac.update(s.as_bytes());
-            if enc && !s.is_empty() {
-                Value::String(seal_str(s, key, &format!("{}:", path.join(":")))?)
-            } else {
-                value.clone()
-            }
-        }
-        // Readable scalars feed the MAC the way SOPS prints them (Go's Python-compatible forms).
-        Value::Bool(b) if !enc => {
-            mac.update(if *b {
-                b"True".as_slice()
-            } else {
-                b"False".as_slice()
-            });
-            value.clone()
-        }
-        Value::Number(n) if !enc && (n.is_i64() || n.is_u64()) => {
-            mac.update(n.to_string().as_bytes());
-            value.clone()
-        }
-        _ => bail!(
-            "{}: only text values can be encrypted (Secret data is always text)",
-            path.join(".")
-        ),
-    })
-}
-
-/// One SOPS value: `ENC[AES256_GCM,data:…,iv:…,tag:…,type:str]`.
-fn seal_str(plain: &str, key: &[u8; 32], additional_data: &str) -> Result<String> {
-    let cipher = SopsCipher::new_from_slice(key).expect("32-byte key");
-    let mut iv = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut iv);
-    let sealed = cipher
-        .encrypt(
-            Nonce::<U32>::from_slice(&iv),
-            Payload {
-                msg: plain.as_bytes(),
-                aad: additional_data.as_bytes(),
-            },
-        )
-        .map_err(|_| anyhow!("AES-GCM encryption failed"))?;
-    let (data, tag) = sealed.split_at(sealed.len() - 16);
-    Ok(format!(
-        "ENC[AES256_GCM,data:{},iv:{},tag:{},type:str]",
-        B64.encode(data),
-        B64.encode(iv),
-        B64.encode(tag)
-    ))
-}
-
-fn hex_upper(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
+    sops::encrypt(plain_secret_yaml, recipient, ENCRYPTED_REGEX)
 }
 
 /// The current UTC time as RFC 3339 with seconds, e.g. `2026-11-26T21:30:00Z` (the form SOPS

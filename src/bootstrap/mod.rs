@@ -295,7 +295,11 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &Options, ui: &dyn Ui) ->
             return Err(e);
         }
     };
-    step.done(&format!("Flux components: {}", report.summary()));
+    // A count only: the outcome totals come once, over every object, after the sync objects.
+    step.done(&format!(
+        "Flux components and credentials: {} objects",
+        report.objects.len()
+    ));
 
     if let Some(key) = &creds.deploy_key
         && !opts.dry_run

@@ -18,8 +18,8 @@ pub use profile::{
     StorageNeed, Validation, is_dns_label, is_dns_name, matches, shared_key,
 };
 pub use render::{
-    GATEWAY_NAME, GATEWAY_NAMESPACE, GATEWAY_SECTION, apps_kustomization, cluster_issuer_name,
-    effective_settings, has_secrets, local_class, plain_secret, render_app, sops_config,
+    apps_kustomization, effective_settings, has_secrets, local_class, plain_secret, render_app,
+    sops_config,
 };
 pub use rules::{app_problems, check_host, config_problems, next_free_address, sharing_key};
 

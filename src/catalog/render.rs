@@ -12,23 +12,8 @@ use minijinja::{Environment, UndefinedBehavior, context};
 use serde_json::Value;
 
 use super::profile::{Profile, matches};
-use crate::config::{AcmeServer, App, Challenge, Config, IngressController};
-
-/// The Gateway (rendered with Envoy Gateway) that app HTTPRoutes attach to, and its HTTPS
-/// listener, which serves the wildcard `*.<domain>` certificate.
-pub const GATEWAY_NAME: &str = "homelab";
-pub const GATEWAY_NAMESPACE: &str = "envoy-gateway-system";
-pub const GATEWAY_SECTION: &str = "https";
-
-/// The ClusterIssuer apps get their certificates from.
-// Same rule as the repository renderer's `cluster_issuer_name`; one of them goes when both land.
-pub fn cluster_issuer_name(cfg: &Config) -> &'static str {
-    match (cfg.certificates.challenge, cfg.certificates.acme_server) {
-        (Challenge::Selfsigned, _) => "homelab-ca",
-        (_, AcmeServer::Production) => "letsencrypt-production",
-        (_, AcmeServer::Staging) => "letsencrypt-staging",
-    }
-}
+use crate::config::{App, Choice, Config, IngressController};
+use crate::render::{GATEWAY_NAME, GATEWAY_NAMESPACE, GATEWAY_SECTION, cluster_issuer_name};
 
 /// The app's settings with defaults filled in for questions it applies to but has no answer
 /// for (e.g. a question added to the profile after the app was installed).
@@ -123,10 +108,7 @@ fn value_context(cfg: &Config, app: &App, settings: &BTreeMap<String, String>) -
         issuer => cluster_issuer_name(cfg),
         secret_name => super::secret_name(app),
         tls_secret => format!("{}-tls", app.name),
-        ingress_controller => match cfg.ingress.controller {
-            IngressController::Traefik => "traefik",
-            IngressController::EnvoyGateway => "envoy-gateway",
-        },
+        ingress_controller => cfg.ingress.controller.as_str(),
     }
 }
 

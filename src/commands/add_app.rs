@@ -108,9 +108,10 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
         &format!("Add app {} at {}", app.name, app.host),
     )?;
 
-    let progress = crate::commands::apps::spinner(&format!("adding {}", app.name));
+    let progress = crate::ui::printer::spinner(format!("adding {}", app.name));
     let plain = catalog::plain_secret(&new_cfg, &profile, &app, &given)
         .map_err(|e| Error::usage(format!("{e:#}")))?;
+    let has_secret = plain.is_some();
     if let Some(plain) = plain {
         progress.set_message("encrypting the app's Secret (SOPS + age)");
         let (key, created) = crate::secrets::ensure_key(ws.dir(), &cfg.cluster.name)?;
@@ -130,6 +131,9 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
     progress.set_message("writing and committing");
     let report = ws.apply(&change)?;
     progress.finish_and_clear();
+    if ctx.verbose > 0 {
+        crate::ui::printer::note_raw(&report.summary_with(true));
+    }
     if report.has_conflicts() {
         return Err(crate::commands::render::conflict_error(
             &format!("cannot add {}", app.name),
@@ -138,12 +142,19 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
     }
     drop(ws);
 
-    println!(
+    crate::ui::printer::data_line(&format!(
         "{}: https://{} (namespace {})",
         app.name, app.host, app.namespace
-    );
+    ));
     if let Some(oid) = report.commit {
         crate::ui::style::note(&format!("committed {}", &oid.to_string()[..8]));
+    }
+    if has_secret {
+        crate::ui::style::note(&format!(
+            "its generated credentials are encrypted in {}: `homelab secret show {}` prints them",
+            catalog::secret_path(&app),
+            app.name
+        ));
     }
     if !profile.notes.is_empty() {
         crate::ui::style::note(&profile.notes);

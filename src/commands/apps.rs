@@ -4,6 +4,7 @@ use crate::catalog;
 use crate::commands::Context;
 use crate::config::CONFIG_FILE;
 use crate::error::{Result, Status};
+use crate::ui::printer;
 
 /// List the catalog on stdout; installed apps show their URL. Works outside a homelab
 /// repository too (then nothing is installed).
@@ -20,7 +21,7 @@ pub fn run(ctx: &Context) -> Result<Status> {
             Some(app) => crate::ui::style::green(&format!("installed at https://{}", app.host)),
             None => String::new(),
         };
-        println!(
+        printer::data_line(&format!(
             "{:width$}  {:8}  {}{}",
             p.name,
             p.chart.version,
@@ -30,24 +31,13 @@ pub fn run(ctx: &Context) -> Result<Status> {
             } else {
                 format!("  [{status}]")
             },
-        );
+        ));
     }
     for app in installed.iter().filter(|a| catalog::get(&a.name).is_none()) {
-        println!(
+        printer::data_line(&format!(
             "{:width$}  {:8}  not in this version's catalog  [installed at https://{}]",
             app.name, "-", app.host
-        );
+        ));
     }
     Ok(Status::Ok)
-}
-
-/// A spinner on stderr for the slow steps; hidden when stderr is not a terminal.
-pub fn spinner(message: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new_spinner();
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    bar.set_message(message.to_owned());
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
 }

@@ -12,6 +12,6 @@ pub fn generate(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
 }
 
 pub fn run(args: &CompletionsArgs) -> Result<Status> {
-    generate(args.shell, &mut std::io::stdout().lock());
+    generate(args.shell, &mut crate::ui::printer::data_writer());
     Ok(Status::Ok)
 }

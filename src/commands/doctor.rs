@@ -1,13 +1,15 @@
 //! `homelab doctor`: run every check, print the findings, exit 1 when one failed.
 
 use crate::cli::{DoctorArgs, OutputFormat};
-use crate::doctor::output::{self, Decor};
+use crate::doctor::output;
 use crate::doctor::{GitOptions, Options, run as run_checks};
 use crate::error::{Error, Result, Status};
+use crate::ui::printer;
+use crate::ui::style::Decor;
 
 use super::Context;
 
-pub fn run(ctx: &Context, args: &DoctorArgs, no_color: bool) -> Result<Status> {
+pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<Status> {
     // Before any thread that may use libgit2 exists.
     crate::git::set_socket_timeouts(args.git_timeout.unwrap_or(crate::doctor::GIT_TIMEOUT));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -17,12 +19,7 @@ pub fn run(ctx: &Context, args: &DoctorArgs, no_color: bool) -> Result<Status> {
         .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}")))?;
 
     // Progress on stderr, on a terminal only: stdout carries the report.
-    let spinner = indicatif::ProgressBar::new_spinner();
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    spinner.set_message("checking the homelab…");
-    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    let spinner = printer::spinner("checking the homelab…");
 
     // homelab.yaml is the input of the rendering, kept as the user wrote it (comments and
     // all), so it is not compared.
@@ -49,8 +46,8 @@ pub fn run(ctx: &Context, args: &DoctorArgs, no_color: bool) -> Result<Status> {
     runtime.shutdown_background();
 
     match args.output {
-        OutputFormat::Json => print!("{}", output::json(&report)),
-        OutputFormat::Text => print!("{}", output::text(&report, Decor::detect(no_color))),
+        OutputFormat::Json => printer::data(&output::json(&report)),
+        OutputFormat::Text => printer::data(&output::text(&report, Decor::stdout())),
     }
     Ok(if report.has_failures() {
         Status::ChecksFailed

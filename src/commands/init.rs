@@ -14,7 +14,7 @@ use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
 use crate::render::write::{Mode, Workspace};
 use crate::ui::checklist::{AgeKeyFile, Bootstrap, InitOutcome, Push};
-use crate::ui::progress;
+use crate::ui::printer;
 use crate::ui::wizard::Answers;
 
 /// Where the answers come from.
@@ -70,6 +70,19 @@ fn check_existing(dir: &Path, cfg: &Config) -> Result<()> {
     }
 }
 
+/// The existing `homelab.yaml` with the wizard's changes, edited in place so the user's
+/// comments and layout stay.
+fn edited_config(dir: &Path, cfg: &Config) -> Result<String> {
+    let path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::failed(format!("cannot read {}: {e}", path.display())))?;
+    let current = crate::config::validate::parse(&text).map_err(|_| {
+        Error::failed(format!("{} changed while the wizard ran", path.display()))
+            .with_hint("run `homelab init` again: the answers are saved")
+    })?;
+    crate::config::edit::edited(&text, &current, cfg)
+}
+
 /// Refuse to mix a new homelab with other files by mistake: a directory that holds more
 /// than a git directory (and the homelab.yaml of this same homelab) needs
 /// `--allow-non-empty`. Even then only the rendered files are committed.
@@ -109,8 +122,13 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         check_existing(&ctx.dir, cfg)?;
     }
     check_empty(&ctx.dir, args.allow_non_empty)?;
+    let edited = if answers.replaces_existing {
+        Some(edited_config(&ctx.dir, cfg)?)
+    } else {
+        None
+    };
 
-    let bar = progress::spinner("Loading the Flux install manifest");
+    let bar = printer::spinner("Loading the Flux install manifest");
     let install =
         crate::flux::install_manifest(&cfg.flux.version, args.flux.flux_manifests.as_deref())?;
     bar.set_message("Writing and committing");
@@ -131,25 +149,23 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
             cfg.cluster.name,
             env!("CARGO_PKG_VERSION")
         );
-        if answers.replaces_existing {
+        if let Some(text) = edited {
             // The wizard showed the changes to homelab.yaml and the user confirmed them.
-            let text =
-                crate::render::config_yaml(cfg).map_err(|e| Error::failed(format!("{e:#}")))?;
             change.files.insert(CONFIG_FILE.to_owned(), text);
             change.replace.insert(CONFIG_FILE.to_owned());
         }
         ws.apply(&change)?
     };
     bar.finish_and_clear();
-    let summary = report.summary();
+    let summary = report.summary_with(ctx.verbose > 0);
     if ctx.verbose > 0 || report.has_conflicts() {
-        eprint!("{summary}");
+        printer::note_raw(&summary);
     }
     let totals = summary.lines().last().unwrap_or_default();
-    eprintln!(
+    printer::note(&format!(
         "rendered the repository into {} ({totals})",
         ctx.dir.display()
-    );
+    ));
     if report.has_conflicts() {
         // Nothing committed: the draft keeps the answers until the repository holds them.
         return Ok(crate::commands::render::status(&report));

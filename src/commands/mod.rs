@@ -12,9 +12,12 @@ pub mod bootstrap;
 pub mod completions;
 pub mod doctor;
 pub mod init;
+pub mod key;
 pub mod push;
 pub mod remove_app;
 pub mod render;
+pub mod schema;
+pub mod secret;
 pub mod status;
 pub mod sync;
 
@@ -29,16 +32,17 @@ pub struct Context {
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<Status> {
-    crate::ui::style::init(cli.global.no_color);
+    crate::ui::printer::init(cli.global.no_color, cli.global.verbose);
     let ctx = Context {
         dir: cli.global.dir.clone(),
         verbose: cli.global.verbose,
     };
     match cli.command {
         Command::Completions(args) => completions::run(&args),
+        Command::Schema => schema::run(),
         Command::Push(args) => push::run(&ctx, &args),
         Command::Render(args) => render::run(&ctx, &args),
-        Command::Doctor(args) => doctor::run(&ctx, &args, cli.global.no_color),
+        Command::Doctor(args) => doctor::run(&ctx, &args),
         Command::AddApp(args) => add_app::run(&ctx, &args),
         Command::RemoveApp(args) => remove_app::run(&ctx, &args),
         Command::Apps => apps::run(&ctx),
@@ -46,5 +50,7 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Init(args) => init::run(&ctx, &args),
         Command::Status(args) => status::run(&args),
         Command::Sync(args) => sync::run(&ctx, &args),
+        Command::Secret(args) => secret::run(&ctx, &args),
+        Command::Key(args) => key::run(&ctx, &args),
     }
 }

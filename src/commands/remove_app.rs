@@ -82,7 +82,7 @@ pub fn run_with(ctx: &Context, args: &RemoveAppArgs, push: PushFn<'_>) -> Result
     }
     drop(ws);
 
-    println!("{}: removed", app.name);
+    crate::ui::printer::data_line(&format!("{}: removed", app.name));
     for kept in report.with(Outcome::OrphanKept) {
         crate::ui::style::note(&format!(
             "kept {}: you edited it, so it is yours now (Flux no longer applies it; delete it yourself when you no longer need it)",

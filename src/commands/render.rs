@@ -46,7 +46,7 @@ pub fn run(ctx: &Context, args: &RenderArgs) -> Result<Status> {
         let key = repo_key(&tree, &cfg, false)?;
         let change = whole_change(&tree, &cfg, &install, mode, key.as_ref().map(|(k, _)| k))?;
         let report = write::preview(&ctx.dir, &change)?;
-        eprint!("{}", report.summary());
+        crate::ui::printer::note_raw(&report.summary_with(ctx.verbose > 0));
         return Ok(status(&report));
     }
     let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "render")?;
@@ -63,7 +63,7 @@ pub fn run(ctx: &Context, args: &RenderArgs) -> Result<Status> {
         key.as_ref().map(|(k, _)| k),
     )?;
     let report = ws.apply(&change)?;
-    eprint!("{}", report.summary());
+    crate::ui::printer::note_raw(&report.summary_with(ctx.verbose > 0));
     Ok(conclude(&report, &cfg))
 }
 
@@ -150,9 +150,10 @@ pub fn user_files(
 /// Say where a new age key is and that it must be backed up.
 pub fn announce_key(key: &crate::secrets::AgeKey) {
     style::note(&format!(
-        "created the repository's age key {} (public key {}): back it up — with the repository, it is all you need to decrypt the app secrets",
+        "created the repository's age key {} (public key {}): back it up with `homelab key export <file outside this repository>`; {}",
         key.file.display(),
-        key.recipient
+        key.recipient,
+        crate::secrets::WHY_BACK_UP_THE_KEY
     ));
 }
 

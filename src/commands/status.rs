@@ -8,6 +8,7 @@ use crate::cli::{OutputFormat, StatusArgs};
 use crate::error::{Error, Result, Status};
 use crate::kube::client;
 use crate::kube::status::{self, Listed, ObjectStatus, short_revision};
+use crate::ui::printer;
 
 /// The version of the `--output json` document (docs/status.md). Bumped on incompatible
 /// changes only; new fields do not bump it.
@@ -96,9 +97,9 @@ pub fn run(args: &StatusArgs) -> Result<Status> {
         OutputFormat::Json => {
             let text = serde_json::to_string_pretty(&doc)
                 .map_err(|e| Error::failed(format!("cannot write JSON: {e}")))?;
-            println!("{text}");
+            printer::data_line(&text);
         }
-        OutputFormat::Text => print!("{}", table(&doc)),
+        OutputFormat::Text => printer::data(&table(&doc)),
     }
     Ok(if doc.ready {
         Status::Ok

@@ -11,7 +11,7 @@ use crate::error::{Error, Result, Status};
 use crate::kube::status::short_revision;
 use crate::kube::sync::{self, Goal, Outcome, Round};
 use crate::kube::{client, wait};
-use crate::ui::{progress, style};
+use crate::ui::{printer, style};
 
 /// `homelab sync`.
 pub fn run(ctx: &Context, args: &SyncArgs) -> Result<Status> {
@@ -88,13 +88,13 @@ async fn sync_to_local(
         token: Some(requested.token),
     };
     let started = tokio::time::Instant::now();
-    let bar = progress::spinner(format!("waiting for Flux to run {short}"));
+    let bar = printer::spinner(format!("waiting for Flux to run {short}"));
     let mut last = String::new();
     let outcome = sync::wait(&conn.client, &goal, started + timeout, |round| {
         let line = progress_line(round);
         bar.set_message(line.clone());
         // Without a terminal the spinner is hidden: log each change instead.
-        if !progress::enabled() && line != last {
+        if !printer::progress_enabled() && line != last {
             style::note(&line);
             last = line;
         }
@@ -105,7 +105,7 @@ async fn sync_to_local(
         Outcome::Done(round) => {
             style::note(&format!(
                 "{} Flux runs {short}: {} Ready ({}s)",
-                style::green("✓"),
+                style::mark(style::Mark::Ok),
                 sync::summary(&round),
                 started.elapsed().as_secs()
             ));

@@ -82,7 +82,7 @@ const fn credential(
     }
 }
 
-/// Every provider, in [`DnsProvider::ALL`] order.
+/// Every provider, in declaration order ([`Choice::all`](crate::config::Choice::all)).
 pub static PROVIDERS: [Provider; 6] = [
     Provider {
         id: DnsProvider::Cloudflare,
@@ -408,11 +408,12 @@ fn tsig_algorithm(value: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Choice;
 
     #[test]
     fn the_table_has_one_row_per_provider_in_order() {
         let ids: Vec<DnsProvider> = PROVIDERS.iter().map(|p| p.id).collect();
-        assert_eq!(ids, DnsProvider::ALL);
+        assert_eq!(ids, DnsProvider::all());
         for p in &PROVIDERS {
             assert!(!p.credentials.is_empty(), "{:?}", p.id);
             for c in p.credentials {

@@ -5,6 +5,7 @@ pub mod edit;
 pub mod git_url;
 mod model;
 pub mod normalize;
+pub mod schema;
 pub mod validate;
 
 pub use model::*;

@@ -5,9 +5,9 @@
 //! that a user sees every problem in one run instead of fixing them one at a time:
 //!
 //! 1. YAML syntax (with line and column),
-//! 2. structure: the generic YAML tree is walked against a schema of known keys, which
-//!    reports every unknown key (with a did-you-mean), wrong type, missing key and invalid
-//!    enum value with its key path,
+//! 2. structure: the generic YAML tree is walked against the schema derived from the model
+//!    ([`crate::config::schema`]), which reports every unknown key (with a did-you-mean),
+//!    wrong type, missing key and invalid enum value with its key path,
 //! 3. semantics ([`validate`]): names, addresses, overlaps, cross-field rules.
 //!
 //! The one-field validators in [`field`] are shared with the interactive wizard, which
@@ -22,8 +22,8 @@ use ipnet::Ipv4Net;
 use serde_json::Value;
 
 use crate::config::{
-    AcmeServer, Challenge, Config, DnsProvider, FLUX_COMPONENTS, IngressController, NodeRole,
-    Provisioner, REQUIRED_FLUX_COMPONENTS, SUPPORTED_VERSIONS,
+    Challenge, Choice, Config, DnsProvider, FLUX_COMPONENTS, IngressController, NodeRole,
+    REQUIRED_FLUX_COMPONENTS, SUPPORTED_VERSIONS,
 };
 use crate::error::{Error, Result};
 use crate::text::Shown;
@@ -53,21 +53,24 @@ impl fmt::Display for Diagnostic {
 /// The path used for problems that concern the whole document.
 const TOP: &str = "(top level)";
 
-/// Parse `homelab.yaml` text into a [`Config`] and validate it; on failure, every problem.
-pub fn parse(text: &str) -> std::result::Result<Config, Vec<Diagnostic>> {
+/// The YAML of `homelab.yaml` as a generic tree, read as [`parse`] reads it: the document
+/// the structure pass and the JSON Schema check. On a syntax error, its diagnostic.
+pub fn yaml_value(text: &str) -> std::result::Result<Value, Diagnostic> {
     let mut options = serde_saphyr::Options::default();
     // YAML 1.1 spellings (`yes`, `off`) as booleans and `0755` as octal surprise people:
     // keep them strings so the schema pass can say what was expected.
     options.strict_booleans = true;
     options.leading_zero_numbers_as_strings = true;
-    let mut value: Value = match serde_saphyr::from_str_with_options(text, options) {
-        Ok(v) => v,
-        Err(e) => return Err(vec![syntax_diagnostic(&e)]),
-    };
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| syntax_diagnostic(&e))
+}
+
+/// Parse `homelab.yaml` text into a [`Config`] and validate it; on failure, every problem.
+pub fn parse(text: &str) -> std::result::Result<Config, Vec<Diagnostic>> {
+    let mut value = yaml_value(text).map_err(|d| vec![d])?;
 
     let mut diags = Vec::new();
     match &mut value {
-        Value::Object(_) => walk_map(&mut value, SCHEMA, "", &mut diags),
+        Value::Object(_) => structure::check(&mut value, &mut diags),
         Value::Null => diags.push(Diagnostic::new(
             TOP,
             "the file is empty; expected the settings of a homelab (see examples/homelab.yaml)",
@@ -187,99 +190,7 @@ fn syntax_diagnostic(e: &serde_saphyr::Error) -> Diagnostic {
 }
 
 // ---------------------------------------------------------------------------------------
-// Structure: the schema of known keys.
-
-#[derive(Debug, Clone, Copy)]
-enum Ty {
-    Int,
-    Bool,
-    Str,
-    Enum(&'static [&'static str]),
-    StrList,
-    StrMap,
-    Map(&'static [Field]),
-    /// A list of mappings.
-    List(&'static [Field]),
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Field {
-    key: &'static str,
-    ty: Ty,
-    required: bool,
-}
-
-const fn req(key: &'static str, ty: Ty) -> Field {
-    Field {
-        key,
-        ty,
-        required: true,
-    }
-}
-
-const fn opt(key: &'static str, ty: Ty) -> Field {
-    Field {
-        key,
-        ty,
-        required: false,
-    }
-}
-
-const SCHEMA: &[Field] = &[
-    req("version", Ty::Int),
-    req("cluster", Ty::Map(CLUSTER)),
-    req("nodes", Ty::List(NODE)),
-    req("network", Ty::Map(NETWORK)),
-    opt("ingress", Ty::Map(INGRESS)),
-    req("certificates", Ty::Map(CERTIFICATES)),
-    req("storage", Ty::Map(STORAGE)),
-    opt("git", Ty::Map(GIT)),
-    opt("flux", Ty::Map(FLUX)),
-    opt("charts", Ty::Map(CHARTS)),
-    opt("apps", Ty::List(APP)),
-];
-const CLUSTER: &[Field] = &[req("name", Ty::Str), req("domain", Ty::Str)];
-const NODE: &[Field] = &[
-    req("name", Ty::Str),
-    req("address", Ty::Str),
-    opt("role", Ty::Enum(NodeRole::NAMES)),
-];
-const NETWORK: &[Field] = &[
-    req("node_cidr", Ty::Str),
-    req("loadbalancer_pool", Ty::StrList),
-    req("ingress_address", Ty::Str),
-];
-const INGRESS: &[Field] = &[opt("controller", Ty::Enum(IngressController::NAMES))];
-const CERTIFICATES: &[Field] = &[
-    req("email", Ty::Str),
-    opt("acme_server", Ty::Enum(AcmeServer::NAMES)),
-    opt("challenge", Ty::Enum(Challenge::NAMES)),
-    opt("dns_provider", Ty::Enum(DnsProvider::NAMES)),
-    opt("dns_settings", Ty::StrMap),
-];
-const STORAGE: &[Field] = &[
-    opt("provisioner", Ty::Enum(Provisioner::NAMES)),
-    req("nfs_server", Ty::Str),
-    req("nfs_path", Ty::Str),
-    opt("storage_class", Ty::Str),
-    opt("default_class", Ty::Bool),
-    opt("local_class", Ty::Str),
-];
-const GIT: &[Field] = &[opt("url", Ty::Str), opt("branch", Ty::Str)];
-const FLUX: &[Field] = &[opt("version", Ty::Str), opt("components", Ty::StrList)];
-const CHARTS: &[Field] = &[opt("mirror", Ty::Map(MIRROR))];
-const MIRROR: &[Field] = &[
-    opt("helm_repository", Ty::Str),
-    opt("oci_registry", Ty::Str),
-    opt("ca_file", Ty::Str),
-    opt("insecure", Ty::Bool),
-];
-const APP: &[Field] = &[
-    req("name", Ty::Str),
-    req("namespace", Ty::Str),
-    req("host", Ty::Str),
-    opt("settings", Ty::StrMap),
-];
+// Helpers of the structure pass and the rules.
 
 /// `path.key`, with a key that is not a plain word shown quoted, escaped and bounded, so a
 /// key path in a message can neither hide characters nor run on for megabytes.
@@ -322,132 +233,6 @@ fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) 
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
-}
-
-/// Check a mapping against `fields`: unknown keys, then each known key in schema order.
-/// Empty values of optional keys are removed so that the model's defaults apply.
-fn walk_map(value: &mut Value, fields: &[Field], path: &str, diags: &mut Vec<Diagnostic>) {
-    let Value::Object(map) = value else {
-        return;
-    };
-    // Sorted, so the report does not depend on the map's iteration order.
-    let mut unknown: Vec<&String> = map
-        .keys()
-        .filter(|k| !fields.iter().any(|f| f.key == k.as_str()))
-        .collect();
-    unknown.sort();
-    for key in unknown {
-        let message = match did_you_mean(key, fields.iter().map(|f| f.key)) {
-            Some(best) => format!("unknown key; did you mean {best}?"),
-            None => format!(
-                "unknown key; expected one of {}",
-                fields.iter().map(|f| f.key).collect::<Vec<_>>().join(", ")
-            ),
-        };
-        diags.push(Diagnostic::new(join(path, key), message));
-    }
-    for field in fields {
-        let child_path = join(path, field.key);
-        match map.get_mut(field.key) {
-            None if field.required => {
-                diags.push(Diagnostic::new(child_path, "required key is missing"));
-            }
-            None => {}
-            Some(Value::Null) if field.required => {
-                diags.push(Diagnostic::new(child_path, "required value is empty"));
-            }
-            Some(Value::Null) => {
-                map.remove(field.key);
-            }
-            Some(child) => walk_value(child, field.ty, &child_path, diags),
-        }
-    }
-}
-
-fn walk_value(value: &mut Value, ty: Ty, path: &str, diags: &mut Vec<Diagnostic>) {
-    let mut expected = |what: &str, value: &Value| {
-        let mut message = format!("expected {what}, found {}", describe(value));
-        if matches!(value, Value::Number(_) | Value::Bool(_)) && what == "a string" {
-            message.push_str("; put the value in quotes");
-        }
-        diags.push(Diagnostic::new(path, message));
-    };
-    match ty {
-        Ty::Int => {
-            let ok = value.as_u64().is_some_and(|n| u32::try_from(n).is_ok());
-            if !ok {
-                expected("a whole number", value);
-            }
-        }
-        Ty::Bool => {
-            if !value.is_boolean() {
-                expected("true or false", value);
-            }
-        }
-        Ty::Str => {
-            if !value.is_string() {
-                expected("a string", value);
-            }
-        }
-        Ty::Enum(names) => match value.as_str() {
-            Some(s) if names.contains(&s) => {}
-            Some(s) => {
-                let mut message = format!("{} is not one of {}", Shown(s), names.join(", "));
-                if let Some(best) = did_you_mean(s, names.iter().copied()) {
-                    message.push_str(&format!("; did you mean {best}?"));
-                }
-                diags.push(Diagnostic::new(path, message));
-            }
-            None => expected(&format!("one of {}", names.join(", ")), value),
-        },
-        Ty::StrList => match value {
-            Value::Array(items) => {
-                for (i, item) in items.iter_mut().enumerate() {
-                    walk_value(item, Ty::Str, &format!("{path}[{i}]"), diags);
-                }
-            }
-            other => expected("a list", other),
-        },
-        Ty::StrMap => match value {
-            Value::Object(map) => {
-                let mut keys: Vec<String> = map.keys().cloned().collect();
-                keys.sort();
-                for key in keys {
-                    if let Some(item) = map.get_mut(&key) {
-                        walk_value(item, Ty::Str, &join(path, &key), diags);
-                    }
-                }
-            }
-            other => expected("a mapping", other),
-        },
-        Ty::Map(fields) => {
-            if value.is_object() {
-                walk_map(value, fields, path, diags);
-            } else {
-                expected("a mapping", value);
-            }
-        }
-        Ty::List(fields) => match value {
-            Value::Array(items) => {
-                for (i, item) in items.iter_mut().enumerate() {
-                    let item_path = format!("{path}[{i}]");
-                    if item.is_object() {
-                        walk_map(item, fields, &item_path, diags);
-                    } else {
-                        diags.push(Diagnostic::new(
-                            item_path,
-                            format!(
-                                "expected a mapping with keys {}, found {}",
-                                fields.iter().map(|f| f.key).collect::<Vec<_>>().join(", "),
-                                describe(item)
-                            ),
-                        ));
-                    }
-                }
-            }
-            other => expected("a list", other),
-        },
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1443,6 +1228,7 @@ pub mod field {
 }
 
 mod apps;
+mod structure;
 
 pub use apps::check_new_app;
 

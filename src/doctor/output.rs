@@ -3,47 +3,17 @@
 use std::fmt::Write as _;
 
 use super::{Report, Severity};
+use crate::ui::style::Decor;
+use crate::ui::style::Mark;
 
-/// How the text report is decorated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decor {
-    /// ✔ ⚠ ✗ in color, for a terminal.
-    Fancy,
-    /// `[ok]` `[warn]` `[fail]`, no escape codes: for NO_COLOR, --no-color, pipes and logs.
-    Plain,
-}
-
-impl Decor {
-    /// Fancy only when stdout (where the report goes) is a terminal and colors are allowed.
-    pub fn detect(no_color_flag: bool) -> Decor {
-        use std::io::IsTerminal;
-        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        if !no_color_flag && !no_color_env && std::io::stdout().is_terminal() {
-            Decor::Fancy
-        } else {
-            Decor::Plain
-        }
-    }
-
-    fn mark(self, s: Severity) -> &'static str {
-        match (self, s) {
-            (Decor::Fancy, Severity::Ok) => "\x1b[32m✔\x1b[0m",
-            (Decor::Fancy, Severity::Warning) => "\x1b[33m⚠\x1b[0m",
-            (Decor::Fancy, Severity::Failed) => "\x1b[31m✗\x1b[0m",
-            (Decor::Fancy, Severity::Waiting) => "\x1b[2m…\x1b[0m",
-            (Decor::Plain, Severity::Ok) => "[ok]",
-            (Decor::Plain, Severity::Warning) => "[warn]",
-            (Decor::Plain, Severity::Failed) => "[fail]",
-            (Decor::Plain, Severity::Waiting) => "[wait]",
-        }
-    }
-
-    fn heading(self, title: &str) -> String {
-        match self {
-            Decor::Fancy => format!("\x1b[1m{title}\x1b[0m"),
-            Decor::Plain => title.to_owned(),
-        }
-    }
+/// The mark of a finding's severity, from the one table of marks.
+fn mark(decor: Decor, s: Severity) -> &'static str {
+    decor.mark(match s {
+        Severity::Ok => Mark::Ok,
+        Severity::Warning => Mark::Warning,
+        Severity::Failed => Mark::Failed,
+        Severity::Waiting => Mark::Waiting,
+    })
 }
 
 /// The text report: a heading per section, a line per check with its hint below (a waiting
@@ -58,12 +28,12 @@ pub fn text(report: &Report, decor: Decor) -> String {
                     let _ = writeln!(
                         out,
                         "  {} {} (waiting on {root})",
-                        decor.mark(f.status),
+                        mark(decor, f.status),
                         f.message
                     );
                 }
                 None => {
-                    let _ = writeln!(out, "  {} {}", decor.mark(f.status), f.message);
+                    let _ = writeln!(out, "  {} {}", mark(decor, f.status), f.message);
                 }
             }
             if let Some(hint) = &f.hint {

@@ -456,12 +456,13 @@ impl<'a> Session<'a> {
             said.borrow_mut().extend_from_slice(text);
             true
         });
-        let bar = progress_bar();
+        let bar =
+            crate::ui::printer::progress_enabled().then(|| crate::ui::printer::bar(0, "pushing"));
         if let Some(bar) = bar.clone() {
             cb.push_transfer_progress(move |current, total, bytes| {
                 bar.set_length(total as u64);
                 bar.set_position(current as u64);
-                bar.set_message(format!("{} KiB", bytes / 1024));
+                bar.set_message(format!("pushing {} KiB", bytes / 1024));
             });
         }
         let mut po = GitPushOptions::new();
@@ -500,21 +501,6 @@ fn server_said(raw: &[u8]) -> String {
     // A chatty hook must not bury the error.
     let skip = lines.len().saturating_sub(20);
     lines[skip..].concat()
-}
-
-/// A bar for objects sent, on a terminal only.
-fn progress_bar() -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar =
-        indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("pushing {bar:30} {pos}/{len} objects {msg}")
-    {
-        bar.set_style(style);
-    }
-    Some(bar)
 }
 
 fn git_err(err: git2::Error) -> Error {

@@ -220,14 +220,6 @@ fn is_namespace_not_found(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.code == 404 && s.message.starts_with("namespaces \""))
 }
 
-/// The server's own message for an error, without kube's debug noise.
-pub fn error_message(err: &kube::Error) -> String {
-    match err {
-        kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// Run `f` until it succeeds, fails for good, or the retry budget is spent.
 /// `retry_not_found` also retries 404s (a just-registered kind not yet served).
 async fn with_retry<T, F, Fut>(
@@ -295,7 +287,7 @@ async fn apply_one(
         None => format!("{kind}/{name}"),
     };
     let fail = |e: kube::Error| {
-        Error::failed(format!("cannot apply {id}: {}", error_message(&e)))
+        Error::failed(format!("cannot apply {id}: {}", crate::kube::client::describe(&e)))
             .with_hint("fix the manifest (or the cluster) and run the command again; objects already applied are kept")
     };
     let before = with_retry(&retries, false, || api.get_opt(&name))
@@ -394,7 +386,7 @@ impl Applier {
                 Err(e) => {
                     return Err(Error::failed(format!(
                         "cannot discover the API group-version {api_version}: {}",
-                        error_message(&e)
+                        crate::kube::client::describe(&e)
                     )));
                 }
             };
@@ -486,7 +478,7 @@ impl Applier {
                     .map_err(|e| {
                         Error::failed(format!(
                             "cannot read CustomResourceDefinition {name}: {}",
-                            error_message(&e)
+                            crate::kube::client::describe(&e)
                         ))
                     })?;
                 let established = crd

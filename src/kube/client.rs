@@ -562,7 +562,23 @@ pub fn describe(err: &kube::Error) -> String {
     // A transport failure: its root cause says it all ("Connection refused (os error
     // 111)"); the layers around it only name kube's and hyper's wrappers.
     if matches!(err, kube::Error::Service(_) | kube::Error::HyperError(_)) {
-        return inner;
+        // The TLS stack reports a failed handshake as invalid data wrapping its own error
+        // (itself wrapped in another I/O error), whose text ("received corrupt message…")
+        // does not say it was TLS.
+        let tls = causes(err)
+            .filter_map(|e| e.downcast_ref::<std::io::Error>())
+            .any(|io| {
+                std::iter::successors(Some(io), |io| {
+                    io.get_ref()
+                        .and_then(|inner| inner.downcast_ref::<std::io::Error>())
+                })
+                .any(|io| io.kind() == std::io::ErrorKind::InvalidData && io.get_ref().is_some())
+            });
+        return if tls {
+            format!("TLS handshake failed: {inner}")
+        } else {
+            inner
+        };
     }
     let outer = one_line(&err.to_string());
     if inner == outer || outer.contains(&inner) {

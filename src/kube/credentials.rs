@@ -14,7 +14,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
 
-use crate::config::Config;
+use crate::config::{Choice, Config};
 use crate::error::{Error, Result};
 use crate::git::hostkeys::{self, HostKeyPolicy, Trust};
 
@@ -412,7 +412,7 @@ pub async fn existing_secret(
     api.get_opt(name).await.map_err(|e| {
         Error::failed(format!(
             "cannot read Secret {ns}/{name}: {}",
-            crate::kube::apply::error_message(&e)
+            crate::kube::client::describe(&e)
         ))
     })
 }

@@ -21,7 +21,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::kube::apply::error_message;
+use crate::kube::client::describe;
 
 /// Where Flux runs, and the name of the GitRepository and Kustomization `bootstrap` creates.
 pub const FLUX_NAMESPACE: &str = "flux-system";
@@ -694,7 +694,7 @@ pub async fn list_kind(client: &Client, kind: &FluxKind) -> Listed {
             Listed::Objects(objects)
         }
         Err(kube::Error::Api(s)) if s.code == 404 => Listed::NotInstalled,
-        Err(e) => Listed::Error(error_message(&e)),
+        Err(e) => Listed::Error(describe(&e)),
     }
 }
 

@@ -18,7 +18,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::kube::apply::error_message;
+use crate::kube::client::describe;
 use crate::kube::status::{
     self, FLUX_NAMESPACE, GIT_REPOSITORY, HELM_RELEASE, KUSTOMIZATION, Listed, ObjectRef,
     ObjectStatus, SYNC_NAME, State,
@@ -79,7 +79,7 @@ pub async fn source_branch(client: &Client) -> Result<Option<String>> {
 }
 
 fn unreadable(err: &kube::Error) -> Error {
-    Error::failed(format!("cannot read the GitRepositories: {}", error_message(err))).with_hint(
+    Error::failed(format!("cannot read the GitRepositories: {}", describe(err))).with_hint(
         "check the cluster is reachable and the kubeconfig's user may read Flux objects (`homelab doctor` says more)",
     )
 }
@@ -119,7 +119,7 @@ async fn annotate(client: &Client, object: &ObjectRef, token: &str) -> Result<()
         .map_err(|e| {
             Error::failed(format!(
                 "cannot ask Flux to reconcile {object}: {}",
-                error_message(&e)
+                describe(&e)
             ))
             .with_hint("the kubeconfig's user needs to patch Flux objects (cluster-admin does)")
         })

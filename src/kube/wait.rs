@@ -8,7 +8,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 use serde_json::Value;
 
-use crate::kube::apply::error_message;
+use crate::kube::client::describe;
 use crate::kube::status;
 
 /// What "ready" means for one object.
@@ -106,7 +106,7 @@ pub async fn state(client: &Client, target: &Target) -> State {
         },
         Err(e) => State {
             ready: false,
-            message: format!("cannot read it: {}", error_message(&e)),
+            message: format!("cannot read it: {}", describe(&e)),
         },
     }
 }

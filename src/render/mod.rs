@@ -29,8 +29,11 @@ pub const ACME_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/dir
 
 /// The shared Gateway (envoy-gateway only) apps attach their HTTPRoutes to.
 pub const GATEWAY_NAME: &str = "homelab";
-/// The namespace of the shared Gateway.
-pub const GATEWAY_NAMESPACE: &str = "envoy-gateway-system";
+/// The namespace of the shared Gateway: Envoy Gateway's own.
+pub const GATEWAY_NAMESPACE: &str = plan::ENVOY_GATEWAY.namespace;
+/// The Gateway's HTTPS listener, which serves the wildcard `*.<domain>` certificate and which
+/// app HTTPRoutes name as their `sectionName`.
+pub const GATEWAY_SECTION: &str = "https";
 /// The Secret (in [`GATEWAY_NAMESPACE`]) holding the wildcard certificate of the Gateway.
 pub const WILDCARD_SECRET: &str = "wildcard-tls";
 /// Renovate's configuration, at the repository root.
@@ -88,6 +91,12 @@ fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> anyhow::Resu
         files.extend(crate::catalog::render_app(cfg, app)?);
     }
     files.insert(crate::config::CONFIG_FILE.to_owned(), config_yaml(cfg)?);
+    // Beside homelab.yaml, whose first line points editors at it; rendered, so it follows
+    // the binary that reads the file.
+    files.insert(
+        crate::config::schema::SCHEMA_FILE.to_owned(),
+        crate::config::schema::json_schema_text(),
+    );
     files.insert(RENOVATE_FILE.to_owned(), renovate::config());
     Ok(Rendered { files })
 }
@@ -174,7 +183,8 @@ fn is_dns_label(s: &str) -> bool {
 pub fn config_yaml(cfg: &Config) -> anyhow::Result<String> {
     let body = crate::config::to_yaml(cfg);
     Ok(format!(
-        "# The homelab's configuration: edit it and run `homelab render` to update the repository.\n{body}"
+        "{}\n# The homelab's configuration: edit it and run `homelab render` to update the repository.\n{body}",
+        crate::config::schema::modeline()
     ))
 }
 
@@ -251,7 +261,9 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::config::{AcmeServer, App, Challenge, DnsProvider, IngressController, Provisioner};
+    use crate::config::{
+        AcmeServer, App, Challenge, Choice, DnsProvider, IngressController, Provisioner,
+    };
 
     fn flux_install() -> String {
         std::fs::read_to_string(crate::test_fixtures::flux_install())
@@ -273,9 +285,9 @@ mod tests {
     /// The example varied along every option the templates branch on.
     fn variants() -> Vec<Config> {
         let mut out = Vec::new();
-        for ingress in [IngressController::Traefik, IngressController::EnvoyGateway] {
-            for challenge in [Challenge::Dns01, Challenge::Http01, Challenge::Selfsigned] {
-                for provider in DnsProvider::ALL {
+        for &ingress in IngressController::all() {
+            for &challenge in Challenge::all() {
+                for &provider in DnsProvider::all() {
                     if challenge != Challenge::Dns01 && provider != DnsProvider::Cloudflare {
                         continue;
                     }
@@ -348,7 +360,7 @@ mod tests {
     #[test]
     fn each_dns_provider_gets_its_solver_and_secret_reference() {
         let install = flux_install();
-        for provider in DnsProvider::ALL {
+        for &provider in DnsProvider::all() {
             let mut cfg = example();
             cfg.certificates.dns_provider = provider;
             cfg.certificates.dns_settings = settings(provider);
@@ -409,6 +421,19 @@ mod tests {
         // No wildcard certificate can come from HTTP-01.
         let gateway = docs(&r.files["infrastructure/configs/envoy-gateway/gateway.yaml"]);
         assert!(gateway.iter().all(|d| d["kind"] != "Certificate"));
+        // App HTTPRoutes name the listener by GATEWAY_SECTION: it must be the HTTPS one.
+        let listeners = gateway
+            .iter()
+            .find(|d| d["kind"] == "Gateway")
+            .map(|d| d["spec"]["listeners"].clone())
+            .unwrap();
+        let https = listeners
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["protocol"] == "HTTPS")
+            .unwrap();
+        assert_eq!(https["name"], GATEWAY_SECTION);
     }
 
     #[test]

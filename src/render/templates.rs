@@ -195,10 +195,17 @@ fn scalar_string(s: &str) -> String {
     if plain_scalar(s) {
         s.to_owned()
     } else {
-        // A JSON string is a YAML double-quoted scalar; the hidden characters JSON leaves
-        // raw are escaped as YAML reads them.
-        escape_hidden(&serde_json::to_string(s).expect("a string serializes"), &[])
+        double_quoted(s)
     }
+}
+
+/// `s` as a YAML double-quoted scalar with every hidden character escaped: whatever `s`
+/// holds, the text is one line and shows everything it stands for. The one YAML escaping,
+/// for templates and for edits of `homelab.yaml` alike.
+pub fn double_quoted(s: &str) -> String {
+    // A JSON string is a YAML double-quoted scalar; the hidden characters JSON leaves raw
+    // are escaped as YAML reads them.
+    escape_hidden(&serde_json::to_string(s).expect("a string serializes"), &[])
 }
 
 /// Whether `s` can be written without quotes and still read back as the same string by

@@ -10,7 +10,8 @@ use indicatif::ProgressBar;
 use crate::bootstrap::{DeployKey, Step, Ui};
 use crate::error::{Error, Result};
 use crate::kube::apply::{ApplyReport, Outcome};
-use crate::ui::style;
+use crate::ui::printer;
+use crate::ui::style::{self, Mark};
 
 /// The terminal as the bootstrap engine's UI.
 pub struct Terminal {
@@ -53,7 +54,7 @@ impl Ui for Terminal {
     }
 
     fn deploy_key(&self, key: &DeployKey<'_>) -> Result<()> {
-        println!("{}", key.public);
+        printer::data_line(key.public);
         style::note(&format!(
             "Add the public key above ({}) as a deploy key of {}{}.",
             key.fingerprint,
@@ -91,12 +92,12 @@ struct Spinner {
 
 impl Spinner {
     fn start(message: &str) -> Self {
-        if !crate::ui::progress::enabled() {
+        if !printer::progress_enabled() {
             // Logs get one line per step instead of a spinner.
             style::note(&format!("{message}..."));
         }
         Self {
-            bar: crate::ui::progress::spinner(message),
+            bar: printer::spinner(message),
             ended: Cell::new(false),
         }
     }
@@ -110,7 +111,7 @@ impl Step for Spinner {
     fn done(self: Box<Self>, message: &str) {
         self.bar.finish_and_clear();
         self.ended.set(true);
-        style::note(&format!("{} {message}", style::green("✓")));
+        style::note(&format!("{} {message}", style::mark(Mark::Ok)));
     }
 
     fn abandon(self: Box<Self>) {
@@ -130,12 +131,17 @@ impl Drop for Spinner {
 
 fn print_report(report: &ApplyReport, dry_run: bool) {
     for obj in &report.objects {
-        if dry_run || obj.outcome != Outcome::Unchanged {
+        // `-v` shows every object, unchanged ones too.
+        if dry_run || obj.outcome != Outcome::Unchanged || printer::verbosity() > 0 {
             let suffix = match &obj.unvalidated {
                 Some(why) => format!(" (not validated: {why})"),
                 None => String::new(),
             };
-            println!("{:<10} {}{suffix}", obj.outcome.as_str(), obj.id());
+            printer::data_line(&format!(
+                "{:<10} {}{suffix}",
+                obj.outcome.as_str(),
+                obj.id()
+            ));
         }
     }
     let retried = if report.retries > 0 {

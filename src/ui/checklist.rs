@@ -8,8 +8,9 @@
 
 use std::path::PathBuf;
 
-use crate::config::{Challenge, Config};
-use crate::ui::style;
+use crate::config::{Challenge, Choice, Config};
+use crate::ui::printer;
+use crate::ui::style::{Decor, Mark};
 
 /// What became of the push.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,14 +210,10 @@ fn credentials(cfg: &Config) -> Vec<(String, String)> {
 }
 
 /// Render items, one per line, with their marks.
-pub fn render(title: &str, items: &[Item]) -> String {
-    let mut out = format!("\n{}\n", style::bold(title));
+pub fn render(title: &str, items: &[Item], decor: Decor) -> String {
+    let mut out = format!("\n{}\n", decor.heading(title));
     for item in items {
-        let mark = if item.done {
-            style::green("✓")
-        } else {
-            "•".to_owned()
-        };
+        let mark = decor.mark(if item.done { Mark::Ok } else { Mark::Todo });
         out.push_str(&format!("  {mark} {}\n", item.text));
     }
     out
@@ -224,10 +221,11 @@ pub fn render(title: &str, items: &[Item]) -> String {
 
 /// Print the checklist of an `init` run (stderr: it is guidance, not data).
 pub fn print_init(cfg: &Config, outcome: &InitOutcome) {
-    eprint!(
-        "{}",
-        render("Done, and left to do:", &init_items(cfg, outcome))
-    );
+    printer::note_raw(&render(
+        "Done, and left to do:",
+        &init_items(cfg, outcome),
+        Decor::stderr(),
+    ));
 }
 
 /// How a new app reaches the cluster, after `add-app` committed it (and pushed it, or not).
@@ -254,7 +252,11 @@ pub fn app_items(cfg: &Config, app: &str, pushed: bool) -> Vec<Item> {
 
 /// Print what happens next with a new app.
 pub fn print_app(cfg: &Config, app: &str, pushed: bool) {
-    eprint!("{}", render("Next:", &app_items(cfg, app, pushed)));
+    printer::note_raw(&render(
+        "Next:",
+        &app_items(cfg, app, pushed),
+        Decor::stderr(),
+    ));
 }
 
 #[cfg(test)]
@@ -415,7 +417,12 @@ mod tests {
 
     #[test]
     fn rendering_marks_done_and_todo() {
-        let out = render("Title", &[done("a".to_owned()), todo("b".to_owned())]);
-        assert_eq!(out, "\nTitle\n  ✓ a\n  • b\n");
+        let items = [done("a".to_owned()), todo("b".to_owned())];
+        assert_eq!(
+            render("Title", &items, Decor::Plain),
+            "\nTitle\n  [ok] a\n  [todo] b\n"
+        );
+        let fancy = render("Title", &items, Decor::Fancy);
+        assert!(fancy.contains("✓\x1b[0m a\n  • b\n"), "{fancy:?}");
     }
 }

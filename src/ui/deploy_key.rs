@@ -26,7 +26,7 @@ pub fn confirm(
     let works = || {
         style::note(&format!(
             "{} {shown} accepts the deploy key: Flux can pull",
-            style::green("✓")
+            style::mark(style::Mark::Ok)
         ));
     };
     if !ask {
@@ -52,8 +52,7 @@ pub fn confirm(
         return Err(stop());
     }
     loop {
-        let spinner =
-            crate::ui::progress::spinner(format!("Checking that {shown} accepts the key"));
+        let spinner = crate::ui::printer::spinner(format!("Checking that {shown} accepts the key"));
         let checked = crate::git::probe::fetch_with_key(url, key, known_hosts, timeout);
         spinner.finish_and_clear();
         let why = match checked {

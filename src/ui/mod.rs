@@ -1,9 +1,10 @@
-//! Everything that talks to the terminal: styles, progress, prompts.
+//! Everything that talks to the terminal: the printer (streams, colour, verbosity,
+//! progress), styles and marks, prompts.
 
 pub mod bootstrap;
 pub mod checklist;
 pub mod deploy_key;
-pub mod progress;
+pub mod printer;
 pub mod prompt;
 pub mod style;
 pub mod wizard;

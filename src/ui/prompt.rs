@@ -12,10 +12,10 @@ pub fn confirm_host_key(
     known: &str,
     record_to: &Path,
 ) -> std::io::Result<bool> {
-    eprintln!("The SSH host key of {name} is not known{known}.");
-    eprintln!("  key type:    {key_type}");
-    eprintln!("  fingerprint: {fingerprint}");
-    eprintln!(
+    crate::note!("The SSH host key of {name} is not known{known}.");
+    crate::note!("  key type:    {key_type}");
+    crate::note!("  fingerprint: {fingerprint}");
+    crate::note!(
         "Compare the fingerprint with the one the server's administrator (or the forge's \
          documentation) publishes."
     );

@@ -1,29 +1,8 @@
-//! Output style: colors only when allowed (`--no-color`, `NO_COLOR`, not a terminal), and
-//! the `error:` / `hint:` format of user-facing failures.
+//! How output looks: colours and the one table of marks, each only where the printer allows
+//! them (`--no-color`, `NO_COLOR`, a terminal); plain ASCII otherwise, so logs and pipes
+//! read the same everywhere.
 
-use std::io::IsTerminal;
-use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use crate::error::{Result, Status};
-
-static COLOR: AtomicBool = AtomicBool::new(false);
-
-/// Decide once whether stderr gets colors.
-pub fn init(no_color_flag: bool) {
-    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let on = !no_color_flag && !no_color_env && std::io::stderr().is_terminal();
-    COLOR.store(on, Ordering::Relaxed);
-    if !on {
-        console::set_colors_enabled(false);
-        console::set_colors_enabled_stderr(false);
-    }
-}
-
-/// Whether colors are enabled.
-pub fn color() -> bool {
-    COLOR.load(Ordering::Relaxed)
-}
+pub use super::printer::{color, note};
 
 fn paint(text: &str, code: &str) -> String {
     if color() {
@@ -49,22 +28,103 @@ pub fn bold(text: &str) -> String {
     paint(text, "1")
 }
 
-/// Print a status line to stderr (progress and messages go to stderr; data to stdout).
-pub fn note(message: &str) {
-    eprintln!("{message}");
+/// How a line ended: each has one mark, the same in every command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Done, or healthy.
+    Ok,
+    /// Works, but deserves a look.
+    Warning,
+    /// Failed.
+    Failed,
+    /// Not decided yet: waits on something else.
+    Waiting,
+    /// Deliberately not done.
+    Skipped,
+    /// Left for the user to do.
+    Todo,
 }
 
-/// Print an error, and its hint, to stderr and return the exit code it maps to.
-pub fn report_outcome(outcome: Result<Status>) -> ExitCode {
-    match outcome {
-        Ok(Status::Ok) => ExitCode::SUCCESS,
-        Ok(Status::ChecksFailed) => ExitCode::from(1),
-        Err(err) => {
-            eprintln!("{} {}", red("error:"), err.message);
-            if let Some(hint) = &err.hint {
-                eprintln!("{} {hint}", bold("hint:"));
-            }
-            ExitCode::from(err.exit_code())
+/// How marks and headings are drawn on one stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decor {
+    /// `✓ ⚠ ✗ … - •` in colour, for a terminal.
+    Fancy,
+    /// `[ok] [warn] [fail] [wait] [skip] [todo]`, no escape codes: for `NO_COLOR`,
+    /// `--no-color`, pipes and logs.
+    Plain,
+}
+
+impl Decor {
+    /// The decor of stdout (data: reports, status tables).
+    pub fn stdout() -> Decor {
+        if super::printer::color_stdout() {
+            Decor::Fancy
+        } else {
+            Decor::Plain
         }
+    }
+
+    /// The decor of stderr (messages, checklists).
+    pub fn stderr() -> Decor {
+        if color() { Decor::Fancy } else { Decor::Plain }
+    }
+
+    /// The mark, coloured on a terminal.
+    pub fn mark(self, mark: Mark) -> &'static str {
+        match (self, mark) {
+            (Decor::Fancy, Mark::Ok) => "\x1b[32m✓\x1b[0m",
+            (Decor::Fancy, Mark::Warning) => "\x1b[33m⚠\x1b[0m",
+            (Decor::Fancy, Mark::Failed) => "\x1b[31m✗\x1b[0m",
+            (Decor::Fancy, Mark::Waiting) => "\x1b[2m…\x1b[0m",
+            (Decor::Fancy, Mark::Skipped) => "\x1b[2m-\x1b[0m",
+            (Decor::Fancy, Mark::Todo) => "•",
+            (Decor::Plain, Mark::Ok) => "[ok]",
+            (Decor::Plain, Mark::Warning) => "[warn]",
+            (Decor::Plain, Mark::Failed) => "[fail]",
+            (Decor::Plain, Mark::Waiting) => "[wait]",
+            (Decor::Plain, Mark::Skipped) => "[skip]",
+            (Decor::Plain, Mark::Todo) => "[todo]",
+        }
+    }
+
+    /// A heading, bold on a terminal.
+    pub fn heading(self, title: &str) -> String {
+        match self {
+            Decor::Fancy => format!("\x1b[1m{title}\x1b[0m"),
+            Decor::Plain => title.to_owned(),
+        }
+    }
+}
+
+/// `mark` as stderr draws it (for messages such as `✓ pushed to …`).
+pub fn mark(mark: Mark) -> &'static str {
+    Decor::stderr().mark(mark)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_marks_are_ascii_and_distinct() {
+        let all = [
+            Mark::Ok,
+            Mark::Warning,
+            Mark::Failed,
+            Mark::Waiting,
+            Mark::Skipped,
+            Mark::Todo,
+        ];
+        let plain: Vec<&str> = all.iter().map(|m| Decor::Plain.mark(*m)).collect();
+        assert!(plain.iter().all(|m| m.is_ascii()), "{plain:?}");
+        let mut unique = plain.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), all.len());
+        assert!(
+            all.iter()
+                .all(|m| Decor::Fancy.mark(*m) != Decor::Plain.mark(*m))
+        );
     }
 }

@@ -246,6 +246,22 @@ async fn fresh_bootstrap_applies_everything_and_a_rerun_changes_nothing() {
         .stdout_has("created    GitRepository/flux-system/flux-system")
         .stdout_has("created    Secret/flux-system/flux-system")
         .stderr_has("note: bootstrap applies `resources` and `patches` only; images (in ");
+    // The totals count the very objects listed above them.
+    let listed = |run: &support::Run, outcome: &str| {
+        run.stdout()
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(outcome))
+            .count()
+    };
+    let created = listed(&run, "created");
+    let run = run
+        .stderr_has(&format!(
+            "Applied: {created} created, 0 configured, 0 unchanged"
+        ))
+        .stderr_has(&format!(
+            "Flux components and credentials: {} objects",
+            created - 2
+        ));
     // Secrets never reach the output.
     for secret in [TOKEN, CF_TOKEN, "AGE-SECRET-KEY"] {
         assert!(!run.stdout().contains(secret) && !run.stderr().contains(secret));
@@ -335,6 +351,27 @@ async fn fresh_bootstrap_applies_everything_and_a_rerun_changes_nothing() {
         "a rerun reports no changed objects"
     );
     assert_eq!(versions(&client).await, before, "resourceVersions changed");
+    // `-v` lists every object, and the total is theirs.
+    let verbose = repo
+        .bootstrap(server.kubeconfig())
+        .args(["--yes", "--no-wait", "-v"])
+        .ok();
+    // (The credentials kept from the first run are not applied again.)
+    let unchanged = listed(&verbose, "unchanged");
+    assert_eq!(
+        verbose.stdout().lines().count(),
+        unchanged,
+        "{}",
+        verbose.stdout()
+    );
+    assert!(
+        unchanged > 40 && unchanged < created,
+        "{}",
+        verbose.stdout()
+    );
+    verbose.stderr_has(&format!(
+        "No changes: the cluster already matches ({unchanged} objects unchanged)"
+    ));
     assert_eq!(
         (
             secret_data(&client, "flux-system", "flux-system").await,
@@ -726,7 +763,7 @@ async fn still_waiting(run: &mut support::Running, label: &str) {
         run.is_running(),
         "it stopped waiting for {label}:\n{stderr}"
     );
-    assert!(!stderr.contains(&format!("✓ {label}")), "{stderr}");
+    assert!(!stderr.contains(&format!("[ok] {label}")), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -761,9 +798,9 @@ async fn waits_until_flux_runs_the_pushed_commit_and_explains_a_timeout() {
     let applied = format!("Kustomization applied {revision}");
     still_waiting(&mut waiting, &applied).await;
     let stderr = waiting.stderr_so_far();
-    assert!(stderr.contains(&format!("✓ {controllers}")), "{stderr}");
+    assert!(stderr.contains(&format!("[ok] {controllers}")), "{stderr}");
     assert!(
-        stderr.contains(&format!("✓ GitRepository fetched {revision}")),
+        stderr.contains(&format!("[ok] GitRepository fetched {revision}")),
         "{stderr}"
     );
 
@@ -773,7 +810,7 @@ async fn waits_until_flux_runs_the_pushed_commit_and_explains_a_timeout() {
         .await
         .expect("join");
     assert_eq!(run.code(), 0, "{}", run.describe());
-    run.stderr_has(&format!("✓ {applied}"))
+    run.stderr_has(&format!("[ok] {applied}"))
         .stderr_has(&format!("Flux is running {revision}"));
 
     // A Kustomization lagging behind a current GitRepository: the timeout names it.

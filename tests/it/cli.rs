@@ -39,7 +39,10 @@ fn help_lists_every_subcommand() {
             "push",
             "status",
             "sync",
+            "secret",
+            "key",
             "completions",
+            "schema",
             "help",
         ],
         "{}",
@@ -139,7 +142,7 @@ fn on_a_terminal(cmd: std::process::Command) -> String {
 
 const ESC: char = '\x1b';
 
-/// Colors and ✔/✗ marks on a terminal; ASCII marks and no escape codes through a pipe
+/// Colors and ✓/✗ marks on a terminal; ASCII marks and no escape codes through a pipe
 /// (without NO_COLOR), with `--no-color`, or with `NO_COLOR` set (but not set empty).
 #[test]
 fn colors_only_on_a_terminal_unless_disabled() {

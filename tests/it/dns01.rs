@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 
-use homelab::config::{Config, DnsProvider};
+use homelab::config::{Choice, Config, DnsProvider};
 use homelab::kube::apply::{ApplyOptions, apply_documents, parse_documents};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind};
@@ -130,7 +130,7 @@ async fn every_solver_references_exactly_the_keys_of_the_secret_bootstrap_create
     let issuers: Api<DynamicObject> = Api::all_with(client.clone(), &cluster_issuers());
 
     let mut checked = 0;
-    for provider in DnsProvider::ALL {
+    for &provider in DnsProvider::all() {
         for settings in combinations(provider) {
             let what = format!("{} {:?}", provider.as_str(), settings.keys());
             let mut cfg = example();

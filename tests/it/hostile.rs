@@ -14,7 +14,7 @@ use std::process::Command;
 
 use homelab::catalog::{self, Validation};
 use homelab::config::{
-    AcmeServer, App, Challenge, Config, DnsProvider, IngressController, Provisioner,
+    AcmeServer, App, Challenge, Choice, Config, DnsProvider, IngressController, Provisioner,
 };
 use serde_json::Value;
 
@@ -86,9 +86,9 @@ fn example() -> Config {
 /// Every infrastructure variant the templates branch on.
 fn infrastructure_variants() -> Vec<Config> {
     let mut out = Vec::new();
-    for ingress in [IngressController::Traefik, IngressController::EnvoyGateway] {
-        for challenge in [Challenge::Dns01, Challenge::Http01, Challenge::Selfsigned] {
-            for provider in DnsProvider::ALL {
+    for &ingress in IngressController::all() {
+        for &challenge in Challenge::all() {
+            for &provider in DnsProvider::all() {
                 if challenge != Challenge::Dns01 && provider != DnsProvider::Cloudflare {
                     continue;
                 }

@@ -26,7 +26,7 @@ fn after_a_push_init_lists_what_is_left_and_add_app_says_when_flux_deploys() {
     let out = run.stderr();
     for line in [
         "Done, and left to do:",
-        &format!("✓ pushed to {url}"),
+        &format!("[ok] pushed to {url}"),
         "skipped bootstrap (--no-bootstrap)",
         // Pushing to a file:// URL works; Flux in the cluster cannot pull from it.
         "Flux in the cluster cannot pull from git.url: git.url",

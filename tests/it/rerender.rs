@@ -809,6 +809,28 @@ fn render_keeps_the_users_homelab_yaml_as_written() {
     assert!(!dirty(&dir));
 }
 
+/// `-v` lists every file, unchanged ones too, and the totals count the listed lines.
+#[test]
+fn verbose_render_lists_every_file_and_the_totals_add_up() {
+    let (_tmp, dir) = lab();
+    let quiet = homelab().dir(&dir).arg("render").ok().stderr();
+    let run = homelab().dir(&dir).args(["render", "-v"]).ok().stderr();
+    let listed = run
+        .lines()
+        .filter(|l| l.trim_start().starts_with("unchanged "))
+        .count();
+    assert!(listed > 10, "{run}");
+    assert!(
+        run.contains(&format!("{listed} files: {listed} unchanged\n")),
+        "{run}"
+    );
+    // Without -v, only the totals of the same files.
+    assert!(
+        quiet.starts_with(&format!("{listed} files: {listed} unchanged\n")),
+        "{quiet}"
+    );
+}
+
 #[test]
 fn render_without_homelab_yaml_exits_2_with_a_hint() {
     let dir = tempdir();

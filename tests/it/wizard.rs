@@ -204,7 +204,7 @@ fn obvious_intent_is_taken_shown_and_written() {
     expect(&mut p, "Certificates");
     keys(
         &mut p,
-        "HTTP-01 (needs port 80 reachable from the internet)",
+        "selfsigned - A self-signed internal CA: nothing leaves the LAN; browsers warn until you trust it",
         ENTER,
     );
     answer(&mut p, "Email for Let's Encrypt", "");
@@ -582,21 +582,37 @@ fn init_starts_from_an_existing_homelab_yaml() {
     assert!(clean(&lab.dir));
 
     // One changed answer: shown, confirmed, written and rendered in one more commit. The
-    // file is written anew, and the user is told their comments go.
+    // file is edited in place: the user's comments stay, only the domain changes.
     let config = lab.dir.join("homelab.yaml");
-    let mut text = std::fs::read_to_string(&config).expect("read");
-    text.push_str("# the NAS is in the garage\n");
-    std::fs::write(&config, text).expect("comment");
+    let text = std::fs::read_to_string(&config).expect("read");
+    assert!(text.contains("\n  domain: example.com\n"), "{text}");
+    let commented = format!(
+        "{}# the NAS is in the garage\n",
+        text.replace(
+            "\n  domain: example.com\n",
+            "\n  domain: example.com   # bought in 2019\n",
+        )
+        .replace("\nnodes:\n", "\n# both NUCs sit on the shelf\nnodes:\n")
+    );
+    std::fs::write(&config, &commented).expect("comment");
     let mut p = lab.wizard();
     walk(&mut p, "lab.example.org");
     expect(
         &mut p,
-        "This replaces the existing homelab.yaml (changed: cluster.domain)",
+        "This changes cluster.domain in the existing homelab.yaml (edited in place: its comments and layout stay)",
     );
-    expect(&mut p, "the comments in it are not kept");
     keys(&mut p, "Write this homelab?", ENTER);
     let (out, code) = finish(&mut p);
     assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("not kept"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&config).expect("read"),
+        commented.replace(
+            "domain: example.com   # bought in 2019",
+            "domain: lab.example.org # bought in 2019",
+        ),
+        "only the domain changed"
+    );
     assert_eq!(lab.config().cluster.domain, "lab.example.org");
     assert_eq!(commit_count(&lab.dir), 2);
     assert!(clean(&lab.dir));

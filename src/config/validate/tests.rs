@@ -2,7 +2,7 @@
 //! whole-file rules are covered by the corpus in `tests/corpus`.
 
 use super::*;
-use crate::config::App;
+use crate::config::{AcmeServer, App, Provisioner};
 
 fn err<T: std::fmt::Debug>(r: std::result::Result<T, String>) -> String {
     r.expect_err("expected an error")
@@ -515,28 +515,30 @@ apps:
     assert!(cfg.apps.is_empty());
 }
 
+/// strum's names (validation, the schema, the wizard, messages) are serde's, for every
+/// value of every enum of the model, and every value says what it means.
 #[test]
-fn every_enum_name_deserializes_to_its_variant() {
-    fn check<T: serde::de::DeserializeOwned + serde::Serialize>(names: &[&str]) {
-        for name in names {
-            let v: T = serde_json::from_value(Value::String((*name).to_owned()))
+fn every_enum_name_is_the_name_serde_reads_and_writes() {
+    fn check<T>()
+    where
+        T: Choice + std::fmt::Debug + serde::de::DeserializeOwned + serde::Serialize,
+    {
+        assert_eq!(T::names().len(), T::all().len());
+        for (&v, &name) in T::all().iter().zip(T::names()) {
+            assert_eq!(v.as_str(), name);
+            assert_eq!(serde_json::to_value(v).unwrap(), Value::String(name.into()));
+            let back: T = serde_json::from_value(Value::String(name.into()))
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(
-                serde_json::to_value(&v).unwrap(),
-                Value::String((*name).to_owned())
-            );
+            assert_eq!(back, v);
+            assert!(!v.description().is_empty(), "{name} has no doc comment");
         }
     }
-    check::<NodeRole>(NodeRole::NAMES);
-    check::<IngressController>(IngressController::NAMES);
-    check::<AcmeServer>(AcmeServer::NAMES);
-    check::<Challenge>(Challenge::NAMES);
-    check::<DnsProvider>(DnsProvider::NAMES);
-    check::<Provisioner>(Provisioner::NAMES);
-    assert_eq!(DnsProvider::NAMES.len(), DnsProvider::ALL.len());
-    for (p, name) in DnsProvider::ALL.iter().zip(DnsProvider::NAMES) {
-        assert_eq!(p.as_str(), *name);
-    }
+    check::<NodeRole>();
+    check::<IngressController>();
+    check::<AcmeServer>();
+    check::<Challenge>();
+    check::<DnsProvider>();
+    check::<Provisioner>();
 }
 
 #[test]
@@ -593,7 +595,7 @@ fn load_reports_missing_file_and_all_problems() {
 
 #[test]
 fn no_accepted_dns_setting_looks_like_a_secret() {
-    for provider in DnsProvider::ALL {
+    for &provider in DnsProvider::all() {
         for key in provider.allowed_settings() {
             assert!(!is_secret_key(key), "{}: {key}", provider.as_str());
         }
@@ -612,4 +614,94 @@ fn no_accepted_dns_setting_looks_like_a_secret() {
     ] {
         assert!(is_secret_key(secret), "{secret}");
     }
+}
+
+fn corpus(kind: &str) -> Vec<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(kind);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A key path of a diagnostic (`nodes[1].address`) as a JSON pointer (`/nodes/1/address`);
+/// None for a key shown quoted.
+fn pointer(path: &str) -> Option<String> {
+    if path == TOP {
+        return Some(String::new());
+    }
+    if path.contains('"') {
+        return None;
+    }
+    Some(path.split('.').fold(String::new(), |mut out, part| {
+        let (key, indexes) = part.split_once('[').unwrap_or((part, ""));
+        out.push('/');
+        out.push_str(key);
+        for index in indexes.split('[') {
+            if let Some(i) = index.strip_suffix(']') {
+                out.push('/');
+                out.push_str(i);
+            }
+        }
+        out
+    }))
+}
+
+/// The published JSON Schema, checked by a real validator, accepts every valid file and
+/// flags every structure problem at its place: editors and homelab agree on structure.
+#[test]
+fn the_json_schema_accepts_the_valid_corpus_and_flags_every_structure_problem() {
+    let schema = crate::config::schema::json_schema();
+    let validator = jsonschema::draft7::new(&schema).expect("the schema is a valid draft-07");
+    let mut valid = corpus("valid");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    valid.extend([examples.join("homelab.yaml"), examples.join("full.yaml")]);
+    for path in &valid {
+        let value = yaml_value(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
+    }
+
+    let mut structural = Vec::new();
+    for path in corpus("invalid") {
+        let Ok(value) = yaml_value(&std::fs::read_to_string(&path).unwrap()) else {
+            continue; // a syntax error: no document to check
+        };
+        let mut diags = Vec::new();
+        match value.clone() {
+            mut document @ Value::Object(_) => structure::check(&mut document, &mut diags),
+            _ => diags.push(Diagnostic::new(TOP, "not a mapping")),
+        }
+        if diags.is_empty() {
+            continue; // a rule's problem, which the schema may or may not describe
+        }
+        let flagged: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.instance_path().to_string())
+            .collect();
+        assert!(!flagged.is_empty(), "{}: accepted", path.display());
+        for diag in &diags {
+            let Some(at) = pointer(&diag.path) else {
+                continue;
+            };
+            // An unknown or missing key is the mapping's error; a wrong value its own.
+            let parent = at.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
+            assert!(
+                flagged.contains(&at) || flagged.contains(&parent),
+                "{}: the JSON Schema does not flag {diag} (it flags {flagged:?})",
+                path.display()
+            );
+        }
+        structural.push(path);
+    }
+    // The corpus has a case for every kind of structure problem.
+    assert!(structural.len() >= 10, "{structural:?}");
 }

@@ -4,7 +4,7 @@
 use kube::ResourceExt;
 
 use super::{name_of, str_at, unreadable};
-use crate::config::{Challenge, Config};
+use crate::config::{Challenge, Choice, Config};
 use crate::doctor::causes::{Causes, Root};
 use crate::doctor::snapshot::{CERT_MANAGER_NAMESPACE, Listing, SecretKeys, Snapshot};
 use crate::doctor::{Finding, Section};

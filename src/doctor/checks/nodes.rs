@@ -3,7 +3,7 @@
 use kube::ResourceExt;
 
 use super::unreadable;
-use crate::config::{Config, NodeRole};
+use crate::config::{Choice, Config, NodeRole};
 use crate::doctor::snapshot::Snapshot;
 use crate::doctor::{Finding, Section};
 
@@ -84,14 +84,19 @@ pub fn nodes(cfg: &Config, snap: &Snapshot) -> Section {
         }
         let is_cp = node.labels().contains_key(CONTROL_PLANE_LABEL);
         let want_cp = want.role == NodeRole::ControlPlane;
-        let role = if is_cp { "control-plane" } else { "worker" };
+        let role = if is_cp {
+            NodeRole::ControlPlane
+        } else {
+            NodeRole::Worker
+        }
+        .as_str();
         if is_cp != want_cp {
             out.push(Finding::warning(
                 "nodes.role",
                 format!(
                     "node {} is a {role} in the cluster, homelab.yaml says {}",
                     want.name,
-                    if want_cp { "control-plane" } else { "worker" }
+                    want.role.as_str()
                 ),
                 format!("set nodes[{i}].role to {role} in homelab.yaml"),
             ));

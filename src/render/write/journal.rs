@@ -131,14 +131,7 @@ fn write_and_commit(
 ) -> Result<Option<git2::Oid>> {
     let git = |err: git2::Error| Error::failed(format!("git: {}", err.message()));
     // Stage every new content beside its target. The bar only shows on a terminal.
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(ops.len() as u64),
-        indicatif::ProgressDrawTarget::stderr(),
-    )
-    .with_message("writing files");
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {pos}/{len}") {
-        bar.set_style(style);
-    }
+    let bar = crate::ui::printer::bar(ops.len() as u64, "writing files");
     for op in ops {
         bar.inc(1);
         if let Some(bytes) = &op.content {

@@ -397,7 +397,7 @@ pub fn credential_in(text: &str) -> Option<&'static str> {
 fn print_diffs(diffs: &[decide::Diff]) {
     // Plain text: the diff is data (stdout), meant to be piped or saved.
     let formatter = diffy::PatchFormatter::new();
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::ui::printer::data_writer();
     for (path, from, to, note) in diffs {
         let mut opts = diffy::DiffOptions::new();
         opts.set_original_filename(format!("a/{path}"))

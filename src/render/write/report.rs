@@ -113,12 +113,18 @@ impl Report {
 
     /// A human summary: one line per file that did not stay as it was, then the totals.
     pub fn summary(&self) -> String {
+        self.summary_with(false)
+    }
+
+    /// The summary, listing the unchanged files too when `every_file` (`-v`). The totals
+    /// count the same list the lines come from.
+    pub fn summary_with(&self, every_file: bool) -> String {
         use crate::ui::style;
         let mut out = String::new();
         for file in self
             .files
             .iter()
-            .filter(|f| f.outcome != Outcome::Unchanged)
+            .filter(|f| every_file || f.outcome != Outcome::Unchanged)
         {
             let label = format!("{:<11}", file.outcome.label());
             let label = match file.outcome {

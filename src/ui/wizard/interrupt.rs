@@ -71,7 +71,7 @@ fn install() {
                     while sigint.recv().await.is_some() {
                         if !PROMPTING.load(Ordering::SeqCst) {
                             restore_terminal();
-                            eprintln!();
+                            crate::note!();
                             std::process::exit(130);
                         }
                     }

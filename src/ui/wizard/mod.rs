@@ -28,9 +28,9 @@ use serde_json::Value;
 
 use crate::config::validate::{to_yaml, validate};
 use crate::config::{
-    AcmeServer, App, CONFIG_FILE, Certificates, Challenge, Cluster, Config, Diagnostic,
-    DnsProvider, FLUX_COMPONENTS, Flux, Git, Ingress, IngressController, Network, Node, NodeRole,
-    Provisioner, Storage, normalize,
+    AcmeServer, App, CONFIG_FILE, Certificates, Challenge, Choice, Cluster, Config, Diagnostic,
+    DnsProvider, FLUX_COMPONENTS, Flux, Git, Ingress, Network, Node, NodeRole, Provisioner,
+    Storage, normalize,
 };
 use crate::error::{Error, Result};
 use crate::ui::style;
@@ -307,13 +307,13 @@ fn run_caught(dir: &Path, contexts: &[(String, String)]) -> Result<Answers> {
         save_warned: false,
     };
 
-    eprintln!(
+    crate::note!(
         "Let's describe your homelab. Press Enter to take the [default]. Ctrl-C stops; the answers given so far are kept for the next `homelab init`.\n"
     );
     let mut resumed = false;
     if let Some(saved) = w.store.as_ref().and_then(Store::load) {
         let file = w.store.as_ref().map(|s| s.path().display().to_string());
-        eprintln!(
+        crate::note!(
             "An earlier `homelab init` for {} stopped after {} answers; they are saved in {}.",
             saved.dir,
             saved.answered.len(),
@@ -331,7 +331,7 @@ fn run_caught(dir: &Path, contexts: &[(String, String)]) -> Result<Answers> {
         }
     }
     if !resumed && let Some(existing) = &existing {
-        eprintln!(
+        crate::note!(
             "{} exists: its values are the defaults, Enter keeps each one.\n",
             dir.join(CONFIG_FILE).display()
         );
@@ -342,26 +342,20 @@ fn run_caught(dir: &Path, contexts: &[(String, String)]) -> Result<Answers> {
     loop {
         w.ask_all()?;
         w.settle_final()?;
-        eprintln!("\nSummary (homelab.yaml):\n\n{}", to_yaml(&w.draft));
+        crate::note!("\nSummary (homelab.yaml):\n\n{}", to_yaml(&w.draft));
         if let Some(existing) = &existing {
             let changed = changed_paths(existing, &w.draft);
             if changed.is_empty() {
-                eprintln!("These are the values of the existing homelab.yaml.");
+                crate::note!("These are the values of the existing homelab.yaml.");
             } else {
-                eprintln!(
-                    "This replaces the existing homelab.yaml (changed: {}) and re-renders the repository from it.",
+                crate::note!(
+                    "This changes {} in the existing homelab.yaml (edited in place: its comments and layout stay) and re-renders the repository from it.",
                     changed.join(", ")
                 );
-                if has_comments(dir) {
-                    eprintln!(
-                        "{} homelab.yaml is written anew from the answers: the comments in it are not kept (git history has them).",
-                        style::yellow("note:")
-                    );
-                }
             }
         }
         if let Some(context) = &w.context {
-            eprintln!("Flux will be bootstrapped into context {context}.");
+            crate::note!("Flux will be bootstrapped into context {context}.");
         }
         match w.select(
             "Write this homelab?",
@@ -411,16 +405,6 @@ fn read_existing(dir: &Path) -> Result<Option<Config>> {
             }
         },
     }
-}
-
-/// Whether the `homelab.yaml` in `dir` has comments of the user's (beyond the first line,
-/// which homelab writes).
-fn has_comments(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join(CONFIG_FILE)).is_ok_and(|text| {
-        text.lines()
-            .skip(1)
-            .any(|l| l.trim_start().starts_with('#') || l.contains(" #"))
-    })
 }
 
 /// The leaf key paths whose values differ between two configurations.
@@ -639,13 +623,9 @@ impl Wizard<'_> {
                     (false, 0) => NodeRole::ControlPlane,
                     (false, _) => NodeRole::Worker,
                 };
-                self.choose_one(
+                self.choose_value(
                     &q,
                     &format!("Node {} role", i + 1),
-                    &[
-                        (NodeRole::ControlPlane, "control-plane (on k3s: a server)"),
-                        (NodeRole::Worker, "worker (on k3s: an agent)"),
-                    ],
                     current,
                     &move |c, role| c.nodes[i].role = role,
                 )
@@ -688,7 +668,7 @@ impl Wizard<'_> {
                     &addresses,
                 );
                 let default = or(&self.draft.network.loadbalancer_pool.join(", "), suggested);
-                eprintln!(
+                crate::note!(
                     "MetalLB gives services addresses from a pool on your LAN: keep it outside your router's DHCP range, so no device gets one of them too."
                 );
                 self.text(
@@ -721,38 +701,22 @@ impl Wizard<'_> {
                     },
                 )
             }
-            Q::IngressController => self.choose_one(
-                &q,
-                "Ingress controller",
-                &[
-                    (IngressController::Traefik, "traefik (Ingress)"),
-                    (IngressController::EnvoyGateway, "envoy-gateway (Gateway API)"),
-                ],
-                self.draft.ingress.controller,
-                &|c, controller| c.ingress.controller = controller,
-            )
-            .map(drop),
-            Q::Challenge => self.choose_one(
-                &q,
-                "Certificates",
-                &[
-                    (
-                        Challenge::Dns01,
-                        "Let's Encrypt, DNS-01 (works for LAN-only services; needs your DNS provider's API credentials)",
-                    ),
-                    (
-                        Challenge::Http01,
-                        "Let's Encrypt, HTTP-01 (needs port 80 reachable from the internet)",
-                    ),
-                    (
-                        Challenge::Selfsigned,
-                        "self-signed internal CA (browsers warn until you trust it)",
-                    ),
-                ],
-                self.draft.certificates.challenge,
-                &|c, challenge| c.certificates.challenge = challenge,
-            )
-            .map(drop),
+            Q::IngressController => self
+                .choose_value(
+                    &q,
+                    "Ingress controller",
+                    self.draft.ingress.controller,
+                    &|c, controller| c.ingress.controller = controller,
+                )
+                .map(drop),
+            Q::Challenge => self
+                .choose_value(
+                    &q,
+                    "Certificates",
+                    self.draft.certificates.challenge,
+                    &|c, challenge| c.certificates.challenge = challenge,
+                )
+                .map(drop),
             Q::Email => {
                 let default = or(
                     &self.draft.certificates.email,
@@ -768,19 +732,16 @@ impl Wizard<'_> {
                     },
                 )
             }
-            Q::AcmeServer => self.choose_one(
-                &q,
-                "Let's Encrypt server",
-                &[
-                    (AcmeServer::Production, "production"),
-                    (AcmeServer::Staging, "staging (for testing, untrusted)"),
-                ],
-                self.draft.certificates.acme_server,
-                &|c, server| c.certificates.acme_server = server,
-            )
-            .map(drop),
+            Q::AcmeServer => self
+                .choose_value(
+                    &q,
+                    "Let's Encrypt server",
+                    self.draft.certificates.acme_server,
+                    &|c, server| c.certificates.acme_server = server,
+                )
+                .map(drop),
             Q::DnsProvider => {
-                let labels: Vec<String> = DnsProvider::ALL
+                let labels: Vec<String> = DnsProvider::all()
                     .iter()
                     .map(|p| {
                         format!(
@@ -790,7 +751,7 @@ impl Wizard<'_> {
                         )
                     })
                     .collect();
-                let options: Vec<(DnsProvider, &str)> = DnsProvider::ALL
+                let options: Vec<(DnsProvider, &str)> = DnsProvider::all()
                     .iter()
                     .copied()
                     .zip(labels.iter().map(String::as_str))
@@ -809,7 +770,7 @@ impl Wizard<'_> {
                             .retain(|k, _| allowed.contains(&k.as_str()));
                     },
                 )?;
-                eprintln!(
+                crate::note!(
                     "  `homelab bootstrap` reads the {} credentials from {} (they never go into homelab.yaml or git).",
                     provider.as_str(),
                     provider.credential_env().join(" and ")
@@ -837,20 +798,14 @@ impl Wizard<'_> {
                     },
                 )
             }
-            Q::Provisioner => self.choose_one(
-                &q,
-                "NFS provisioner",
-                &[
-                    (Provisioner::CsiDriverNfs, "csi-driver-nfs"),
-                    (
-                        Provisioner::NfsSubdirExternalProvisioner,
-                        "nfs-subdir-external-provisioner",
-                    ),
-                ],
-                self.draft.storage.provisioner,
-                &|c, provisioner| c.storage.provisioner = provisioner,
-            )
-            .map(drop),
+            Q::Provisioner => self
+                .choose_value(
+                    &q,
+                    "NFS provisioner",
+                    self.draft.storage.provisioner,
+                    &|c, provisioner| c.storage.provisioner = provisioner,
+                )
+                .map(drop),
             Q::NfsServer => {
                 let default = or(&self.draft.storage.nfs_server, None);
                 self.text(
@@ -900,7 +855,7 @@ impl Wizard<'_> {
                 Ok(())
             }
             Q::GitUrl => {
-                eprintln!(
+                crate::note!(
                     "Flux in the cluster pulls the repository from the git remote: give an ssh:// or https:// URL it can reach (a local path or file:// URL can be pushed to, but not bootstrapped from)."
                 );
                 let default = Some(self.draft.git.url.clone());
@@ -917,7 +872,7 @@ impl Wizard<'_> {
                 if !url.is_empty()
                     && let Err(why) = crate::kube::credentials::parse_remote(url)
                 {
-                    eprintln!(
+                    crate::note!(
                         "{} {}: homelab can push there, but Flux in the cluster cannot pull from it, so `homelab init` will not bootstrap",
                         style::yellow("note:"),
                         why.message
@@ -965,7 +920,7 @@ impl Wizard<'_> {
     /// The node list: each node's name, address and role, until there is no other; then
     /// the list's own rule (a control-plane node) is checked at once.
     fn nodes(&mut self) -> Result<()> {
-        eprintln!(
+        crate::note!(
             "Node names must be the machines' Kubernetes node names (on k3s, their hostnames)."
         );
         let mut i = 0;
@@ -1106,15 +1061,11 @@ impl Wizard<'_> {
             Q::IngressAddress,
         ));
         entries.push((
-            format!(
-                "ingress controller: {}",
-                IngressController::NAMES
-                    [usize::from(d.ingress.controller == IngressController::EnvoyGateway)]
-            ),
+            format!("ingress controller: {}", d.ingress.controller.as_str()),
             Q::IngressController,
         ));
         entries.push((
-            format!("certificates: {:?}", d.certificates.challenge).to_lowercase(),
+            format!("certificates: {}", d.certificates.challenge.as_str()),
             Q::Challenge,
         ));
         if d.certificates.challenge != Challenge::Selfsigned {
@@ -1202,7 +1153,7 @@ impl Wizard<'_> {
             .map_err(|e| self.prompt_failed(e))?;
         let taken = apply(&mut self.draft, &answer);
         if taken.shown != answer.trim() {
-            eprintln!("  → {}", taken.shown);
+            crate::note!("  → {}", taken.shown);
         }
         for also in &taken.also {
             self.answered.insert(also.clone());
@@ -1255,6 +1206,30 @@ impl Wizard<'_> {
         Ok(options[i].0)
     }
 
+    /// [`Self::choose_one`] among every value of a [`Choice`], each labelled with its name
+    /// in `homelab.yaml` and what it means (its doc comment).
+    fn choose_value<T: Choice>(
+        &mut self,
+        q: &Q,
+        prompt: &str,
+        current: T,
+        set: &dyn Fn(&mut Config, T),
+    ) -> Result<T> {
+        let labels: Vec<String> = T::all()
+            .iter()
+            .map(|v| {
+                let meaning = v.description();
+                format!("{} - {}", v.as_str(), meaning.trim_end_matches('.'))
+            })
+            .collect();
+        let options: Vec<(T, &str)> = T::all()
+            .iter()
+            .copied()
+            .zip(labels.iter().map(String::as_str))
+            .collect();
+        self.choose_one(q, prompt, &options, current, set)
+    }
+
     fn select(&self, prompt: &str, items: &[&str], default: usize) -> Result<usize> {
         Select::with_theme(self.theme.as_ref())
             .with_prompt(prompt)
@@ -1301,7 +1276,7 @@ impl Wizard<'_> {
     fn show_error(&self, message: &str) {
         let mut out = String::new();
         let _ = self.theme.format_error(&mut out, message);
-        eprintln!("{out}");
+        crate::note!("{out}");
     }
 
     /// Record an answer and save the draft.
@@ -1335,7 +1310,7 @@ impl Wizard<'_> {
             Ok(()) => self.saved = true,
             Err(e) if !self.save_warned => {
                 self.save_warned = true;
-                eprintln!(
+                crate::note!(
                     "{} cannot save the answers to {} ({e}); they will be lost if the wizard stops",
                     style::yellow("warning:"),
                     store.path().display()

@@ -64,6 +64,31 @@ pub fn config_home() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-config")
 }
 
+/// Every blob of every commit reachable from HEAD of the repository at `dir`, as
+/// `(commit:path, content)`: what a secret must never be found in.
+pub fn history_blobs(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let repo = git2::Repository::open(dir).expect("open the repository");
+    let mut revs = repo.revwalk().expect("revwalk");
+    revs.push_head().expect("head");
+    let mut out = Vec::new();
+    for oid in revs {
+        let commit = repo.find_commit(oid.expect("oid")).expect("commit");
+        let tree = commit.tree().expect("tree");
+        tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
+            if let Ok(blob) = entry.to_object(&repo).and_then(|o| o.peel_to_blob()) {
+                let name = entry.name().unwrap_or_default();
+                out.push((
+                    format!("{}:{root}{name}", commit.id()),
+                    blob.content().to_vec(),
+                ));
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .expect("walk");
+    }
+    out
+}
+
 /// Start building a `homelab` invocation.
 pub fn homelab() -> Homelab {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_homelab"));
