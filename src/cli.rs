@@ -242,7 +242,10 @@ impl BootstrapOptions {
             force: self.force,
             known_hosts: self.remote.known_hosts.clone(),
             accept_new_host_key: self.remote.accept_new_host_key,
-            git_timeout: self.remote.git_timeout.unwrap_or(crate::net::DEFAULT_GIT_TIMEOUT),
+            git_timeout: self
+                .remote
+                .git_timeout
+                .unwrap_or(crate::net::DEFAULT_GIT_TIMEOUT),
         })
     }
 }

@@ -82,4 +82,3 @@ pub fn describe_access(a: &Access) -> String {
         format!("{} {resource} in namespace {}", a.verb, a.namespace)
     }
 }
-

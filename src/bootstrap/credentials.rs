@@ -119,11 +119,7 @@ pub async fn gather_credentials(
     ));
 
     let mut ask = |question: &str| ui.ask_secret(question);
-    let prompt: credentials::Prompt<'_> = if ui.can_ask() {
-        Some(&mut ask)
-    } else {
-        None
-    };
+    let prompt: credentials::Prompt<'_> = if ui.can_ask() { Some(&mut ask) } else { None };
     let dns =
         credentials::dns_credentials(client, cfg, &|var| std::env::var_os(var), prompt).await?;
     notes.extend(dns.note);
@@ -135,4 +131,3 @@ pub async fn gather_credentials(
         notes,
     })
 }
-

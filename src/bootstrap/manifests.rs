@@ -12,7 +12,11 @@ use crate::kube::apply::parse_documents;
 /// The documents a kustomization directory lists under `resources` (recursively), with its
 /// `patches` applied, and the other fields it uses, which bootstrap does not apply (Flux
 /// applies them on its first reconciliation of the same directory).
-pub fn read_kustomization(dir: &Path, docs: &mut Vec<Value>, ignored: &mut Vec<String>) -> Result<()> {
+pub fn read_kustomization(
+    dir: &Path,
+    docs: &mut Vec<Value>,
+    ignored: &mut Vec<String>,
+) -> Result<()> {
     let file = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
         .iter()
         .map(|n| dir.join(n))
@@ -78,18 +82,6 @@ pub fn read_kustomization(dir: &Path, docs: &mut Vec<Value>, ignored: &mut Vec<S
     }
     docs.extend(local);
     Ok(())
-}
-
-fn str_at<'a>(doc: &'a Value, pointer: &str) -> Option<&'a str> {
-    doc.pointer(pointer).and_then(Value::as_str)
-}
-
-/// The GitRepository and Kustomization that make Flux sync this repository.
-fn is_sync_object(doc: &Value) -> bool {
-    let api_version = str_at(doc, "/apiVersion").unwrap_or_default();
-    let kind = str_at(doc, "/kind").unwrap_or_default();
-    (api_version.starts_with("source.toolkit.fluxcd.io/") && kind == "GitRepository")
-        || (api_version.starts_with("kustomize.toolkit.fluxcd.io/") && kind == "Kustomization")
 }
 
 pub fn str_at<'a>(doc: &'a Value, pointer: &str) -> Option<&'a str> {

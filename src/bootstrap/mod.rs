@@ -74,6 +74,16 @@ pub struct DeployKey<'a> {
     pub timeout: Duration,
 }
 
+// The private key stays out of debug output.
+impl std::fmt::Debug for DeployKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeployKey")
+            .field("fingerprint", &self.fingerprint)
+            .field("write", &self.write)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where the engine's progress and questions go.
 pub trait Ui {
     /// A line of information.
@@ -161,7 +171,6 @@ pub fn reachable(kube: &KubeArgs) -> std::result::Result<(), String> {
     runtime.shutdown_background();
     outcome
 }
-
 
 /// The revision Flux must reach: `<branch>@sha1:<HEAD>` of the local repository.
 fn expected_revision(dir: &Path, branch: &str) -> Option<String> {

@@ -8,38 +8,30 @@
 //! kept) are written all-or-nothing, recorded in the state file and committed once; then
 //! pushed when the repository has a remote.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
-use std::path::Path;
 
 use crate::catalog::{self, Profile, Question, Validation};
-use crate::cli::{AddAppArgs, PushArgs};
+use crate::cli::AddAppArgs;
 use crate::commands::Context;
 use crate::config::{App, CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
-use crate::render::write::{Change, Mode, Workspace};
+use crate::render::write::Workspace;
 use crate::secrets::SOPS_CONFIG;
-
-/// How a command pushes after committing: `(repository dir, config, push options)`.
-/// A parameter so the commands can be tested without a remote.
-pub type PushFn<'a> = &'a dyn Fn(&Path, &Config, &PushArgs) -> anyhow::Result<()>;
-
-/// The push used by the CLI: the same as `homelab push`.
-pub fn default_push(dir: &Path, cfg: &Config, args: &PushArgs) -> anyhow::Result<()> {
-    crate::commands::push::push_repo(dir, cfg, args)
-        .map(|_| ())
-        .map_err(anyhow::Error::new)
-}
 
 /// Run `add-app` with the CLI's push.
 pub fn run(ctx: &Context, args: &AddAppArgs) -> Result<Status> {
-    run_with(ctx, args, &default_push)
+    run_with(ctx, args, &crate::git::publish::default_push)
 }
 
 /// Run `add-app` with the given push.
-pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<Status> {
+pub fn run_with(
+    ctx: &Context,
+    args: &AddAppArgs,
+    push: crate::git::publish::PushFn<'_>,
+) -> Result<Status> {
     crate::render::write::check_dir(&ctx.dir)?;
-    let cfg = load_config(&ctx.dir)?;
+    let cfg = crate::config::load(&ctx.dir)?;
     let profile = find_profile(&args.name)?;
     check_not_installed(&cfg, &profile)?;
     let interactive =
@@ -93,15 +85,15 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
     // From here on, this is the only homelab command changing the repository; what was
     // read above is read again under the lock.
     let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "add-app")?;
-    let cfg = load_config(&ctx.dir)?;
+    let cfg = crate::config::load(&ctx.dir)?;
     check_not_installed(&cfg, &profile)?;
     check_collisions(&cfg, &profile.name, &app.host, &app.namespace)?;
     crate::config::validate::check_new_app(&cfg, &app)?;
-    let text = config_text(&ws)?;
+    let text = crate::render::change::config_text(&ws)?;
     let edited = crate::config::edit::with_app_added(&text, &cfg, &app)?;
     let mut new_cfg = cfg.clone();
     new_cfg.apps.push(app.clone());
-    let mut change = app_change(
+    let mut change = crate::render::change::app_change(
         &cfg,
         &new_cfg,
         edited,
@@ -116,7 +108,7 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
         progress.set_message("encrypting the app's Secret (SOPS + age)");
         let (key, created) = crate::secrets::ensure_key(ws.dir(), &cfg.cluster.name)?;
         if created {
-            progress.suspend(|| crate::commands::render::announce_key(&key));
+            progress.suspend(|| crate::ui::render::announce_key(&key));
         }
         let sealed = crate::secrets::encrypt_secret(&plain, &key.recipient)
             .map_err(|e| Error::failed(format!("{e:#}")))?;
@@ -135,7 +127,7 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
         crate::ui::printer::note_raw(&report.summary_with(true));
     }
     if report.has_conflicts() {
-        return Err(crate::commands::render::conflict_error(
+        return Err(crate::render::change::conflict_error(
             &format!("cannot add {}", app.name),
             &report,
         ));
@@ -166,58 +158,18 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
             app.name
         ));
     }
-    let pushed = push_if_configured(&ctx.dir, &new_cfg, args.no_push, &args.push, push)?;
+    let pushed = crate::git::publish::push_if_configured(
+        &ctx.dir,
+        &new_cfg,
+        args.no_push,
+        &args.push,
+        push,
+    )?;
     if !args.wait.wait {
         let published = !new_cfg.git.url.is_empty() && !args.no_push;
         crate::ui::checklist::print_app(&new_cfg, &app.name, published);
     }
-    crate::commands::sync::after_push(&ctx.dir, &new_cfg, &args.wait, pushed)
-}
-
-/// The user's `homelab.yaml`, read (never through a link) under the lock.
-pub fn config_text(ws: &Workspace) -> Result<String> {
-    let bytes = ws.tree().read(CONFIG_FILE)?.ok_or_else(|| {
-        Error::usage(format!("{CONFIG_FILE} vanished"))
-            .with_hint("restore it (`git checkout HEAD -- homelab.yaml`) and run the command again")
-    })?;
-    String::from_utf8(bytes).map_err(|_| {
-        Error::usage(format!("{CONFIG_FILE} is not UTF-8 text")).with_hint("save the file as UTF-8")
-    })
-}
-
-/// The change of adding or removing an app: exactly the files whose rendering differs
-/// between the configuration before (`old`) and after (`new`), and `homelab.yaml` edited in
-/// place (`config_text`). Other files keep their state, whatever it is (a pending edit of
-/// homelab.yaml is `homelab render`'s business).
-pub fn app_change(
-    old: &Config,
-    new: &Config,
-    config_text: String,
-    message: &str,
-) -> Result<Change> {
-    let before = crate::render::render_without_flux(old)?.files;
-    let after = crate::render::render_without_flux(new)?.files;
-    let mut scope: BTreeSet<String> = BTreeSet::new();
-    for path in before.keys().chain(after.keys()) {
-        if path != CONFIG_FILE && before.get(path) != after.get(path) {
-            scope.insert(path.clone());
-        }
-    }
-    let mut files: BTreeMap<String, String> = after
-        .into_iter()
-        .filter(|(path, _)| scope.contains(path))
-        .collect();
-    files.insert(CONFIG_FILE.to_owned(), config_text);
-    let previous = before
-        .into_iter()
-        .filter(|(path, _)| scope.contains(path))
-        .collect();
-    let mut change = Change::whole(files, Mode::Apply, message);
-    change.scope = Some(scope);
-    change.previous = previous;
-    change.replace.insert(CONFIG_FILE.to_owned());
-    change.all_or_nothing = true;
-    Ok(change)
+    crate::ui::sync::after_push(&ctx.dir, &new_cfg, &args.wait, pushed)
 }
 
 fn check_not_installed(cfg: &Config, profile: &Profile) -> Result<()> {
@@ -232,33 +184,6 @@ fn check_not_installed(cfg: &Config, profile: &Profile) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Push when git.url is set and `--no-push` was not given.
-pub fn push_if_configured(
-    dir: &Path,
-    cfg: &Config,
-    no_push: bool,
-    args: &PushArgs,
-    push: PushFn<'_>,
-) -> Result<Status> {
-    if cfg.git.url.is_empty() || no_push {
-        return Ok(Status::Ok);
-    }
-    push(dir, cfg, args).map_err(|e| {
-        let err = Error::from(e);
-        if err.hint.is_some() {
-            err
-        } else {
-            err.with_hint("the change is committed locally; run `homelab push` to retry")
-        }
-    })?;
-    Ok(Status::Ok)
-}
-
-/// Read, parse and validate `homelab.yaml`, with the loader every command uses.
-pub fn load_config(dir: &Path) -> Result<Config> {
-    crate::config::validate::load(dir)
 }
 
 /// The profile for a name given on the command line, or a did-you-mean error.

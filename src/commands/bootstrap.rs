@@ -15,4 +15,3 @@ pub fn run(ctx: &Context, args: &BootstrapArgs) -> Result<Status> {
     };
     crate::bootstrap::run(&ctx.dir, &cfg, &flags.engine()?, &Terminal::new(flags.yes))
 }
-

@@ -136,8 +136,8 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "init")?;
         // The age key exists from the start, so Flux can decrypt the apps' secrets as soon
         // as there are any; where it is is said once, in the checklist.
-        let key = crate::commands::render::repo_key(ws.tree(), cfg, true)?;
-        let mut change = crate::commands::render::whole_change(
+        let key = crate::render::change::repo_key(ws.tree(), cfg, true)?;
+        let mut change = crate::render::change::whole_change(
             ws.tree(),
             cfg,
             &install,
@@ -168,7 +168,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
     ));
     if report.has_conflicts() {
         // Nothing committed: the draft keeps the answers until the repository holds them.
-        return Ok(crate::commands::render::status(&report));
+        return Ok(crate::ui::render::status(&report));
     }
     answers.written();
 
@@ -178,7 +178,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
     } else if args.no_push {
         Push::Declined
     } else {
-        match crate::commands::push::push_repo(&ctx.dir, cfg, &args.push) {
+        match crate::git::publish::push_repo(&ctx.dir, cfg, &args.push) {
             Ok(_) => Push::Done,
             Err(e) => {
                 let why = e.message.clone();

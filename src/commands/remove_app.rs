@@ -10,11 +10,10 @@ use std::io::IsTerminal as _;
 
 use crate::cli::RemoveAppArgs;
 use crate::commands::Context;
-use crate::commands::add_app::{
-    PushFn, app_change, config_text, default_push, load_config, push_if_configured,
-};
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
+use crate::git::publish::{PushFn, default_push, push_if_configured};
+use crate::render::change::{app_change, config_text};
 use crate::render::write::{Outcome, Workspace};
 
 /// Run `remove-app` with the CLI's push.
@@ -37,7 +36,7 @@ fn installed<'a>(cfg: &'a Config, name: &str) -> Result<&'a crate::config::App> 
 /// Run `remove-app` with the given push.
 pub fn run_with(ctx: &Context, args: &RemoveAppArgs, push: PushFn<'_>) -> Result<Status> {
     crate::render::write::check_dir(&ctx.dir)?;
-    let cfg = load_config(&ctx.dir)?;
+    let cfg = crate::config::load(&ctx.dir)?;
     let app = installed(&cfg, &args.name)?.clone();
     let interactive =
         !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
@@ -56,7 +55,7 @@ pub fn run_with(ctx: &Context, args: &RemoveAppArgs, push: PushFn<'_>) -> Result
     }
 
     let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "remove-app")?;
-    let cfg = load_config(&ctx.dir)?;
+    let cfg = crate::config::load(&ctx.dir)?;
     let app = installed(&cfg, &args.name)?.clone();
     let text = config_text(&ws)?;
     let edited = crate::config::edit::with_app_removed(&text, &cfg, &app.name)?;
@@ -75,7 +74,7 @@ pub fn run_with(ctx: &Context, args: &RemoveAppArgs, push: PushFn<'_>) -> Result
     }
     let report = ws.apply(&change)?;
     if report.has_conflicts() {
-        return Err(crate::commands::render::conflict_error(
+        return Err(crate::render::change::conflict_error(
             &format!("cannot remove {}", app.name),
             &report,
         ));
@@ -97,7 +96,7 @@ pub fn run_with(ctx: &Context, args: &RemoveAppArgs, push: PushFn<'_>) -> Result
         ));
     }
     if new_cfg.git.url.is_empty() || args.no_push {
-        crate::ui::style::note(&crate::commands::render::next_step(&new_cfg));
+        crate::ui::style::note(&crate::ui::render::next_step(&new_cfg));
     }
     push_if_configured(&ctx.dir, &new_cfg, args.no_push, &args.push, push)
 }

@@ -5,6 +5,7 @@
 mod credentials;
 pub mod hostkeys;
 pub mod probe;
+pub mod publish;
 mod push;
 
 pub use credentials::{ENV_GIT_TOKEN, ENV_SSH_PASSPHRASE};

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::config::{AcmeServer, Challenge, Config};
 
+pub mod change;
 pub mod lock;
 pub mod mirror;
 pub mod plan;

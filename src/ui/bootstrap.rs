@@ -14,6 +14,7 @@ use crate::ui::printer;
 use crate::ui::style::{self, Mark};
 
 /// The terminal as the bootstrap engine's UI.
+#[derive(Debug)]
 pub struct Terminal {
     ask: bool,
 }
@@ -42,7 +43,10 @@ impl Ui for Terminal {
     }
 
     fn cluster(&self, context: &str, server: &str) {
-        style::note(&format!("Cluster: context {} at {server}", style::bold(context)));
+        style::note(&format!(
+            "Cluster: context {} at {server}",
+            style::bold(context)
+        ));
     }
 
     fn step(&self, message: &str) -> Box<dyn Step + '_> {

@@ -378,7 +378,7 @@ fn a_conflicting_edit_is_reported_and_left_untouched() {
     let state = State::load(dir.path()).expect("state");
     assert_eq!(state.files[HELMRELEASE], state_before.files[HELMRELEASE]);
     assert_eq!(
-        homelab::commands::render::status(&report),
+        homelab::ui::render::status(&report),
         homelab::error::Status::ChecksFailed,
         "conflicts exit 1"
     );
