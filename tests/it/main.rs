@@ -3,6 +3,7 @@
 mod support;
 
 mod apps;
+mod architecture;
 mod bootstrap;
 mod charts;
 mod cli;
