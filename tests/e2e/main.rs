@@ -10,6 +10,7 @@
 mod support;
 
 mod flux;
+mod journeys;
 mod proofs;
 mod scenario;
 
@@ -24,8 +25,11 @@ fn main() -> ExitCode {
         return scenario::main(&argv[2..]);
     }
     let args = libtest_mimic::Arguments::from_args();
-    let conclusion = libtest_mimic::run(&args, proofs::tests());
+    let mut tests = proofs::tests();
+    tests.extend(journeys::tests());
+    let conclusion = libtest_mimic::run(&args, tests);
     proofs::shutdown();
+    journeys::shutdown();
     conclusion.exit_code()
 }
 
