@@ -113,7 +113,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__add__subcmd__app)
-            opts="-v -h -V --set --host --namespace --non-interactive --no-push --ssh-key --allow-stale --known-hosts --accept-new-host-key --git-timeout --wait --timeout --kubeconfig --context --request-timeout --dir --verbose --no-color --help --version"
+            opts="-y -v -h -V --set --host --namespace --yes --no-push --ssh-key --allow-stale --known-hosts --accept-new-host-key --git-timeout --wait --timeout --kubeconfig --context --request-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -481,7 +481,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__init)
-            opts="-y -v -h -V --config --non-interactive --no-push --no-bootstrap --allow-non-empty --flux-manifests --ssh-key --allow-stale --known-hosts --accept-new-host-key --git-timeout --kubeconfig --context --request-timeout --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --force --dir --verbose --no-color --help --version"
+            opts="-y -v -h -V --config --no-push --no-bootstrap --allow-non-empty --flux-manifests --ssh-key --allow-stale --known-hosts --accept-new-host-key --git-timeout --kubeconfig --context --request-timeout --timeout --no-wait --dry-run --rotate-keys --deploy-key --yes --force --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -585,7 +585,7 @@ _homelab() {
             return 0
             ;;
         homelab__subcmd__remove__subcmd__app)
-            opts="-v -h -V --non-interactive --no-push --ssh-key --allow-stale --known-hosts --accept-new-host-key --git-timeout --dir --verbose --no-color --help --version"
+            opts="-y -v -h -V --yes --no-push --ssh-key --allow-stale --known-hosts --accept-new-host-key --git-timeout --dir --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -52,7 +52,6 @@ complete -c homelab -n "__fish_homelab_using_subcommand init" -l request-timeout
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l timeout -d 'How long to wait for Flux to become ready (e.g. 10m, 90s)' -r
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l deploy-key -d 'Use this SSH private key as Flux\'s deploy key instead of generating one' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
-complete -c homelab -n "__fish_homelab_using_subcommand init" -l non-interactive -d 'Never prompt; fail if an answer is missing (needs --config)'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l no-push -d 'Do not push after committing'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l no-bootstrap -d 'Do not apply the Flux bootstrap into the cluster'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l allow-non-empty -d 'Render into a directory that already holds other files (they are never committed)'
@@ -61,7 +60,7 @@ complete -c homelab -n "__fish_homelab_using_subcommand init" -l accept-new-host
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l no-wait -d 'Apply and return without waiting for readiness'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l dry-run -d 'Server-side dry run: print what would change, change nothing'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l rotate-keys -d 'Replace the existing Flux git credentials (deploy key) with new ones'
-complete -c homelab -n "__fish_homelab_using_subcommand init" -s y -l yes -d 'Do not wait for confirmation that the deploy key was added'
+complete -c homelab -n "__fish_homelab_using_subcommand init" -s y -l yes -d 'Don\'t ask: init needs --config; bootstrap checks the deploy key once instead of asking'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l force -d 'Bootstrap even though k3s\'s bundled Traefik or ServiceLB is enabled'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -s v -l verbose -d 'More output: -v for details, -vv for debugging'
 complete -c homelab -n "__fish_homelab_using_subcommand init" -l no-color -d 'Disable colors (also: the NO_COLOR environment variable)'
@@ -87,7 +86,7 @@ complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l kubeconfig -
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l context -d 'The kubeconfig context to use (default: the current context)' -r
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l request-timeout -d 'The longest one request to the API server, or the kubeconfig\'s credential plugin, may take (default: 30s; 10s for doctor)' -r
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
-complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l non-interactive -d 'Never prompt: every question takes its default or --set value'
+complete -c homelab -n "__fish_homelab_using_subcommand add-app" -s y -l yes -d 'Don\'t ask: every question takes its default or --set value'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l no-push -d 'Do not push after committing'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l allow-stale -d 'Push even when the rendered files are out of date with homelab.yaml'
 complete -c homelab -n "__fish_homelab_using_subcommand add-app" -l accept-new-host-key -d 'Trust and record an SSH host key seen for the first time (without asking)'
@@ -100,7 +99,7 @@ complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l ssh-key -
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l known-hosts -d 'An extra known_hosts file to verify the SSH host key against' -r -F
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l git-timeout -d 'The longest connecting to the git remote, or waiting for its next bytes, may take (default: 30s; a whole fetch or push may take ten times as long)' -r
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l dir -d 'The homelab repository (where homelab.yaml lives)' -r -F
-complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l non-interactive -d 'Never prompt'
+complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -s y -l yes -d 'Don\'t ask for confirmation'
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l no-push -d 'Do not push after committing'
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l allow-stale -d 'Push even when the rendered files are out of date with homelab.yaml'
 complete -c homelab -n "__fish_homelab_using_subcommand remove-app" -l accept-new-host-key -d 'Trust and record an SSH host key seen for the first time (without asking)'
@@ -136,7 +135,7 @@ complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -l dir -d 'Th
 complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -l no-wait -d 'Apply and return without waiting for readiness'
 complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -l dry-run -d 'Server-side dry run: print what would change, change nothing'
 complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -l rotate-keys -d 'Replace the existing Flux git credentials (deploy key) with new ones'
-complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -s y -l yes -d 'Do not wait for confirmation that the deploy key was added'
+complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -s y -l yes -d 'Don\'t ask: init needs --config; bootstrap checks the deploy key once instead of asking'
 complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -l force -d 'Bootstrap even though k3s\'s bundled Traefik or ServiceLB is enabled'
 complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -l accept-new-host-key -d 'Trust and record an SSH host key seen for the first time (without asking)'
 complete -c homelab -n "__fish_homelab_using_subcommand bootstrap" -s v -l verbose -d 'More output: -v for details, -vv for debugging'

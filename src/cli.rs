@@ -62,9 +62,6 @@ pub struct InitArgs {
     /// Read the answers from this homelab.yaml-shaped file instead of asking.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Never prompt; fail if an answer is missing (needs --config).
-    #[arg(long)]
-    pub non_interactive: bool,
     /// Do not push after committing.
     #[arg(long)]
     pub no_push: bool,
@@ -118,8 +115,8 @@ pub struct AddAppArgs {
     /// Install into this namespace instead of the profile's default.
     #[arg(long)]
     pub namespace: Option<String>,
-    /// Never prompt: every question takes its default or --set value.
-    #[arg(long)]
+    /// Don't ask: every question takes its default or --set value.
+    #[arg(long = "yes", short = 'y', alias = "non-interactive")]
     pub non_interactive: bool,
     /// Do not push after committing.
     #[arg(long)]
@@ -134,8 +131,8 @@ pub struct AddAppArgs {
 pub struct RemoveAppArgs {
     /// The installed app to remove.
     pub name: String,
-    /// Never prompt.
-    #[arg(long)]
+    /// Don't ask for confirmation.
+    #[arg(long = "yes", short = 'y', alias = "non-interactive")]
     pub non_interactive: bool,
     /// Do not push after committing.
     #[arg(long)]
@@ -210,8 +207,8 @@ pub struct BootstrapOptions {
     /// Use this SSH private key as Flux's deploy key instead of generating one.
     #[arg(long, value_name = "FILE")]
     pub deploy_key: Option<PathBuf>,
-    /// Do not wait for confirmation that the deploy key was added.
-    #[arg(long, short)]
+    /// Don't ask: init needs --config; bootstrap checks the deploy key once instead of asking.
+    #[arg(long, short, alias = "non-interactive")]
     pub yes: bool,
     /// Bootstrap even though k3s's bundled Traefik or ServiceLB is enabled.
     #[arg(long)]

@@ -155,10 +155,11 @@ pub fn run_with(ctx: &Context, args: &AddAppArgs, push: PushFn<'_>) -> Result<St
             app.name
         ));
     }
-    if new_cfg.git.url.is_empty() || args.no_push {
-        crate::ui::style::note(&crate::commands::render::next_step(&new_cfg));
-    }
     let pushed = push_if_configured(&ctx.dir, &new_cfg, args.no_push, &args.push, push)?;
+    if !args.wait.wait {
+        let published = !new_cfg.git.url.is_empty() && !args.no_push;
+        crate::ui::checklist::print_app(&new_cfg, &app.name, published);
+    }
     crate::commands::sync::after_push(&ctx.dir, &new_cfg, &args.wait, pushed)
 }
 

@@ -223,10 +223,12 @@ impl Phase {
     }
 }
 
-/// A freshly made (or supplied) deploy key to show the user.
+/// A freshly made (or supplied) deploy key to show the user, and to check with.
 struct NewDeployKey {
     public: String,
     fingerprint: String,
+    key: ssh_key::PrivateKey,
+    known_hosts: String,
 }
 
 /// The Secrets to apply, decided before anything is applied.
@@ -292,6 +294,8 @@ async fn gather_credentials(
                 deploy_key = Some(NewDeployKey {
                     public: key.public_key().to_openssh().unwrap_or_default(),
                     fingerprint: key.public_key().fingerprint(HashAlg::Sha256).to_string(),
+                    key,
+                    known_hosts,
                 });
             }
         }
@@ -616,24 +620,13 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &BootstrapOptions) -> Res
                 " (read-only is enough)"
             }
         ));
-        if interactive() && !opts.yes {
-            let added = dialoguer::Confirm::new()
-                .with_prompt("Have you added the deploy key?")
-                .default(true)
-                .interact()
-                .map_err(|e| Error::failed(format!("cannot read the answer: {e}")))?;
-            if !added {
-                return Err(
-                    Error::failed("stopped before Flux started pulling from git").with_hint(
-                        "add the deploy key, then run `homelab bootstrap` again (the key is kept)",
-                    ),
-                );
-            }
-        } else {
-            style::note(
-                "Flux cannot pull until that key is added; it retries on its own once it is.",
-            );
-        }
+        crate::ui::deploy_key::confirm(
+            &cfg.git.url,
+            &key.key,
+            &key.known_hosts,
+            interactive() && !opts.yes,
+            git_timeout(opts),
+        )?;
     }
 
     // 5. The sync objects: from here on Flux pulls this repository.

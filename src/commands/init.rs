@@ -13,10 +13,12 @@ use crate::commands::Context;
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
 use crate::render::write::{Mode, Workspace};
+use crate::ui::checklist::{AgeKeyFile, Bootstrap, InitOutcome, Push};
 use crate::ui::progress;
+use crate::ui::wizard::Answers;
 
 /// Where the answers come from.
-fn answers(args: &InitArgs) -> Result<(Config, Option<String>)> {
+fn answers(dir: &Path, args: &InitArgs) -> Result<Answers> {
     if let Some(file) = &args.config {
         let text = std::fs::read_to_string(file).map_err(|e| {
             Error::usage(format!("--config {}: {e}", file.display())).with_hint(
@@ -30,11 +32,11 @@ fn answers(args: &InitArgs) -> Result<(Config, Option<String>)> {
                 file.display()
             ))
         })?;
-        return Ok((cfg, args.bootstrap.kube.context.clone()));
+        return Ok(Answers::from_file(cfg, args.bootstrap.kube.context.clone()));
     }
-    if args.non_interactive {
+    if args.bootstrap.yes {
         return Err(
-            Error::usage("--non-interactive needs --config FILE").with_hint(
+            Error::usage("--yes (don't ask) needs --config FILE").with_hint(
                 "pass --config with a homelab.yaml-shaped file (see examples/homelab.yaml)",
             ),
         );
@@ -48,7 +50,7 @@ fn answers(args: &InitArgs) -> Result<(Config, Option<String>)> {
     } else {
         crate::kube::client::contexts(&args.bootstrap.kube).unwrap_or_default()
     };
-    crate::ui::wizard::run(&contexts)
+    crate::ui::wizard::run(dir, &contexts)
 }
 
 /// Refuse to overwrite a different homelab: `init` twice with the same answers is a no-op,
@@ -100,8 +102,12 @@ fn check_empty(dir: &Path, allow: bool) -> Result<()> {
 
 pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
     crate::render::write::check_dir(&ctx.dir)?;
-    let (cfg, context) = answers(args)?;
-    check_existing(&ctx.dir, &cfg)?;
+    let answers = answers(&ctx.dir, args)?;
+    let cfg = &answers.config;
+    // The wizard showed what changes and the user confirmed replacing homelab.yaml.
+    if !answers.replaces_existing {
+        check_existing(&ctx.dir, cfg)?;
+    }
     check_empty(&ctx.dir, args.allow_non_empty)?;
 
     let bar = progress::spinner("Loading the Flux install manifest");
@@ -111,11 +117,11 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
     let report = {
         let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "init")?;
         // The age key exists from the start, so Flux can decrypt the apps' secrets as soon
-        // as there are any; where it is is said once, below.
-        let key = crate::commands::render::repo_key(ws.tree(), &cfg, true)?;
+        // as there are any; where it is is said once, in the checklist.
+        let key = crate::commands::render::repo_key(ws.tree(), cfg, true)?;
         let mut change = crate::commands::render::whole_change(
             ws.tree(),
-            &cfg,
+            cfg,
             &install,
             Mode::Apply,
             key.as_ref().map(|(k, _)| k),
@@ -125,6 +131,13 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
             cfg.cluster.name,
             env!("CARGO_PKG_VERSION")
         );
+        if answers.replaces_existing {
+            // The wizard showed the changes to homelab.yaml and the user confirmed them.
+            let text =
+                crate::render::config_yaml(cfg).map_err(|e| Error::failed(format!("{e:#}")))?;
+            change.files.insert(CONFIG_FILE.to_owned(), text);
+            change.replace.insert(CONFIG_FILE.to_owned());
+        }
         ws.apply(&change)?
     };
     bar.finish_and_clear();
@@ -138,49 +151,72 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         ctx.dir.display()
     );
     if report.has_conflicts() {
+        // Nothing committed: the draft keeps the answers until the repository holds them.
         return Ok(crate::commands::render::status(&report));
     }
-    if let Some(oid) = report.commit {
-        crate::ui::style::note(&format!("committed {}", &oid.to_string()[..8]));
-    }
-    if let Some(key) = crate::secrets::find_key(&ctx.dir, &cfg.cluster.name)? {
-        crate::ui::style::note(&format!(
-            "age key: {} (public key {}) — back it up: it decrypts the app secrets in this repository",
-            key.file.display(),
-            key.recipient
-        ));
-    }
+    answers.written();
 
-    let mut skipped = Vec::new();
-    if cfg.git.url.is_empty() {
-        skipped.push("push: git.url is empty (local repository only)".to_owned());
+    let mut failure = None;
+    let push = if cfg.git.url.is_empty() {
+        Push::NoRemote
     } else if args.no_push {
-        skipped.push("push: --no-push".to_owned());
+        Push::Declined
     } else {
-        crate::commands::push::push_repo(&ctx.dir, &cfg, &args.push)?;
-    }
+        match crate::commands::push::push_repo(&ctx.dir, cfg, &args.push) {
+            Ok(_) => Push::Done,
+            Err(e) => {
+                let why = e.message.clone();
+                failure = Some(e);
+                Push::Failed(why)
+            }
+        }
+    };
 
-    if args.no_bootstrap {
-        skipped.push("bootstrap: --no-bootstrap".to_owned());
+    let bootstrap = if args.no_bootstrap {
+        Bootstrap::Declined
     } else if cfg.git.url.is_empty() {
-        skipped.push("bootstrap: Flux needs git.url to pull from".to_owned());
+        Bootstrap::NoRemote
+    } else if matches!(push, Push::Failed(_)) {
+        Bootstrap::NotPushed
     } else {
         let mut options = args.bootstrap.clone();
         // One set of host-key and git timeout flags for both steps.
         options.remote = args.push.remote.clone();
         if options.kube.context.is_none() {
-            options.kube.context = context;
+            options.kube.context = answers.context.clone();
         }
         match crate::commands::bootstrap::reachable(&options.kube) {
-            Ok(()) => return crate::commands::bootstrap::run_with(&ctx.dir, &cfg, &options),
-            Err(why) => skipped.push(format!("bootstrap: {why}")),
+            Err(why) => Bootstrap::Unreachable(why),
+            Ok(()) => match crate::kube::credentials::parse_remote(&cfg.git.url) {
+                Err(why) => Bootstrap::Unpullable(why.message),
+                Ok(_) => match crate::commands::bootstrap::run_with(&ctx.dir, cfg, &options) {
+                    Ok(_) => Bootstrap::Done,
+                    Err(e) => {
+                        let why = e.message.clone();
+                        failure = Some(e);
+                        Bootstrap::Failed(why)
+                    }
+                },
+            },
         }
+    };
+
+    let age_key = crate::secrets::find_key(&ctx.dir, &cfg.cluster.name)?.map(|key| AgeKeyFile {
+        file: key.file,
+        recipient: key.recipient,
+    });
+    crate::ui::checklist::print_init(
+        cfg,
+        &InitOutcome {
+            dir: ctx.dir.clone(),
+            commit: report.commit.map(|c| c.to_string()),
+            push,
+            bootstrap,
+            age_key,
+        },
+    );
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(Status::Ok),
     }
-    for what in &skipped {
-        eprintln!("skipped {what}");
-    }
-    if !skipped.is_empty() {
-        eprintln!("hint: run `homelab push` and `homelab bootstrap` when ready");
-    }
-    Ok(Status::Ok)
 }

@@ -4,6 +4,7 @@ pub mod dns;
 pub mod edit;
 pub mod git_url;
 mod model;
+pub mod normalize;
 pub mod validate;
 
 pub use model::*;

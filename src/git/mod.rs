@@ -4,6 +4,7 @@
 
 mod credentials;
 pub mod hostkeys;
+pub mod probe;
 mod push;
 
 pub use credentials::{ENV_GIT_TOKEN, ENV_SSH_PASSPHRASE};

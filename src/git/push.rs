@@ -439,6 +439,9 @@ impl<'a> Session<'a> {
 
     fn push(&self, remote: &mut git2::Remote<'_>) -> Result<()> {
         let branch = &self.opts.branch;
+        // What the server's hooks print ("remote: ..." in git) explains a refusal; the ref
+        // status alone only says "pre-receive hook declined".
+        let said = RefCell::new(Vec::new());
         let negotiator = self.negotiator();
         let mut cb = self.callbacks(&negotiator);
         cb.push_update_reference(|refname, status| {
@@ -448,6 +451,10 @@ impl<'a> Session<'a> {
                     .push((refname.to_owned(), status.to_owned()));
             }
             Ok(())
+        });
+        cb.sideband_progress(|text| {
+            said.borrow_mut().extend_from_slice(text);
+            true
         });
         let bar = progress_bar();
         if let Some(bar) = bar.clone() {
@@ -468,8 +475,9 @@ impl<'a> Session<'a> {
         let rejected = self.rejected.borrow();
         if let Some((refname, why)) = rejected.first() {
             return Err(Error::failed(format!(
-                "the remote {} refused to update {refname}: {why}",
-                crate::config::git_url::redact(&self.opts.url)
+                "the remote {} refused to update {refname}: {why}{}",
+                crate::config::git_url::redact(&self.opts.url),
+                server_said(&said.borrow())
             ))
             .with_hint(
                 "the branch may be protected or changed meanwhile; allow pushes to it on the server, \
@@ -478,6 +486,20 @@ impl<'a> Session<'a> {
         }
         Ok(())
     }
+}
+
+/// The server's own messages during a push, as git shows them (`remote: ...` lines), for
+/// an error: progress lines that redraw themselves (`\r`) keep their last state only.
+fn server_said(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let lines: Vec<String> = text
+        .split('\n')
+        .filter_map(|line| line.rsplit('\r').find(|part| !part.trim().is_empty()))
+        .map(|line| format!("\n  remote: {}", line.trim_end()))
+        .collect();
+    // A chatty hook must not bury the error.
+    let skip = lines.len().saturating_sub(20);
+    lines[skip..].concat()
 }
 
 /// A bar for objects sent, on a terminal only.
@@ -790,6 +812,21 @@ fn short(oid: Oid) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_messages_keep_their_last_state_and_their_tail() {
+        assert_eq!(server_said(b""), "");
+        assert_eq!(
+            server_said(b"Checking 10%\rChecking 100%\r\nmain is protected\n"),
+            "\n  remote: Checking 100%\n  remote: main is protected"
+        );
+        let chatty: Vec<u8> = (0..30)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        let said = server_said(&chatty);
+        assert_eq!(said.matches("remote:").count(), 20);
+        assert!(said.ends_with("remote: line 29") && !said.contains("line 9\n"));
+    }
 
     #[test]
     fn url_kinds() {

@@ -5,8 +5,8 @@
 //! each other's temporary files. The lock is `flock(2)` on `.git/homelab.lock`, held for the
 //! whole command: the kernel releases it when the process ends, however it ends, so a
 //! killed run never leaves a lock behind that blocks the next one (the file itself stays
-//! and only names the last holder). While it is held, other commands stop at once with a
-//! message naming the holder.
+//! and only names the last holder). While it is held, other commands stop within a moment
+//! with a message naming the holder.
 
 use std::fs::File;
 use std::io::{Read as _, Seek as _, Write as _};
@@ -45,7 +45,7 @@ impl RepoLock {
             ))
         })?;
         let mut file = File::from(fd);
-        match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        match lock_briefly(&file) {
             Ok(()) => {}
             Err(Errno::WOULDBLOCK) => {
                 let mut holder = String::new();
@@ -96,6 +96,24 @@ impl Drop for RepoLock {
         // closing it releases the lock.
         if let Some(file) = self.file.take() {
             let _ = file.set_len(0);
+        }
+    }
+}
+
+/// How long a command waits for a lock that is held before it says so. A lock that was just
+/// released can still be held for a moment by a child process forked in between (it shares
+/// the open file until it runs its program); another command's lock lasts seconds, not this.
+const GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Take the lock, retrying for [`GRACE`] while it is held.
+fn lock_briefly(file: &File) -> std::result::Result<(), Errno> {
+    let until = std::time::Instant::now() + GRACE;
+    loop {
+        match rustix::fs::flock(file, FlockOperation::NonBlockingLockExclusive) {
+            Err(Errno::WOULDBLOCK) if std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            other => return other,
         }
     }
 }

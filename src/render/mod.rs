@@ -171,7 +171,7 @@ fn is_dns_label(s: &str) -> bool {
 }
 
 /// `homelab.yaml` as written to the repository.
-fn config_yaml(cfg: &Config) -> anyhow::Result<String> {
+pub fn config_yaml(cfg: &Config) -> anyhow::Result<String> {
     let body = crate::config::to_yaml(cfg);
     Ok(format!(
         "# The homelab's configuration: edit it and run `homelab render` to update the repository.\n{body}"

@@ -150,6 +150,49 @@ fn pushes_to_an_empty_bare_repository_over_file_url_and_is_idempotent() {
 }
 
 #[test]
+fn origin_follows_git_url_and_the_branch_tracks_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = gitserver::bare_repo(&tmp.path().join("first.git"), "main");
+    let second = gitserver::bare_repo(&tmp.path().join("second.git"), "main");
+    let lab = Lab::new(&file_url(&first));
+    lab.push().ok().stderr_has("pushed main");
+    let remote_of = |key: &str| {
+        run(git(&lab.work).args(["config", "--get-all", key]))
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(remote_of("remote.origin.url"), file_url(&first));
+    // `origin/main` is the upstream, so plain git commands work afterwards.
+    assert_eq!(
+        run(git(&lab.work).args(["rev-parse", "--abbrev-ref", "main@{upstream}"])).trim(),
+        "origin/main"
+    );
+    assert_eq!(remote_of("branch.main.remote"), "origin");
+    assert_eq!(remote_of("branch.main.merge"), "refs/heads/main");
+    assert!(
+        run(git(&lab.work).args(["status", "-sb"])).starts_with("## main...origin/main\n"),
+        "{}",
+        run(git(&lab.work).args(["status", "-sb"]))
+    );
+
+    // git.url changes: origin is re-pointed (not a second remote), and the push goes there.
+    lab.set_url(&file_url(&second));
+    lab.push().ok().stderr_has("pushed main");
+    assert_eq!(remote_of("remote.origin.url"), file_url(&second));
+    assert_eq!(run(git(&lab.work).arg("remote")).trim(), "origin");
+    lab.assert_remote_has_local_head(&file_url(&second));
+    assert_ne!(
+        gitserver::rev(&first, "main").unwrap(),
+        lab.head(),
+        "the old remote got the new commit"
+    );
+    assert_eq!(
+        run(git(&lab.work).args(["rev-parse", "main@{upstream}"])).trim(),
+        lab.head()
+    );
+}
+
+#[test]
 fn pushes_new_changes_to_a_plain_path() {
     let tmp = tempfile::tempdir().unwrap();
     let bare = gitserver::bare_repo(&tmp.path().join("nas/homelab.git"), "main");
@@ -284,6 +327,7 @@ fn a_ref_rejected_by_the_server_is_an_error() {
     lab.push()
         .expect_code(1)
         .stderr_has("refused to update refs/heads/main")
+        .stderr_has("main is protected")
         .stderr_has("hint:");
     assert!(gitserver::rev(&bare, "main").is_none());
 }
@@ -589,40 +633,134 @@ fn https_push_with_a_wrong_or_missing_token_fails_cleanly() {
     assert!(gitserver::rev(&bare, "main").is_none());
 }
 
+/// A plain-HTTP listener that answers every request with `401 Unauthorized` (asking for
+/// Basic credentials, keeping the connection open) and records each request's header lines,
+/// so a client that retries with credentials is seen doing so.
+struct Http401 {
+    port: u16,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Http401 {
+    fn start() -> Self {
+        use std::io::{BufRead as _, BufReader, Write as _};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seen, done) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    stream.set_nonblocking(false).unwrap();
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(30)))
+                        .unwrap();
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    // One request after another on the same connection, until it closes.
+                    loop {
+                        let mut headers = Vec::new();
+                        let mut line = String::new();
+                        while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                            headers.push(line.trim_end().to_owned());
+                            line.clear();
+                        }
+                        if headers.is_empty() {
+                            return;
+                        }
+                        seen.lock().unwrap().push(headers);
+                        let answer = b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\n\r\n";
+                        if (&stream).write_all(answer).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            requests,
+            stop,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/homelab.git", self.port)
+    }
+
+    /// The requests seen so far that carried an `Authorization` header.
+    fn with_authorization(&self) -> Vec<Vec<String>> {
+        let requests = self.requests.lock().unwrap();
+        requests
+            .iter()
+            .filter(|h| {
+                h.iter()
+                    .any(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn request_count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+}
+
+impl Drop for Http401 {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 #[test]
 fn a_token_is_never_sent_over_plain_http() {
-    // The TLS server cannot speak plain HTTP, so stand up a plain listener that records
-    // whether an Authorization header ever arrives.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = std::thread::spawn(move || {
-        use std::io::{BufRead as _, BufReader, Write as _};
-        let mut saw_auth = false;
-        // libgit2 makes one request, gets 401, and (with no credential) gives up.
-        if let Ok((stream, _)) = listener.accept() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 0 {
-                if line.to_ascii_lowercase().starts_with("authorization:") {
-                    saw_auth = true;
-                }
-                if line == "\r\n" {
-                    break;
-                }
-                line.clear();
-            }
-            let _ = (&stream).write_all(
-                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
-        }
-        saw_auth
-    });
-    let lab = Lab::new(&format!("http://127.0.0.1:{port}/homelab.git"));
+    let server = Http401::start();
+    // The listener does see credentials when a client sends them: git itself, given a
+    // user and password, retries the refused request with an Authorization header.
+    let tmp = tempfile::tempdir().unwrap();
+    let probe = std::process::Command::new("git")
+        .args(["-c", "credential.helper=", "ls-remote"])
+        .arg(
+            server
+                .url()
+                .replace("http://", "http://probe:probe-password@"),
+        )
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", tmp.path())
+        .output()
+        .unwrap();
+    assert!(!probe.status.success());
+    assert_eq!(
+        server.with_authorization().len(),
+        1,
+        "the listener cannot observe credentials"
+    );
+    let before = server.request_count();
+
+    let lab = Lab::new(&server.url());
     lab.push()
         .env("HOMELAB_GIT_TOKEN", TOKEN)
         .expect_code(1)
         .stderr_has("not sent: the URL is unencrypted http://");
-    assert!(!seen.join().unwrap(), "a token was sent over plain HTTP");
+    assert!(
+        server.request_count() > before,
+        "homelab never reached the server"
+    );
+    assert_eq!(
+        server.with_authorization().len(),
+        1,
+        "a token was sent over plain HTTP: {:?}",
+        server.with_authorization()
+    );
 }
 
 #[test]
@@ -696,6 +834,22 @@ impl Diverge {
     fn local_head(&self) -> String {
         git::head_commit(&self.repo).unwrap().to_string()
     }
+
+    /// Push after the remote moved to `theirs` (which set `a.yaml` to `a: 2`): the local
+    /// branch and work tree are fast-forwarded to it.
+    fn assert_push_fast_forwards_to(&self, theirs: &str) {
+        assert_eq!(
+            git::push(&self.repo, &self.opts).unwrap(),
+            PushOutcome::FastForwarded {
+                commit: theirs.parse().unwrap()
+            }
+        );
+        assert_eq!(self.local_head(), theirs);
+        assert_eq!(
+            fs::read_to_string(self.work().join("a.yaml")).unwrap(),
+            "a: 2\nshared: original\n"
+        );
+    }
 }
 
 #[test]
@@ -706,23 +860,51 @@ fn remote_ahead_fast_forwards_the_local_branch() {
         git::remote_status(&d.repo, &d.opts).unwrap(),
         SyncStatus::Behind { behind: 1 }
     );
-    let outcome = git::push(&d.repo, &d.opts).unwrap();
-    assert_eq!(
-        outcome,
-        PushOutcome::FastForwarded {
-            commit: theirs.parse().unwrap()
-        }
-    );
-    assert_eq!(d.local_head(), theirs);
-    assert_eq!(
-        fs::read_to_string(d.work().join("a.yaml")).unwrap(),
-        "a: 2\nshared: original\n"
-    );
+    d.assert_push_fast_forwards_to(&theirs);
     assert_eq!(
         git::remote_status(&d.repo, &d.opts).unwrap(),
         SyncStatus::InSync
     );
     assert_eq!(git::push(&d.repo, &d.opts).unwrap(), PushOutcome::UpToDate);
+}
+
+#[test]
+fn a_fast_forward_stops_when_local_edits_are_in_the_way() {
+    let d = Diverge::new();
+    let before = d.local_head();
+    let theirs = d.commit_elsewhere("a.yaml", "a: 2\nshared: original\n");
+    // An uncommitted edit of the file the remote changed: the checkout would overwrite it.
+    fs::write(d.work().join("a.yaml"), "a: mine\nshared: original\n").unwrap();
+    let err = git::push(&d.repo, &d.opts).unwrap_err();
+    assert_eq!(err.exit_code(), 1);
+    assert!(
+        err.message
+            .contains("cannot update the work tree to the remote's commits"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.hint
+            .as_deref()
+            .unwrap()
+            .contains("commit or discard your local edits")
+    );
+    // Nothing moved, nothing overwritten.
+    assert_eq!(d.local_head(), before);
+    assert_eq!(
+        fs::read_to_string(d.work().join("a.yaml")).unwrap(),
+        "a: mine\nshared: original\n"
+    );
+    assert_eq!(gitserver::rev(&d.bare, "main").unwrap(), theirs);
+
+    // An edit elsewhere is not in the way: the branch moves and the edit stays.
+    fs::write(d.work().join("a.yaml"), "a: 1\nshared: original\n").unwrap();
+    fs::write(d.work().join("b.yaml"), "b: mine\n").unwrap();
+    d.assert_push_fast_forwards_to(&theirs);
+    assert_eq!(
+        fs::read_to_string(d.work().join("b.yaml")).unwrap(),
+        "b: mine\n"
+    );
 }
 
 #[test]

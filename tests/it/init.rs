@@ -85,8 +85,7 @@ fn invalid_configs_fail_with_their_diagnostics_and_write_nothing() {
             continue;
         }
         cases += 1;
-        let expected =
-            std::fs::read_to_string(path.with_extension("expected")).expect("expected file");
+        let expected = crate::support::snapshot::corpus_expectation(&path);
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join("lab");
         let run = homelab()

@@ -292,13 +292,13 @@ fn full_config_renders_a_tree_kustomize_builds() {
 #[test]
 fn example_snapshot() {
     let rendered = render(&example(), &flux_install()).unwrap();
-    insta::assert_snapshot!("example_tree", snapshot_text(&rendered));
+    crate::support::snapshot::assert_snapshot!("example_tree", snapshot_text(&rendered));
 }
 
 #[test]
 fn full_snapshot() {
     let rendered = render(&full(), &flux_install()).unwrap();
-    insta::assert_snapshot!("full_tree", snapshot_text(&rendered));
+    crate::support::snapshot::assert_snapshot!("full_tree", snapshot_text(&rendered));
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! `homelab.yaml` validation against the corpus: every invalid case yields exactly its
 //! expected diagnostics, every valid case (and each example) parses.
 //!
-//! `HOMELAB_BLESS=1` rewrites the `.expected` files from the current output, for review
-//! with `git diff`; without it the test only compares.
+//! The expected diagnostics of `tests/corpus/invalid/<case>.yaml` are the insta snapshot
+//! `<case>.snap` next to it. After an intended change, `INSTA_UPDATE=always cargo test --test
+//! it validate` (or `cargo insta review`) updates them, for review with `git diff`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -38,44 +39,103 @@ fn every_invalid_case_reports_exactly_its_expected_diagnostics() {
         "the corpus has only {} cases",
         cases.len()
     );
-    let bless = std::env::var_os("HOMELAB_BLESS").is_some();
+    crate::support::snapshot::refuse_updates_in_ci();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(root().join("tests/corpus/invalid"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
     let mut failures = Vec::new();
     for case in &cases {
-        let expected_file = case.with_extension("expected");
         let actual = diagnostics(case);
         assert!(
             !actual.is_empty(),
             "{} is accepted, but it is in the invalid corpus",
             case.display()
         );
-        if bless {
-            fs::write(&expected_file, actual.join("\n") + "\n").unwrap();
-            continue;
-        }
-        let expected = fs::read_to_string(&expected_file)
-            .unwrap_or_else(|e| panic!("read {}: {e}", expected_file.display()));
-        let expected: Vec<&str> = expected.lines().collect();
-        if actual != expected {
-            failures.push(format!(
-                "{}\n  expected:\n    {}\n  actual:\n    {}",
-                case.display(),
-                expected.join("\n    "),
-                actual.join("\n    ")
-            ));
+        let name = case.file_stem().unwrap().to_string_lossy().into_owned();
+        settings.set_input_file(case);
+        // Every case is compared (and, when updating, written) before the test fails.
+        let compared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            settings.bind(|| {
+                crate::support::snapshot::assert_snapshot!(name.as_str(), actual.join("\n"))
+            })
+        }));
+        if compared.is_err() {
+            failures.push(case.display().to_string());
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "diagnostics differ from their snapshots: {failures:?}"
+    );
 }
 
 #[test]
-fn every_expected_file_has_its_case() {
-    for expected in corpus("invalid", "expected") {
-        assert!(
-            expected.with_extension("yaml").is_file(),
-            "{} has no .yaml case",
-            expected.display()
+fn the_expectations_read_elsewhere_are_the_snapshots() {
+    for case in corpus("invalid", "yaml") {
+        assert_eq!(
+            crate::support::snapshot::corpus_expectation(&case).trim_end(),
+            diagnostics(&case).join("\n"),
+            "{}",
+            case.display()
         );
     }
+}
+
+#[test]
+fn every_snapshot_has_its_case() {
+    for snapshot in corpus("invalid", "snap") {
+        assert!(
+            snapshot.with_extension("yaml").is_file(),
+            "{} has no .yaml case",
+            snapshot.display()
+        );
+    }
+    // The expectations used to be `.expected` files; one left over would be ignored.
+    assert_eq!(
+        corpus("invalid", "expected"),
+        Vec::<PathBuf>::new(),
+        "expectations are the .snap files now: move these into <case>.snap \
+         (INSTA_UPDATE=always cargo test --test it validate writes them)"
+    );
+}
+
+/// CI with an update mode left in its environment fails instead of rewriting the
+/// expectations: the corpus test, run in such an environment, refuses and changes no file.
+#[test]
+fn ci_with_an_update_mode_refuses_instead_of_rewriting() {
+    let dir = root().join("tests/corpus/invalid");
+    let files = || -> Vec<(PathBuf, Vec<u8>)> {
+        let mut all: Vec<(PathBuf, Vec<u8>)> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.clone(), fs::read(&p).unwrap()))
+            .collect();
+        all.sort();
+        all
+    };
+    let before = files();
+    let run = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "validate::every_invalid_case_reports_exactly_its_expected_diagnostics",
+            "--exact",
+        ])
+        .env("CI", "true")
+        .env("INSTA_UPDATE", "always")
+        .output()
+        .unwrap();
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(!run.status.success(), "{output}");
+    assert!(output.contains("1 failed"), "{output}");
+    assert!(
+        output.contains("refusing to check snapshots in CI"),
+        "{output}"
+    );
+    assert!(files() == before, "the corpus changed");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Shared test helpers: where the fixtures are, and a small fluent runner for the binary.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros, unused_imports)]
 
+pub mod apiproxy;
 pub mod charts;
 pub mod cluster;
 pub mod envtest;
@@ -9,6 +10,7 @@ pub mod gitserver;
 pub mod netns;
 pub mod network;
 pub mod process;
+pub mod snapshot;
 pub mod sops;
 
 use std::ffi::OsStr;
@@ -119,6 +121,15 @@ impl Homelab {
         self
     }
 
+    /// Start in the background, its output going to files that can be read while it runs.
+    pub fn spawn(mut self) -> Running {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = |name: &str| std::fs::File::create(dir.path().join(name)).expect("output file");
+        self.cmd.stdout(file("stdout")).stderr(file("stderr"));
+        let child = self.cmd.spawn().expect("start the homelab binary");
+        Running { child, dir }
+    }
+
     /// Run and return the result for assertions.
     pub fn run(mut self) -> Run {
         let output = self.cmd.output().expect("run the homelab binary");
@@ -135,6 +146,61 @@ impl Homelab {
     /// Run and assert success.
     pub fn ok(self) -> Run {
         self.expect_code(0)
+    }
+}
+
+/// A run in progress (see [`Homelab::spawn`]). Killed if dropped while running.
+#[derive(Debug)]
+pub struct Running {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Running {
+    /// Whether it still runs.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// What it wrote to stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
+    }
+
+    /// Wait for it to end, at most `limit` (then it is killed and the test fails).
+    pub fn finish(mut self, limit: std::time::Duration) -> Run {
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "still running after {limit:?}; stderr:\n{}",
+                    self.stderr_so_far()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let read = |name: &str| std::fs::read(self.dir.path().join(name)).unwrap_or_default();
+        Run {
+            output: Output {
+                status,
+                stdout: read("stdout"),
+                stderr: read("stderr"),
+            },
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.is_running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
