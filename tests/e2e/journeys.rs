@@ -296,7 +296,7 @@ fn release(journey: &Journey, app: &str) -> Option<Value> {
 /// message and a hint. Fixing the value brings it up (Flux retries a failed install).
 fn values_mistake(journey: &mut Journey) -> Result<(), String> {
     let app = "syncthing";
-    let added = journey.homelab(&["add-app", app, "--non-interactive", "--no-push"]);
+    let added = journey.homelab(&["add-app", app, "--yes", "--no-push"]);
     if added.code != 0 {
         return Err(format!("add-app {app}: exit {}", added.code));
     }
@@ -402,11 +402,11 @@ fn values_mistake(journey: &mut Journey) -> Result<(), String> {
 /// from the cluster.
 fn remove_app_prunes(journey: &mut Journey) -> Result<(), String> {
     let app = "vaultwarden";
-    let added = journey.homelab(&["add-app", app, "--non-interactive", "--wait"]);
+    let added = journey.homelab(&["add-app", app, "--yes", "--wait"]);
     if added.code != 0 || release(journey, app).is_none() {
         return Err(format!("add-app {app} --wait: exit {}", added.code));
     }
-    let removed = journey.homelab(&["remove-app", app, "--non-interactive", "--no-push"]);
+    let removed = journey.homelab(&["remove-app", app, "--yes", "--no-push"]);
     if removed.code != 0 {
         return Err(format!("remove-app {app}: exit {}", removed.code));
     }
@@ -465,7 +465,7 @@ fn wait_and_sync(journey: &mut Journey) -> Result<(), String> {
         &[
             "add-app",
             app,
-            "--non-interactive",
+            "--yes",
             "--wait",
             "--timeout",
             "8m",
@@ -514,7 +514,7 @@ fn wait_and_sync(journey: &mut Journey) -> Result<(), String> {
     journey
         .cluster
         .pause_flux_controller("kustomize-controller");
-    let added = journey.homelab(&["add-app", app, "--non-interactive"]);
+    let added = journey.homelab(&["add-app", app, "--yes"]);
     let pushed = journey.pushed().ok_or("nothing pushed")?;
     let mut child = if added.code == 0 {
         Some(journey.spawn_homelab("sync", &["sync", "--timeout", "8m"])?)

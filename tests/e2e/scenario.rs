@@ -561,17 +561,15 @@ impl Journey {
     pub fn readme(&mut self, apps: &[String], timeout: Duration) -> bool {
         note(&format!("apps: {}", apps.join(", ")));
         let config = self.config.display().to_string();
-        self.step(
-            "init",
-            &["init", "--config", &config, "--non-interactive", "--yes"],
-        );
-        self.step("push", &["push"]);
-        self.step("bootstrap", &["bootstrap", "--yes"]);
+        // A failed step stops the journey: what follows would only fail for its sake.
+        let mut ok = self.step("init", &["init", "--config", &config, "--yes"])
+            && self.step("push", &["push"])
+            && self.step("bootstrap", &["bootstrap", "--yes"]);
         for app in apps {
-            self.step(
-                &format!("add-app {app}"),
-                &["add-app", app, "--non-interactive"],
-            );
+            ok = ok && self.step(&format!("add-app {app}"), &["add-app", app, "--yes"]);
+        }
+        if !ok {
+            return false;
         }
         self.wait_all_ready(timeout);
         let workloads = block_on(claims_and_addresses(&self.cluster));
