@@ -860,13 +860,13 @@ mod tests {
     fn a_release_retrying_after_a_failure_shows_the_failure() {
         // What helm-controller sets after a failed install with the RetryOnFailure strategy.
         let hr = json!({"kind": "HelmRelease",
-            "metadata": {"name": "syncthing", "namespace": "syncthing", "generation": 2},
-            "status": {"observedGeneration": 2, "conditions": [
-                {"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry",
-                    "message": "retrying after 5m0s"},
-                {"type": "Ready", "status": "False", "reason": "InstallFailed",
-                    "message": "Helm install failed for release syncthing/syncthing: values don't meet the specifications:\n- at '/image/pullPolicy': value must be one of 'Always', 'IfNotPresent', 'Never'"},
-            ]}});
+        "metadata": {"name": "syncthing", "namespace": "syncthing", "generation": 2},
+        "status": {"observedGeneration": 2, "conditions": [
+            {"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry",
+                "message": "retrying after 5m0s"},
+            {"type": "Ready", "status": "False", "reason": "InstallFailed",
+                "message": "Helm install failed for release syncthing/syncthing: values don't meet the specifications:\n- at '/image/pullPolicy': value must be one of 'Always', 'IfNotPresent', 'Never'"},
+        ]}});
         let st = evaluate_flux(&HELM_RELEASE, &hr);
         assert_eq!(st.state, State::Progressing);
         assert_eq!(st.reason, "ProgressingWithRetry");
