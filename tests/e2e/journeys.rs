@@ -20,7 +20,7 @@ use crate::flux;
 use crate::scenario::{self, Journey, findings, note};
 use crate::support::cluster::block_on;
 use crate::support::gitserver::{git, run};
-use crate::support::{self, process};
+use crate::support::{self, netns, process};
 
 /// How long the journey may take to come up, and a change to be applied.
 const READY: Duration = Duration::from_secs(600);
@@ -150,26 +150,43 @@ fn on_journey(name: &'static str, test: fn(&mut Journey) -> Result<(), String>) 
     })
 }
 
-/// examples/full.yaml with several apps, on a cluster of its own; both storage classes
-/// (NFS and `storage.local_class`) have claims, and all are Bound.
+/// examples/full.yaml with several apps: the scenario in a child process (`e2e scenario`,
+/// what `scripts/e2e --config examples/full.yaml` runs), in a network namespace of its own;
+/// both storage classes (NFS and `storage.local_class`) have claims, and all are Bound.
 fn full_example() -> Result<(), String> {
     let config = support::root().join("examples/full.yaml");
-    let mut journey = Journey::start(&config)?;
-    let apps: Vec<String> = FULL_APPS.iter().map(|a| a.to_string()).collect();
-    let passed = journey.readme(&apps, READY);
-    journey.print_report();
-    if !passed {
-        return Err(failure_of(&journey));
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("scenario")
+        .arg("--config")
+        .arg(&config)
+        .args(FULL_APPS.iter().flat_map(|app| ["--app", app]))
+        .args(["--timeout", &READY.as_secs().to_string()])
+        // Not inherited: the child enters a network namespace of its own.
+        .env_remove(netns::MARKER)
+        .stdin(std::process::Stdio::null());
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run the scenario: {e}"))?;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    eprint!("{stderr}");
+    print!("{stdout}");
+    if !out.status.success() {
+        return Err(format!(
+            "the full example's scenario failed ({}); its report:\n{stdout}",
+            out.status
+        ));
     }
-    let classes = block_on(scenario::claims_by_class(&journey.cluster));
     for class in ["nfs-client", "local-path"] {
-        match classes.get(class) {
-            Some((bound, all)) if bound == all && *all > 0 => {}
-            other => {
-                return Err(format!(
-                    "claims of class {class}: {other:?} (bound, all); want some, all Bound"
-                ));
-            }
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(&format!("claims of class \"{class}\": ")))
+            .ok_or_else(|| format!("no claims of class {class}"))?;
+        if line.contains(": 0 of") {
+            return Err(format!("no claim of class {class} Bound: {line}"));
         }
     }
     Ok(())
@@ -315,6 +332,27 @@ fn values_mistake(journey: &mut Journey) -> Result<(), String> {
     );
     std::fs::write(&file, &broken).map_err(|e| e.to_string())?;
     run(git(&journey.repo).args(["commit", "-q", "-am", "syncthing: pull policy"]));
+    let named = mistake_is_named(journey, app);
+
+    // The fix, pushed, brings the release up (also after a failed check: the journeys
+    // after this one need every release Ready).
+    std::fs::write(&file, &original).map_err(|e| e.to_string())?;
+    run(git(&journey.repo).args(["commit", "-q", "-am", "syncthing: fix the pull policy"]));
+    let fixed = journey.homelab(&["push", "--wait"]);
+    named?;
+    if fixed.code != 0 {
+        return Err(format!("push --wait of the fix: exit {}", fixed.code));
+    }
+    let obj = release(journey, app).ok_or("the HelmRelease is gone")?;
+    if flux::ready(&obj).0 != "True" {
+        return Err(format!("after the fix: {}", flux::ready(&obj).1));
+    }
+    Ok(())
+}
+
+/// The broken values of `app` are committed: push them, and check that exactly that
+/// release fails and doctor names it.
+fn mistake_is_named(journey: &mut Journey, app: &str) -> Result<(), String> {
     let pushed = journey.homelab(&["push"]);
     if pushed.code != 0 {
         return Err(format!(
@@ -344,14 +382,27 @@ fn values_mistake(journey: &mut Journey) -> Result<(), String> {
         .await
     })?;
     note(&format!("helm-controller: {message}"));
-    let others_failing: Vec<String> = flux_objects(journey)
-        .into_iter()
-        .filter(|(kind, obj)| kind == "HelmRelease" && meta(obj, "name") != app)
-        .filter(|(_, obj)| flux::ready(obj).0 != "True")
-        .map(|(_, obj)| format!("{}: {}", meta(&obj, "name"), flux::ready(&obj).1))
-        .collect();
-    if !others_failing.is_empty() {
-        return Err(format!("other releases failed too: {others_failing:?}"));
+    // Nothing else fails. The `apps` Kustomization waits for its releases' health, so it
+    // is not Ready while one of them fails (a consequence, not a second failure); the
+    // others settle once the reconciliations `sync` asked for are done.
+    let consequence = |kind: &str, obj: &Value| {
+        (kind == "HelmRelease" && meta(obj, "name") == app)
+            || (kind == "Kustomization" && meta(obj, "name") == "apps")
+    };
+    let deadline = Instant::now() + READY;
+    loop {
+        let failing: Vec<String> = flux_objects(journey)
+            .into_iter()
+            .filter(|(kind, obj)| !consequence(kind, obj) && flux::ready(obj).0 != "True")
+            .map(|(kind, obj)| format!("{kind} {}: {}", meta(&obj, "name"), flux::ready(&obj).1))
+            .collect();
+        if failing.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("other Flux objects not Ready: {failing:?}"));
+        }
+        std::thread::sleep(Duration::from_secs(2));
     }
 
     let (_, report, failures) = journey.doctor_report();
@@ -377,24 +428,16 @@ fn values_mistake(journey: &mut Journey) -> Result<(), String> {
     }
     let counted: Vec<&String> = failures
         .iter()
-        .filter(|f| !f.contains(&format!("{app}/{app}")) && !f.contains(&format!("app {app}")))
+        .filter(|f| {
+            !f.contains(&format!("{app}/{app}"))
+                && !f.contains(&format!("app {app}"))
+                && !f.contains("Kustomization flux-system/apps ")
+        })
         .collect();
     if !counted.is_empty() {
         return Err(format!("doctor failed other checks too: {counted:?}"));
     }
     note(&format!("doctor: {said} (hint: {hint})"));
-
-    // The fix, pushed, brings the release up.
-    std::fs::write(&file, &original).map_err(|e| e.to_string())?;
-    run(git(&journey.repo).args(["commit", "-q", "-am", "syncthing: fix the pull policy"]));
-    let fixed = journey.homelab(&["push", "--wait"]);
-    if fixed.code != 0 {
-        return Err(format!("push --wait of the fix: exit {}", fixed.code));
-    }
-    let obj = release(journey, app).ok_or("the HelmRelease is gone")?;
-    if flux::ready(&obj).0 != "True" {
-        return Err(format!("after the fix: {}", flux::ready(&obj).1));
-    }
     Ok(())
 }
 
@@ -462,14 +505,7 @@ fn wait_and_sync(journey: &mut Journey) -> Result<(), String> {
     journey.cluster.pause_flux_controller("helm-controller");
     let mut child = journey.spawn_homelab(
         "add-app-wait",
-        &[
-            "add-app",
-            app,
-            "--yes",
-            "--wait",
-            "--timeout",
-            "8m",
-        ],
+        &["add-app", app, "--yes", "--wait", "--timeout", "8m"],
     )?;
     let outcome = (|| {
         // Past the push: Flux applied the app's HelmRelease, which nothing installs yet.
