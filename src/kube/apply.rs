@@ -255,14 +255,18 @@ where
     }
 }
 
-/// The object without the fields the server changes on every write, to tell a dry run's
-/// "would change" from "unchanged".
+/// The object without what an apply of ours never sets: the fields the server changes on
+/// every write, field ownership, and the status controllers write. Two objects comparable
+/// alike are the same to whoever reads them, so an apply between them changes nothing.
 fn comparable(obj: &DynamicObject) -> Value {
     let mut v = serde_json::to_value(obj).unwrap_or(Value::Null);
     if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         for key in ["resourceVersion", "managedFields", "generation"] {
             meta.remove(key);
         }
+    }
+    if let Some(map) = v.as_object_mut() {
+        map.remove("status");
     }
     v
 }
@@ -299,6 +303,30 @@ async fn apply_one(
         params.field_validation = Some(ValidationDirective::Strict);
     }
     let patch = Patch::Apply(&doc);
+    // An object that exists is applied only when that changes it. A forced apply of the
+    // same content still writes when another manager (Flux's kustomize-controller, once it
+    // applied the same manifests) owns a field whose stored form differs from ours
+    // (`pods: "1000"` is stored as `1k`, `fieldRef` gains its defaulted `apiVersion`): it
+    // moves the field's ownership back to us, which bumps the resourceVersion and makes
+    // every rerun "configured" while nothing a reader sees changed. The server's dry run
+    // says what the apply would store, as Flux itself decides.
+    if let Some(before) = before.as_ref().filter(|_| !opts.dry_run) {
+        let mut dry = params.clone();
+        dry.dry_run = true;
+        let would = with_retry(&retries, true, || api.patch(&name, &dry, &patch))
+            .await
+            .map_err(fail)?;
+        if comparable(before) == comparable(&would) {
+            return Ok(Applied {
+                api_version,
+                kind,
+                namespace,
+                name,
+                outcome: Outcome::Unchanged,
+                unvalidated: None,
+            });
+        }
+    }
     let after = match with_retry(&retries, true, || api.patch(&name, &params, &patch)).await {
         Ok(after) => after,
         // A dry run in a namespace the same dry run only pretends to create: the server

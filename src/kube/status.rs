@@ -440,11 +440,18 @@ fn flux_state(kind: &FluxKind, obj: &Value) -> (State, String, String) {
         );
     }
     if let Some(c) = condition(obj, "Reconciling").filter(|c| is_true(Some(c))) {
-        return (
-            State::Progressing,
-            cond_text(c, "reason"),
-            cond_text(c, "message"),
-        );
+        let (reason, mut message) = (cond_text(c, "reason"), cond_text(c, "message"));
+        // helm-controller retrying a failed install or upgrade says only "retrying after
+        // 5m0s" here; what failed is in the Ready condition, and that is what a user needs.
+        if reason == "ProgressingWithRetry"
+            && let Some(failure) = ready
+                .filter(|r| r.get("status").and_then(Value::as_str) == Some("False"))
+                .map(|r| cond_text(r, "message"))
+                .filter(|f| !f.is_empty() && *f != message)
+        {
+            message = format!("{failure} ({message})");
+        }
+        return (State::Progressing, reason, message);
     }
     match ready {
         None => (
@@ -846,6 +853,26 @@ mod tests {
         assert_eq!(
             (st.state, st.message.as_str()),
             (State::Progressing, "waiting to be reconciled")
+        );
+    }
+
+    #[test]
+    fn a_release_retrying_after_a_failure_shows_the_failure() {
+        // What helm-controller sets after a failed install with the RetryOnFailure strategy.
+        let hr = json!({"kind": "HelmRelease",
+        "metadata": {"name": "syncthing", "namespace": "syncthing", "generation": 2},
+        "status": {"observedGeneration": 2, "conditions": [
+            {"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry",
+                "message": "retrying after 5m0s"},
+            {"type": "Ready", "status": "False", "reason": "InstallFailed",
+                "message": "Helm install failed for release syncthing/syncthing: values don't meet the specifications:\n- at '/image/pullPolicy': value must be one of 'Always', 'IfNotPresent', 'Never'"},
+        ]}});
+        let st = evaluate_flux(&HELM_RELEASE, &hr);
+        assert_eq!(st.state, State::Progressing);
+        assert_eq!(st.reason, "ProgressingWithRetry");
+        assert_eq!(
+            st.message,
+            "Helm install failed for release syncthing/syncthing: values don't meet the specifications: - at '/image/pullPolicy': value must be one of 'Always', 'IfNotPresent', 'Never' (retrying after 5m0s)"
         );
     }
 

@@ -623,5 +623,7 @@ mod tests {
         let apps = &docs(&r.files["clusters/homelab/apps.yaml"])[0];
         assert!(apps["spec"].get("dependsOn").is_none());
         assert_eq!(apps["spec"]["decryption"]["secretRef"]["name"], "sops-age");
+        // A failing app must not hold back the commit that fixes it (no health check).
+        assert!(apps["spec"].get("wait").is_none());
     }
 }

@@ -10,6 +10,7 @@
 mod support;
 
 mod flux;
+mod journeys;
 mod proofs;
 mod scenario;
 
@@ -24,9 +25,20 @@ fn main() -> ExitCode {
         return scenario::main(&argv[2..]);
     }
     let args = libtest_mimic::Arguments::from_args();
-    let conclusion = libtest_mimic::run(&args, proofs::tests());
+    // Two rounds, never two in-process clusters with webhooks at once: a webhook server
+    // listens on every address of the namespace (none takes a listen address), so a second
+    // cluster's webhook could not bind its port and the first one's would answer the
+    // second API server with the wrong certificate. The full example's scenario runs in a
+    // child process, in a namespace of its own, beside the journeys.
+    let proven = libtest_mimic::run(&args, proofs::tests());
     proofs::shutdown();
-    conclusion.exit_code()
+    let journeys = libtest_mimic::run(&args, journeys::tests());
+    journeys::shutdown();
+    if proven.has_failed() || journeys.has_failed() {
+        ExitCode::from(101)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// Ctrl-C or SIGTERM ends the run at once with 130, even where the signal was inherited as

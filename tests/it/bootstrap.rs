@@ -1024,6 +1024,65 @@ async fn a_server_older_than_1_33_is_refused() {
         .stderr_has("Dry run, nothing changed");
 }
 
+/// Once Flux applied the same manifests (as kustomize-controller does: its own field
+/// manager, its labels, conflicts forced), applying them again changes nothing: every
+/// object is reported unchanged and no resourceVersion moves. Fields whose stored form
+/// differs from the manifest's (the quota's `pods: "1000"` stored as `1k`, the
+/// Deployments' `fieldRef` with its defaulted `apiVersion`) used to be taken back from
+/// kustomize-controller by the rerun, which wrote them and reported them "configured".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_after_flux_applied_the_same_manifests_changes_nothing() {
+    let server = ApiServer::start();
+    let client = server.client().await;
+    let mut docs = install_docs();
+    docs.push(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cert-manager"}}),
+    );
+    let first = apply_documents(&client, &docs, ApplyOptions::default())
+        .await
+        .expect("first apply");
+    assert!(first.objects.iter().all(|o| o.outcome == Outcome::Created));
+
+    let flux = PatchParams::apply("kustomize-controller").force();
+    for doc in &docs {
+        let mut doc = doc.clone();
+        doc["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] = json!("flux-system");
+        doc["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/namespace"] = json!("flux-system");
+        let name = doc["metadata"]["name"].as_str().expect("name").to_owned();
+        let api: Api<DynamicObject> = match doc["metadata"]["namespace"].as_str() {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource_of(&doc)),
+            None => Api::all_with(client.clone(), &resource_of(&doc)),
+        };
+        api.patch(&name, &flux, &Patch::Apply(&doc))
+            .await
+            .unwrap_or_else(|e| panic!("apply {name} as kustomize-controller: {e}"));
+    }
+
+    let mut before = versions(&client).await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let version = |ns: Namespace| ns.metadata.resource_version.expect("resourceVersion");
+    before.insert(
+        "cert-manager".into(),
+        version(namespaces.get("cert-manager").await.expect("namespace")),
+    );
+    let rerun = apply_documents(&client, &docs, ApplyOptions::default())
+        .await
+        .expect("rerun");
+    let changed: Vec<String> = rerun
+        .objects
+        .iter()
+        .filter(|o| o.outcome != Outcome::Unchanged)
+        .map(|o| format!("{} {}", o.outcome.as_str(), o.id()))
+        .collect();
+    assert!(changed.is_empty(), "a rerun changed {changed:?}");
+    let mut after = versions(&client).await;
+    after.insert(
+        "cert-manager".into(),
+        version(namespaces.get("cert-manager").await.expect("namespace")),
+    );
+    assert_eq!(after, before, "resourceVersions changed");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_strict_validates_against_the_servers_schemas() {
     let server = ApiServer::shared();

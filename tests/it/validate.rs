@@ -178,6 +178,7 @@ fn full_example_uses_every_non_default_option() {
     );
     assert!(!cfg.storage.default_class);
     assert_ne!(cfg.storage.storage_class, "nfs");
+    assert!(cfg.storage.local_class.is_some());
     assert!(cfg.flux.components.len() > Flux::default().components.len());
     assert!(cfg.network.loadbalancer_pool.len() > 1);
     assert!(

@@ -219,6 +219,8 @@ struct Inner {
     stop: AtomicBool,
     /// Flux controllers to start once their CRDs exist (see [`Cluster::start_flux`]).
     flux_wanted: AtomicBool,
+    /// Flux controllers held stopped (see [`Cluster::pause_flux_controller`]).
+    paused: Mutex<BTreeSet<String>>,
     flux_ports: FluxPorts,
     /// CRD names per Flux component, from the install manifest.
     flux_crds: BTreeMap<String, Vec<String>>,
@@ -265,6 +267,7 @@ impl Cluster {
             procs: Mutex::new(BTreeMap::new()),
             stop: AtomicBool::new(false),
             flux_wanted: AtomicBool::new(false),
+            paused: Mutex::new(BTreeSet::new()),
             flux_ports: FluxPorts {
                 storage: free_port(),
                 events: free_port(),
@@ -323,7 +326,7 @@ impl Cluster {
                 // Without leases the node lifecycle controller marks the nodes NotReady
                 // after ~40 s, and the endpoints (webhooks!) go away.
                 "--node-lease-duration-seconds=40".into(),
-                "--cidr=10.0.0.0/24".into(),
+                format!("--cidr={}", pod_cidr()),
             ],
             Vec::new(),
         );
@@ -369,6 +372,24 @@ impl Cluster {
     /// `homelab bootstrap` applied them. Returns at once.
     pub fn start_flux(&self) {
         self.inner.flux_wanted.store(true, Ordering::SeqCst);
+    }
+
+    /// Stop a Flux controller and keep it stopped until [`resume_flux_controller`]: the
+    /// cluster then behaves as one whose controller has not caught up yet.
+    ///
+    /// [`resume_flux_controller`]: Self::resume_flux_controller
+    pub fn pause_flux_controller(&self, name: &str) {
+        assert!(
+            FLUX_CONTROLLERS.contains(&name),
+            "not a Flux controller: {name}"
+        );
+        lock(&self.inner.paused).insert(name.to_owned());
+        self.inner.stop_proc(name);
+    }
+
+    /// Let a paused Flux controller run again (started within a second).
+    pub fn resume_flux_controller(&self, name: &str) {
+        lock(&self.inner.paused).remove(name);
     }
 
     /// Whether a process of this name runs (has been started).
@@ -491,6 +512,15 @@ impl Drop for Cluster {
     }
 }
 
+/// The pod addresses of the next cluster: `10.244.<n>.0/24` for the n-th cluster of this
+/// process, so the pod IPs the harness adds to `lo` for webhook servers never collide when
+/// clusters run side by side in the one network namespace.
+fn pod_cidr() -> String {
+    static CLUSTERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CLUSTERS.fetch_add(1, Ordering::SeqCst);
+    format!("10.244.{}.0/24", n % 256)
+}
+
 /// The CRD names of each Flux component, from the install manifest's labels.
 fn flux_crds_by_component(install: &Path) -> BTreeMap<String, Vec<String>> {
     let text =
@@ -581,10 +611,23 @@ async fn create_nodes(client: &kube::Client, nodes: &[NodeSpec]) -> Result<(), S
         api.create(&PostParams::default(), &object)
             .await
             .map_err(|e| format!("create node {}: {e}", node.name))?;
-        let status = json!({"status": {"addresses": [
-            {"type": "InternalIP", "address": node.address},
-            {"type": "Hostname", "address": node.name},
-        ]}});
+        // The resources of a typical homelab machine. Without them kwok's stage gives CPU,
+        // memory and pods but no ephemeral storage, and pods that request some (charts'
+        // resource presets do) would never be scheduled.
+        let resources = json!({
+            "cpu": "8",
+            "memory": "32Gi",
+            "ephemeral-storage": "200Gi",
+            "pods": "110",
+        });
+        let status = json!({"status": {
+            "addresses": [
+                {"type": "InternalIP", "address": node.address},
+                {"type": "Hostname", "address": node.name},
+            ],
+            "capacity": resources,
+            "allocatable": resources,
+        }});
         api.patch_status(&node.name, &PatchParams::default(), &Patch::Merge(&status))
             .await
             .map_err(|e| format!("set the address of node {}: {e}", node.name))?;
@@ -666,7 +709,7 @@ async fn start_ready_flux_controllers(inner: &Inner, client: &kube::Client) {
         .cloned()
         .unwrap_or_default();
     for name in FLUX_CONTROLLERS {
-        if lock(&inner.procs).contains_key(*name) {
+        if lock(&inner.procs).contains_key(*name) || lock(&inner.paused).contains(*name) {
             continue;
         }
         let mut needed = inner.flux_crds.get(*name).cloned().unwrap_or_default();
