@@ -176,8 +176,9 @@ pub fn init_items(cfg: &Config, outcome: &InitOutcome) -> Vec<Item> {
     )));
     if let Some(AgeKeyFile { file, recipient }) = &outcome.age_key {
         items.push(todo(format!(
-            "back it up: the age key {} (public key {recipient}) alone decrypts the app secrets in git; keep a copy off this machine, e.g. in a password manager",
-            file.display()
+            "back up the age key {} (public key {recipient}): {}; `homelab key export FILE` writes a copy to keep off this machine (a USB stick, a password manager), `homelab key import FILE` restores it",
+            file.display(),
+            crate::secrets::WHY_BACK_UP_THE_KEY
         )));
     }
     items.push(todo(
@@ -336,8 +337,9 @@ mod tests {
         assert!(items.contains("todo point *.example.com at 192.168.1.240"));
         assert!(items.contains("todo the NFS server 192.168.1.5 must export /srv/nfs/kubernetes"));
         assert!(items.contains(
-            "todo back it up: the age key /home/me/.config/homelab/age/age1xyz.agekey (public key age1xyz)"
+            "todo back up the age key /home/me/.config/homelab/age/age1xyz.agekey (public key age1xyz): without it the app secrets in git cannot be decrypted"
         ));
+        assert!(items.contains("`homelab key export FILE` writes a copy"));
     }
 
     #[test]

@@ -33,7 +33,7 @@ fn after_a_push_init_lists_what_is_left_and_add_app_says_when_flux_deploys() {
         "uses a scheme Flux cannot pull from; set an ssh:// or https:// URL",
         "export CLOUDFLARE_API_TOKEN before `homelab bootstrap`",
         "point *.example.com at 192.168.1.240 in your DNS",
-        &format!("back it up: the age key {} (public key age1", key.display()),
+        &format!("back up the age key {} (public key age1", key.display()),
     ] {
         assert!(out.contains(line), "init lacks {line:?}:\n{out}");
     }

@@ -246,7 +246,7 @@ fn obvious_intent_is_taken_shown_and_written() {
         "export CLOUDFLARE_API_TOKEN before `homelab bootstrap`",
         "disable: [traefik, servicelb]",
         "the NFS server nas must export /volume1/k8s",
-        "back it up: the age key",
+        "back up the age key",
     ] {
         assert!(
             checklist.contains(line),
