@@ -335,23 +335,14 @@ fn check_version_syntax(version: &str) -> Result<()> {
 }
 
 fn cache_file(version: &str) -> Result<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".cache"))
-        })
-        .ok_or_else(|| {
-            Error::failed("cannot find a cache directory: neither XDG_CACHE_HOME nor HOME is set")
-                .with_hint("set XDG_CACHE_HOME, or pass --flux-manifests FILE")
-        })?;
-    Ok(base
-        .join("homelab")
-        .join("flux")
-        .join(version)
-        .join("install.yaml"))
+    let base = crate::dirs::homelab(crate::dirs::Base::Cache).ok_or_else(|| {
+        Error::failed(format!(
+            "cannot find a cache directory: {}",
+            crate::dirs::missing(crate::dirs::Base::Cache)
+        ))
+        .with_hint("set XDG_CACHE_HOME, or pass --flux-manifests FILE")
+    })?;
+    Ok(base.join("flux").join(version).join("install.yaml"))
 }
 
 fn download(version: &str) -> Result<String> {

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dirs;
 pub mod doctor;
 pub mod error;
 pub mod flux;

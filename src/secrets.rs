@@ -31,19 +31,13 @@ pub const ENCRYPTED_REGEX: &str = "^(data|stringData)$";
 /// recipient in its committed `.sops.yaml`, and two repositories never share a key by
 /// accident (as they did when keys were filed under the cluster name).
 pub fn keys_dir() -> Result<PathBuf> {
-    Ok(config_dir()?.join("homelab").join("age"))
+    Ok(config_dir()?.join("age"))
 }
 
+/// homelab's config folder: `${XDG_CONFIG_HOME:-~/.config}/homelab`.
 fn config_dir() -> Result<PathBuf> {
-    match std::env::var_os("XDG_CONFIG_HOME").filter(|p| !p.is_empty()) {
-        Some(dir) => Ok(PathBuf::from(dir)),
-        None => {
-            let home = std::env::var_os("HOME")
-                .filter(|p| !p.is_empty())
-                .ok_or_else(|| anyhow!("neither HOME nor XDG_CONFIG_HOME is set"))?;
-            Ok(PathBuf::from(home).join(".config"))
-        }
-    }
+    crate::dirs::homelab(crate::dirs::Base::Config)
+        .ok_or_else(|| anyhow!(crate::dirs::missing(crate::dirs::Base::Config)))
 }
 
 /// Where homelab before keyed storage kept a cluster's key:
@@ -51,13 +45,7 @@ fn config_dir() -> Result<PathBuf> {
 /// Only a valid cluster name (a DNS label) is looked up, so it cannot steer the path.
 fn legacy_key_file(cluster: &str) -> Option<PathBuf> {
     crate::config::validate::field::dns_label(cluster).ok()?;
-    Some(
-        config_dir()
-            .ok()?
-            .join("homelab")
-            .join(cluster)
-            .join("age.agekey"),
-    )
+    Some(config_dir().ok()?.join(cluster).join("age.agekey"))
 }
 
 /// The age key a repository's secrets are encrypted for.

@@ -299,7 +299,8 @@ pub fn is_dns_name(name: &str) -> bool {
         })
 }
 
-/// A DNS-1123 label, as Kubernetes wants for namespaces.
+/// A DNS-1123 label, as Kubernetes wants for namespaces: the one rule of
+/// [`crate::config::validate::field::dns_label`].
 pub fn is_dns_label(name: &str) -> bool {
-    is_dns_name(name) && !name.contains('.')
+    crate::config::validate::field::dns_label(name).is_ok()
 }

@@ -11,7 +11,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use git2::{Cred, CredentialType};
 
-use super::hostkeys::home_dir;
 use crate::net::Budget;
 
 /// Environment variable holding the passphrase of the SSH key.
@@ -153,7 +152,7 @@ impl<'a> Negotiator<'a> {
         if let Some(key) = &self.ssh_key {
             candidates.push(Method::Key(key.clone()));
         }
-        if let Some(home) = home_dir() {
+        if let Some(home) = crate::dirs::home() {
             for name in DEFAULT_KEYS {
                 let path = home.join(".ssh").join(name);
                 if path.is_file() {

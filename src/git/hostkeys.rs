@@ -88,7 +88,7 @@ impl HostKeyPolicy {
     /// `~/.ssh/known_hosts` plus the extra file; new keys go to the extra file when given.
     /// `ask`: whether an unknown key may be put to the user (a terminal, no `--yes`).
     pub fn new(extra: Option<&Path>, accept_new: bool, ask: bool) -> Self {
-        let user_file = home_dir().map(|h| h.join(".ssh/known_hosts"));
+        let user_file = crate::dirs::home().map(|h| h.join(".ssh/known_hosts"));
         let mut files: Vec<PathBuf> = user_file.iter().cloned().collect();
         if let Some(extra) = extra {
             files.push(extra.to_path_buf());
@@ -386,13 +386,6 @@ fn glob(pattern: &str, text: &str) -> bool {
         }
     }
     p[pi..].iter().all(|&c| c == '*')
-}
-
-/// `$HOME`, read at call time so tests (and sandboxes) can point it elsewhere.
-pub fn home_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
 }
 
 #[cfg(unix)]

@@ -160,7 +160,7 @@ fn check_path_names(cfg: &Config) -> anyhow::Result<()> {
     let mut names = vec![("cluster.name", cfg.cluster.name.as_str())];
     names.extend(cfg.apps.iter().map(|a| ("apps[].name", a.name.as_str())));
     for (field, name) in names {
-        if !is_dns_label(name) {
+        if !crate::catalog::is_dns_label(name) {
             return Err(crate::error::Error::usage(format!(
                 "{field}: {name:?} is not a DNS label"
             ))
@@ -169,15 +169,6 @@ fn check_path_names(cfg: &Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
 }
 
 /// `homelab.yaml` as written to the repository.

@@ -271,7 +271,7 @@ fn init_renders_a_gitignore_and_creates_the_age_key_with_sops_yaml() {
         assert_eq!(mode & 0o777, 0o600);
     }
     run.stderr_has(&key.display().to_string())
-        .stderr_has("back it up");
+        .stderr_has("back up the age key");
     let files = tracked(&dir);
     assert!(files.contains(&".sops.yaml".to_owned()) && files.contains(&".gitignore".to_owned()));
     assert!(files.iter().all(|f| !f.ends_with(".agekey")));

@@ -177,7 +177,16 @@ fn the_quoting_style_is_kept_when_the_value_allows_it() {
 
 #[test]
 fn keys_are_added_at_the_end_of_their_mapping_and_removed_with_their_comments() {
-    let text = base();
+    // The example sets storage.local_class: removed, it goes with its comment...
+    let example = base();
+    let text = edit(&example, |c| c.storage.local_class = None);
+    let (old, new) = changed_lines(&example, &text);
+    assert_eq!(
+        old,
+        ["  local_class: local-path           # node-local class for app databases (k3s ships it)"]
+    );
+    assert!(new.is_empty(), "{new:?}");
+    // ...and added back, it goes at the end of its mapping.
     let out = edit(&text, |c| c.storage.local_class = Some("local-path".into()));
     let (old, new) = changed_lines(&text, &out);
     assert!(old.is_empty(), "{old:?}");
@@ -663,6 +672,10 @@ fn comments_of_removed<'a>(text: &'a str, before: &Config, after: &Config) -> Ve
         .filter(|k| !after.certificates.dns_settings.contains_key(*k))
     {
         take(&format!("    {key}:"), false);
+    }
+    // An optional key set to nothing goes with the comment on its line.
+    if before.storage.local_class.is_some() && after.storage.local_class.is_none() {
+        take("  local_class:", false);
     }
     lost
 }

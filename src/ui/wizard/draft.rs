@@ -54,15 +54,7 @@ pub struct Store {
 impl Store {
     /// The draft file of `target`; None when neither XDG_STATE_HOME nor HOME is set.
     pub fn for_dir(target: &Path) -> Option<Self> {
-        let state = std::env::var_os("XDG_STATE_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| {
-                std::env::var_os("HOME")
-                    .filter(|v| !v.is_empty())
-                    .map(|h| PathBuf::from(h).join(".local").join("state"))
-            })?;
+        let state = crate::dirs::homelab(crate::dirs::Base::State)?;
         let absolute = resolved(target);
         let digest = Sha256::digest(absolute.as_os_str().as_encoded_bytes());
         let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
@@ -80,10 +72,7 @@ impl Store {
             })
             .take(40)
             .collect();
-        let file = state
-            .join("homelab")
-            .join("drafts")
-            .join(format!("{name}-{hash}.yaml"));
+        let file = state.join("drafts").join(format!("{name}-{hash}.yaml"));
         Some(Self { file })
     }
 
