@@ -301,11 +301,25 @@ fn fixture_crds_establish_and_their_schemas_are_enforced() {
     });
 }
 
+/// `scripts/envtest -- CMD`, with the runner `cargo test` built beside this binary (the
+/// script would build it with cargo, which is busy running the tests).
 fn envtest_script(cmd: &[&str]) -> std::process::Output {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let runner = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .join("examples/envtest");
+    assert!(
+        runner.is_file(),
+        "{} is missing: `cargo test` builds the examples",
+        runner.display()
+    );
     Command::new(root().join("scripts/envtest"))
         .arg("--")
         .args(cmd)
         .env_remove("KUBECONFIG")
+        .env("HOMELAB_ENVTEST_RUNNER", runner)
         .output()
         .expect("run scripts/envtest")
 }
@@ -339,7 +353,8 @@ fn envtest_script_runs_the_command_against_a_fresh_server_and_returns_its_code()
         "sh",
         "-c",
         r#"kubectl version -o json | grep -q '"gitVersion": "v1.37' || exit 90
-           dirname "$KUBECONFIG"; cat "$(dirname "$KUBECONFIG")"/*.pid; exit 7"#,
+           test -s "$ENVTEST_LIMITED_KUBECONFIG" || exit 91
+           dirname "$KUBECONFIG"; pgrep -f -- "$(dirname "$KUBECONFIG")"; exit 7"#,
     ]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
@@ -353,7 +368,7 @@ fn envtest_script_runs_the_command_against_a_fresh_server_and_returns_its_code()
     assert!(!Path::new(dir).exists(), "{dir} left behind");
     assert_eq!(processes_mentioning(Path::new(dir)), Vec::<String>::new());
     let pids: Vec<u32> = lines.map(|l| l.trim().parse().unwrap()).collect();
-    assert_eq!(pids.len(), 2, "{text}");
+    assert!(pids.len() >= 2, "kube-apiserver and etcd: {text}");
     for pid in pids {
         assert!(!alive(pid), "process {pid} outlived scripts/envtest");
     }

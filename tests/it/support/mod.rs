@@ -61,7 +61,8 @@ pub fn example_config() -> PathBuf {
 
 /// The `XDG_CONFIG_HOME` of the binary under test: the age keys it creates live there.
 pub fn config_home() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-config")
+    // Set for test binaries; examples that share these helpers never run the binary.
+    PathBuf::from(option_env!("CARGO_TARGET_TMPDIR").expect("built as a test")).join("xdg-config")
 }
 
 /// Every blob of every commit reachable from HEAD of the repository at `dir`, as
@@ -91,7 +92,7 @@ pub fn history_blobs(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// Start building a `homelab` invocation.
 pub fn homelab() -> Homelab {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_homelab"));
+    let mut cmd = Command::new(option_env!("CARGO_BIN_EXE_homelab").expect("built as a test"));
     cmd.env("NO_COLOR", "1")
         .env("HOMELAB_FLUX_MANIFESTS", flux_install())
         // Age keys created by init and render go here, never into the real ~/.config.
