@@ -61,8 +61,10 @@ pub fn example_config() -> PathBuf {
 
 /// The `XDG_CONFIG_HOME` of the binary under test: the age keys it creates live there.
 pub fn config_home() -> PathBuf {
-    // Set for test binaries; examples that share these helpers never run the binary.
-    PathBuf::from(option_env!("CARGO_TARGET_TMPDIR").expect("built as a test")).join("xdg-config")
+    // Set for test binaries; an example sharing these helpers gets one under the target dir.
+    option_env!("CARGO_TARGET_TMPDIR")
+        .map_or_else(|| target_dir().join("tmp"), PathBuf::from)
+        .join("xdg-config")
 }
 
 /// Every blob of every commit reachable from HEAD of the repository at `dir`, as
@@ -92,7 +94,8 @@ pub fn history_blobs(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// Start building a `homelab` invocation.
 pub fn homelab() -> Homelab {
-    let mut cmd = Command::new(option_env!("CARGO_BIN_EXE_homelab").expect("built as a test"));
+    // Set for test binaries; examples sharing these helpers never run the binary.
+    let mut cmd = Command::new(option_env!("CARGO_BIN_EXE_homelab").unwrap_or("homelab"));
     cmd.env("NO_COLOR", "1")
         .env("HOMELAB_FLUX_MANIFESTS", flux_install())
         // Age keys created by init and render go here, never into the real ~/.config.
