@@ -4,11 +4,13 @@
 //!
 //! `cargo test --test e2e [FILTER]` runs the proofs (libtest-mimic: the usual filters and
 //! flags work). `…/e2e scenario [--config FILE] [--app NAME]…` runs a user's journey with
-//! `homelab` itself (what `scripts/e2e` does).
+//! `homelab` itself (what `scripts/e2e` does); `…/e2e bench` times bootstrap and add-app
+//! on it (what `scripts/bench-e2e` does).
 
 #[path = "../it/support/mod.rs"]
 mod support;
 
+mod bench;
 mod flux;
 mod journeys;
 mod proofs;
@@ -23,6 +25,9 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("scenario") {
         return scenario::main(&argv[2..]);
+    }
+    if argv.get(1).map(String::as_str) == Some("bench") {
+        return bench::main(&argv[2..]);
     }
     let args = libtest_mimic::Arguments::from_args();
     // Two rounds, never two in-process clusters with webhooks at once: a webhook server
