@@ -9,7 +9,6 @@
 //! pushed when the repository has a remote.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal as _;
 
 use crate::catalog::{self, Profile, Question, Validation};
 use crate::cli::AddAppArgs;
@@ -34,8 +33,7 @@ pub fn run_with(
     let cfg = crate::config::load(&ctx.dir)?;
     let profile = find_profile(&args.name)?;
     check_not_installed(&cfg, &profile)?;
-    let interactive =
-        !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let interactive = !args.non_interactive && crate::ui::printer::can_ask();
 
     let (mut answers, secrets_given) = parse_sets(&profile, &args.set)?;
     let host = match &args.host {

@@ -6,8 +6,6 @@
 //! said so), never deleted; nothing outside the files homelab generated for the app is
 //! touched; a failure leaves the repository as it was.
 
-use std::io::IsTerminal as _;
-
 use crate::cli::RemoveAppArgs;
 use crate::commands::Context;
 use crate::config::{CONFIG_FILE, Config};
@@ -38,8 +36,7 @@ pub fn run_with(ctx: &Context, args: &RemoveAppArgs, push: PushFn<'_>) -> Result
     crate::render::write::check_dir(&ctx.dir)?;
     let cfg = crate::config::load(&ctx.dir)?;
     let app = installed(&cfg, &args.name)?.clone();
-    let interactive =
-        !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let interactive = !args.non_interactive && crate::ui::printer::can_ask();
     if interactive {
         let sure = dialoguer::Confirm::with_theme(&dialoguer::theme::ColorfulTheme::default())
             .with_prompt(format!(

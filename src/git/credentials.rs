@@ -5,7 +5,6 @@
 //! kept to explain a final failure. Secrets (passphrases, tokens) live only in memory.
 //! Prompts stop the exchange's deadline while they wait for the user.
 
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -226,7 +225,7 @@ impl<'a> Negotiator<'a> {
     }
 
     fn can_prompt(&self) -> bool {
-        self.interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+        self.interactive && crate::ui::printer::can_ask()
     }
 }
 

@@ -12,7 +12,6 @@
 //! the connection and then stays silent, or trickles, ends in an error naming it.
 
 use std::cell::RefCell;
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,7 +70,7 @@ impl PushOptions {
             ssh_key: args.ssh_key.clone(),
             known_hosts: args.remote.known_hosts.clone(),
             accept_new_host_key: args.remote.accept_new_host_key,
-            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            interactive: crate::ui::printer::can_ask(),
             timeout: args.remote.git_timeout.unwrap_or(DEFAULT_GIT_TIMEOUT),
             ..Self::new(url, branch)
         }

@@ -2,9 +2,6 @@
 //! objects and the deploy key on stdout, hidden prompts when a terminal can answer them.
 //! Shared by `homelab bootstrap` and `homelab init`.
 
-use std::cell::Cell;
-use std::io::IsTerminal;
-
 use indicatif::ProgressBar;
 
 use crate::bootstrap::{DeployKey, Step, Ui};
@@ -22,9 +19,8 @@ pub struct Terminal {
 impl Terminal {
     /// Questions are asked only on a terminal, and never with `--yes`.
     pub fn new(yes: bool) -> Self {
-        let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         Self {
-            ask: interactive && !yes,
+            ask: printer::can_ask() && !yes,
         }
     }
 }
@@ -91,7 +87,6 @@ impl Ui for Terminal {
 /// A progress spinner on a terminal, plain notes otherwise.
 struct Spinner {
     bar: ProgressBar,
-    ended: Cell<bool>,
 }
 
 impl Spinner {
@@ -102,7 +97,6 @@ impl Spinner {
         }
         Self {
             bar: printer::spinner(message),
-            ended: Cell::new(false),
         }
     }
 }
@@ -114,22 +108,18 @@ impl Step for Spinner {
 
     fn done(self: Box<Self>, message: &str) {
         self.bar.finish_and_clear();
-        self.ended.set(true);
         style::note(&format!("{} {message}", style::mark(Mark::Ok)));
     }
 
-    fn abandon(self: Box<Self>) {
-        self.bar.finish_and_clear();
-        self.ended.set(true);
-    }
+    // Dropping the step clears the spinner.
+    fn abandon(self: Box<Self>) {}
 }
 
 impl Drop for Spinner {
-    // An error path that forgot to end the step must not leave a spinner drawing.
+    // However the step ends (done, abandoned, or an error path that returned early), no
+    // spinner is left drawing.
     fn drop(&mut self) {
-        if !self.ended.get() {
-            self.bar.finish_and_clear();
-        }
+        self.bar.finish_and_clear();
     }
 }
 

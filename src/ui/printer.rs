@@ -88,6 +88,11 @@ pub fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()
 }
 
+/// Whether someone can answer a question: stdin and stderr (where prompts go) are terminals.
+pub fn can_ask() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
 /// A writer on stdout, for data produced by a library that writes (shell completions).
 pub fn data_writer() -> std::io::StdoutLock<'static> {
     std::io::stdout().lock()
