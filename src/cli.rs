@@ -199,7 +199,7 @@ pub struct BootstrapOptions {
     #[command(flatten)]
     pub kube: KubeArgs,
     /// How long to wait for Flux to become ready (e.g. 10m, 90s).
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::kube::wait::duration_arg)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::net::duration_arg)]
     pub timeout: String,
     /// Apply and return without waiting for readiness.
     #[arg(long)]
@@ -228,7 +228,7 @@ pub struct BootstrapOptions {
 impl BootstrapOptions {
     /// The bootstrap engine's options from these flags.
     pub fn engine(&self) -> crate::error::Result<crate::bootstrap::Options> {
-        let timeout = crate::kube::wait::parse_duration(&self.timeout).ok_or_else(|| {
+        let timeout = crate::net::parse_duration(&self.timeout).ok_or_else(|| {
             crate::error::Error::usage(format!("--timeout: {:?} is not a duration", self.timeout))
                 .with_hint("use e.g. 90s, 10m or 1h")
         })?;
@@ -301,7 +301,7 @@ pub struct WaitArgs {
         value_name = "DURATION",
         default_value = "10m",
         requires = "wait",
-        value_parser = crate::kube::wait::duration_arg
+        value_parser = crate::net::duration_arg
     )]
     pub timeout: String,
     #[command(flatten)]
@@ -320,7 +320,7 @@ pub struct StatusArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct SyncArgs {
     /// How long to wait for Flux to run the commit (e.g. 10m, 90s).
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::kube::wait::duration_arg)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::net::duration_arg)]
     pub timeout: String,
     /// Ask Flux to reconcile and return without waiting.
     #[arg(long)]

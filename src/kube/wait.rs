@@ -136,100 +136,10 @@ pub async fn wait_all(
     }
 }
 
-/// The longest duration accepted anywhere (a week): long enough for any wait a homelab
-/// needs, short enough that adding it to the current instant can never overflow.
-pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// Parse a duration like `90s`, `10m`, `1h`, `1h30m` or a bare number of seconds, of at
-/// most [`MAX_DURATION`].
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    parse_unbounded(text).filter(|d| *d <= MAX_DURATION)
-}
-
-/// The clap value parser of duration flags: a usage error (exit 2) at parse time, naming
-/// the bound, instead of a failure (or an overflow) later.
-pub fn duration_arg(text: &str) -> Result<String, String> {
-    match parse_unbounded(text) {
-        Some(d) if d <= MAX_DURATION => Ok(text.to_owned()),
-        Some(_) => Err(format!(
-            "{} is longer than the limit of {}h (a week); use e.g. 10m, 1h or 24h",
-            crate::text::Shown(text),
-            MAX_DURATION.as_secs() / 3600
-        )),
-        None => Err(format!(
-            "{} is not a duration; use e.g. 90s, 10m or 1h30m",
-            crate::text::Shown(text)
-        )),
-    }
-}
-
-/// A duration of any length (callers bound it: see [`parse_duration`]).
-pub fn parse_unbounded(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for ch in text.chars() {
-        if ch.is_ascii_digit() {
-            number.push(ch);
-            continue;
-        }
-        let unit = match ch {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => return None,
-        };
-        let n: u64 = number.parse().ok()?;
-        total = total.checked_add(n.checked_mul(unit)?)?;
-        number.clear();
-    }
-    if !number.is_empty() {
-        return None;
-    }
-    Some(Duration::from_secs(total))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
-        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("45"), Some(Duration::from_secs(45)));
-        assert_eq!(parse_duration("10x"), None);
-        assert_eq!(parse_duration("m"), None);
-        assert_eq!(parse_duration("5m3"), None);
-        assert_eq!(parse_duration(""), None);
-    }
-
-    #[test]
-    fn durations_are_bounded_so_deadlines_cannot_overflow() {
-        assert_eq!(parse_duration("168h"), Some(MAX_DURATION));
-        for huge in ["18446744073709551615", "168h1s", "99999999999h", "604801"] {
-            assert_eq!(parse_duration(huge), None, "{huge}");
-            let err = duration_arg(huge).unwrap_err();
-            assert!(err.contains("longer than the limit"), "{err}");
-        }
-        assert!(
-            duration_arg("forever")
-                .unwrap_err()
-                .contains("not a duration")
-        );
-        assert_eq!(duration_arg("10m").as_deref(), Ok("10m"));
-        // The bound itself added to now is fine.
-        let _ = std::time::Instant::now() + MAX_DURATION;
-    }
 
     #[test]
     fn flux_ready_needs_the_revision() {

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::error::{Error, Result, Status};
 use crate::kube::status::short_revision;
 use crate::kube::sync::{self, Goal, Outcome, Round};
-use crate::kube::{client, wait};
+use crate::kube::client;
 use crate::ui::{printer, style};
 
 /// The end of `push` and `add-app`: with `--wait`, sync to what was just pushed; otherwise
@@ -40,7 +40,7 @@ pub async fn sync_to_local(
     timeout_text: &str,
     wait: bool,
 ) -> Result<Status> {
-    let timeout = wait::parse_duration(timeout_text).ok_or_else(|| {
+    let timeout = crate::net::parse_duration(timeout_text).ok_or_else(|| {
         Error::usage(format!("--timeout: {timeout_text:?} is not a duration"))
             .with_hint("use e.g. 90s, 10m or 1h")
     })?;

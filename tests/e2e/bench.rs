@@ -317,7 +317,7 @@ async fn poll_phase(journey: &Journey, phase: f64, timeout: Duration) -> Result<
     let interval = source
         .pointer("/spec/interval")
         .and_then(serde_json::Value::as_str)
-        .and_then(homelab::kube::wait::parse_duration)
+        .and_then(homelab::net::parse_duration)
         .unwrap_or(Duration::from_secs(60));
     let wait = interval.mul_f64(phase);
     note(&format!(
