@@ -185,6 +185,16 @@ pub struct KubeArgs {
     pub request_timeout: Option<std::time::Duration>,
 }
 
+impl From<&KubeArgs> for crate::kube::client::Options {
+    fn from(args: &KubeArgs) -> Self {
+        Self {
+            kubeconfig: args.kubeconfig.clone(),
+            context: args.context.clone(),
+            request_timeout: args.request_timeout,
+        }
+    }
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct BootstrapArgs {
     #[command(flatten)]
@@ -233,7 +243,7 @@ impl BootstrapOptions {
                 .with_hint("use e.g. 90s, 10m or 1h")
         })?;
         Ok(crate::bootstrap::Options {
-            kube: self.kube.clone(),
+            kube: (&self.kube).into(),
             timeout,
             wait: !self.no_wait,
             dry_run: self.dry_run,
@@ -306,6 +316,16 @@ pub struct WaitArgs {
     pub timeout: String,
     #[command(flatten)]
     pub kube: KubeArgs,
+}
+
+impl WaitArgs {
+    /// What `--wait` asks for, if it was given.
+    pub fn wait(&self) -> Option<crate::ui::sync::Wait> {
+        self.wait.then(|| crate::ui::sync::Wait {
+            kube: (&self.kube).into(),
+            timeout: self.timeout.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]

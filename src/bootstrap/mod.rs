@@ -22,7 +22,6 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::ApiResource;
 use serde_json::Value;
 
-use crate::cli::KubeArgs;
 use crate::config::Config;
 use crate::error::{Error, Result, Status};
 use crate::kube::apply::{Applier, ApplyOptions, ApplyReport};
@@ -39,7 +38,7 @@ use manifests::{is_sync_object, read_kustomization, str_at};
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Which cluster, and how long one request may take.
-    pub kube: KubeArgs,
+    pub kube: client::Options,
     /// How long Flux may take to become Ready at the pushed commit.
     pub timeout: Duration,
     /// Wait for Flux to be Ready (false: apply and return).
@@ -138,7 +137,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Whether the cluster of `kube` answers, within a few seconds; `init` skips the bootstrap
 /// (and says why) when it does not, instead of failing after it already committed and pushed.
 /// The whole of it is bounded: reading the kubeconfig, its credential plugin, the probe.
-pub fn reachable(kube: &KubeArgs) -> std::result::Result<(), String> {
+pub fn reachable(kube: &client::Options) -> std::result::Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -167,7 +167,7 @@ pub fn run_with(
         let published = !new_cfg.git.url.is_empty() && !args.no_push;
         crate::ui::checklist::print_app(&new_cfg, &app.name, published);
     }
-    crate::ui::sync::after_push(&ctx.dir, &new_cfg, &args.wait, pushed)
+    crate::ui::sync::after_push(&ctx.dir, &new_cfg, args.wait.wait(), pushed)
 }
 
 fn check_not_installed(cfg: &Config, profile: &Profile) -> Result<()> {

@@ -32,7 +32,7 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<Status> {
     };
     let opts = Options {
         dir: ctx.dir.clone(),
-        kube: args.kube.clone(),
+        kube: (&args.kube).into(),
         git: GitOptions {
             known_hosts: args.known_hosts.clone(),
             timeout: args.git_timeout,

@@ -48,7 +48,7 @@ fn answers(dir: &Path, args: &InitArgs) -> Result<Answers> {
     let contexts = if args.no_bootstrap {
         Vec::new()
     } else {
-        crate::kube::client::contexts(&args.bootstrap.kube).unwrap_or_default()
+        crate::kube::client::contexts(&(&args.bootstrap.kube).into()).unwrap_or_default()
     };
     crate::ui::wizard::run(dir, &contexts)
 }
@@ -201,7 +201,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         if options.kube.context.is_none() {
             options.kube.context = answers.context.clone();
         }
-        match crate::bootstrap::reachable(&options.kube) {
+        match crate::bootstrap::reachable(&(&options.kube).into()) {
             Err(why) => Bootstrap::Unreachable(why),
             Ok(()) => match crate::kube::credentials::parse_remote(&cfg.git.url) {
                 Err(why) => Bootstrap::Unpullable(why.message),

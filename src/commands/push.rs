@@ -12,5 +12,5 @@ pub fn run(ctx: &Context, args: &PushCommandArgs) -> Result<Status> {
     write::check_dir(&ctx.dir)?;
     let config = crate::config::load(&ctx.dir)?;
     crate::git::publish::push_repo(&ctx.dir, &config, &args.push)?;
-    crate::ui::sync::after_push(&ctx.dir, &config, &args.wait, Status::Ok)
+    crate::ui::sync::after_push(&ctx.dir, &config, args.wait.wait(), Status::Ok)
 }

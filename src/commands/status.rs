@@ -45,7 +45,7 @@ pub fn run(args: &StatusArgs) -> Result<Status> {
         .build()
         .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}")))?;
     let listed = runtime.block_on(async {
-        let conn = client::connect(&args.kube).await?;
+        let conn = client::connect(&(&args.kube).into()).await?;
         Ok::<_, Error>(status::list_flux(&conn.client).await)
     })?;
 

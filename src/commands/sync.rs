@@ -11,7 +11,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> Result<Status> {
     crate::ui::sync::block_on(crate::ui::sync::sync_to_local(
         &ctx.dir,
         &cfg,
-        &args.kube,
+        &(&args.kube).into(),
         &args.timeout,
         !args.no_wait,
     ))

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use super::Finding;
-use crate::cli::KubeArgs;
 use crate::error::Error;
 use crate::kube::client::{self, MIN_MINOR};
 
@@ -30,7 +29,7 @@ fn failed(check: &str, err: Error) -> Finding {
 
 /// Check cluster access step by step. Returns the findings of the "Cluster access" section
 /// and a client when the server answered with a supported version.
-pub async fn check(args: &KubeArgs) -> (Vec<Finding>, Option<Connected>) {
+pub async fn check(args: &client::Options) -> (Vec<Finding>, Option<Connected>) {
     let timeout = client::request_timeout(args, REQUEST_TIMEOUT);
     let mut findings = Vec::new();
     let files = match client::load_files(args) {

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cli::KubeArgs;
 use crate::config::Config;
 
 pub mod causes;
@@ -189,7 +188,7 @@ pub type RenderFn<'a> =
 pub struct Options<'a> {
     /// The repository directory (where homelab.yaml lives).
     pub dir: PathBuf,
-    pub kube: KubeArgs,
+    pub kube: crate::kube::client::Options,
     /// How the git remote is reached for the comparison with it.
     pub git: GitOptions,
     /// Renders the repository from the configuration, for the "rendered files up to date"

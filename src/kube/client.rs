@@ -30,7 +30,6 @@ use kube::client::{Body, ClientBuilder, DynBody};
 use kube::config::{ExecConfig, ExecInteractiveMode, KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::cli::KubeArgs;
 use crate::error::{Error, Result};
 use crate::net::{DEFAULT_REQUEST_TIMEOUT, human};
 
@@ -56,8 +55,20 @@ impl std::fmt::Debug for Connected {
     }
 }
 
+/// How to reach the cluster, as kubectl's flags say it. The CLI's `--kubeconfig`,
+/// `--context` and `--request-timeout` convert to this; library code takes only this.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// The kubeconfig file (default: `$KUBECONFIG`, then `~/.kube/config`).
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// The kubeconfig context (default: the current context).
+    pub context: Option<String>,
+    /// The longest one request, or the kubeconfig's credential plugin, may take.
+    pub request_timeout: Option<Duration>,
+}
+
 /// How long one request may take: `--request-timeout`, else `default`.
-pub fn request_timeout(args: &KubeArgs, default: Duration) -> Duration {
+pub fn request_timeout(args: &Options, default: Duration) -> Duration {
     args.request_timeout.unwrap_or(default)
 }
 
@@ -136,7 +147,7 @@ fn read_one(path: &std::path::Path) -> Result<Kubeconfig> {
 }
 
 /// Step 1: read the kubeconfig by kubectl's precedence.
-pub fn load_files(args: &KubeArgs) -> Result<Files> {
+pub fn load_files(args: &Options) -> Result<Files> {
     let (source, candidates) = if let Some(path) = &args.kubeconfig {
         (Source::Flag, vec![path.clone()])
     } else if let Some(paths) = std::env::var_os("KUBECONFIG")
@@ -209,7 +220,7 @@ pub struct Chosen {
 }
 
 /// Step 2: `--context`, else the kubeconfig's current context.
-pub fn choose_context(files: &Files, args: &KubeArgs) -> Result<Chosen> {
+pub fn choose_context(files: &Files, args: &Options) -> Result<Chosen> {
     let kc = &files.merged;
     let known = || {
         let names: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
@@ -262,7 +273,7 @@ pub fn choose_context(files: &Files, args: &KubeArgs) -> Result<Chosen> {
 }
 
 /// Every context of the kubeconfig with its API server, for the wizard's context picker.
-pub fn contexts(args: &KubeArgs) -> Result<Vec<(String, String)>> {
+pub fn contexts(args: &Options) -> Result<Vec<(String, String)>> {
     let files = load_files(args)?;
     let kc = &files.merged;
     Ok(kc
@@ -500,7 +511,7 @@ pub fn client(config: Config, timeout: Duration) -> Result<Client> {
 
 /// Every step: a client for the chosen (or current) context. Does not contact the server
 /// yet; a credential plugin, if any, has run.
-pub async fn connect(args: &KubeArgs) -> Result<Connected> {
+pub async fn connect(args: &Options) -> Result<Connected> {
     let timeout = request_timeout(args, DEFAULT_REQUEST_TIMEOUT);
     let files = load_files(args)?;
     let chosen = choose_context(&files, args)?;

@@ -5,21 +5,27 @@
 
 use std::path::Path;
 
-use crate::cli::{KubeArgs, WaitArgs};
 use crate::config::Config;
 use crate::error::{Error, Result, Status};
+use crate::kube::client;
 use crate::kube::status::short_revision;
 use crate::kube::sync::{self, Goal, Outcome, Round};
-use crate::kube::client;
 use crate::ui::{printer, style};
+
+/// `--wait` after a push: how to reach the cluster, and how long to wait (as typed).
+#[derive(Debug, Clone)]
+pub struct Wait {
+    pub kube: client::Options,
+    pub timeout: String,
+}
 
 /// The end of `push` and `add-app`: with `--wait`, sync to what was just pushed; otherwise
 /// the command's own status.
-pub fn after_push(dir: &Path, cfg: &Config, args: &WaitArgs, pushed: Status) -> Result<Status> {
-    if !args.wait {
+pub fn after_push(dir: &Path, cfg: &Config, wait: Option<Wait>, pushed: Status) -> Result<Status> {
+    let Some(wait) = wait else {
         return Ok(pushed);
-    }
-    block_on(sync_to_local(dir, cfg, &args.kube, &args.timeout, true))
+    };
+    block_on(sync_to_local(dir, cfg, &wait.kube, &wait.timeout, true))
 }
 
 pub fn block_on(task: impl std::future::Future<Output = Result<Status>>) -> Result<Status> {
@@ -36,7 +42,7 @@ pub fn block_on(task: impl std::future::Future<Output = Result<Status>>) -> Resu
 pub async fn sync_to_local(
     dir: &Path,
     cfg: &Config,
-    kube: &KubeArgs,
+    kube: &client::Options,
     timeout_text: &str,
     wait: bool,
 ) -> Result<Status> {
