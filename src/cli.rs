@@ -273,6 +273,18 @@ pub struct PushArgs {
     pub remote: RemoteArgs,
 }
 
+impl From<&PushArgs> for crate::ui::publish::Publish {
+    fn from(args: &PushArgs) -> Self {
+        Self {
+            ssh_key: args.ssh_key.clone(),
+            allow_stale: args.allow_stale,
+            known_hosts: args.remote.known_hosts.clone(),
+            accept_new_host_key: args.remote.accept_new_host_key,
+            git_timeout: args.remote.git_timeout,
+        }
+    }
+}
+
 /// How to reach the git server and whether to trust its SSH host key; the same flags for
 /// `push` and for `bootstrap` (which reads the host key Flux will check).
 #[derive(Debug, Args, Clone, Default)]

@@ -16,6 +16,7 @@ pub mod config;
 pub mod dirs;
 pub mod doctor;
 pub mod error;
+pub mod feedback;
 pub mod flux;
 pub mod git;
 pub mod kube;

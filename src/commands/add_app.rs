@@ -20,14 +20,14 @@ use crate::secrets::SOPS_CONFIG;
 
 /// Run `add-app` with the CLI's push.
 pub fn run(ctx: &Context, args: &AddAppArgs) -> Result<Status> {
-    run_with(ctx, args, &crate::git::publish::default_push)
+    run_with(ctx, args, &crate::ui::publish::default_push)
 }
 
 /// Run `add-app` with the given push.
 pub fn run_with(
     ctx: &Context,
     args: &AddAppArgs,
-    push: crate::git::publish::PushFn<'_>,
+    push: crate::ui::publish::PushFn<'_>,
 ) -> Result<Status> {
     crate::render::write::check_dir(&ctx.dir)?;
     let cfg = crate::config::load(&ctx.dir)?;
@@ -156,11 +156,11 @@ pub fn run_with(
             app.name
         ));
     }
-    let pushed = crate::git::publish::push_if_configured(
+    let pushed = crate::ui::publish::push_if_configured(
         &ctx.dir,
         &new_cfg,
         args.no_push,
-        &args.push,
+        &(&args.push).into(),
         push,
     )?;
     if !args.wait.wait {

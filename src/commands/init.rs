@@ -178,7 +178,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
     } else if args.no_push {
         Push::Declined
     } else {
-        match crate::git::publish::push_repo(&ctx.dir, cfg, &args.push) {
+        match crate::ui::publish::push_repo(&ctx.dir, cfg, &(&args.push).into()) {
             Ok(_) => Push::Done,
             Err(e) => {
                 let why = e.message.clone();

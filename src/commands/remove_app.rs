@@ -10,9 +10,9 @@ use crate::cli::RemoveAppArgs;
 use crate::commands::Context;
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
-use crate::git::publish::{PushFn, default_push, push_if_configured};
 use crate::render::change::{app_change, config_text};
 use crate::render::write::{Outcome, Workspace};
+use crate::ui::publish::{PushFn, default_push, push_if_configured};
 
 /// Run `remove-app` with the CLI's push.
 pub fn run(ctx: &Context, args: &RemoveAppArgs) -> Result<Status> {
@@ -95,5 +95,5 @@ pub fn run_with(ctx: &Context, args: &RemoveAppArgs, push: PushFn<'_>) -> Result
     if new_cfg.git.url.is_empty() || args.no_push {
         crate::ui::style::note(&crate::ui::render::next_step(&new_cfg));
     }
-    push_if_configured(&ctx.dir, &new_cfg, args.no_push, &args.push, push)
+    push_if_configured(&ctx.dir, &new_cfg, args.no_push, &(&args.push).into(), push)
 }

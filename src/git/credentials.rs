@@ -225,7 +225,7 @@ impl<'a> Negotiator<'a> {
     }
 
     fn can_prompt(&self) -> bool {
-        self.interactive && crate::ui::printer::can_ask()
+        self.interactive
     }
 }
 

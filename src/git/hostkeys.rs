@@ -202,7 +202,7 @@ impl HostKeyPolicy {
                 let accepted = self.accept_new || self.ask && self.confirm(&name, &ktype, &fp, &known, budget)?;
                 if accepted {
                     self.record(&name, raw_key)?;
-                    crate::ui::style::note(&format!(
+                    crate::feedback::note(&format!(
                         "added the SSH host key of {name} ({ktype} {fp}) to {}",
                         self.record_to.display()
                     ));
@@ -232,7 +232,15 @@ impl HostKeyPolicy {
         known: &str,
         budget: Option<&Budget>,
     ) -> Result<bool, Error> {
-        let ask = || crate::ui::prompt::confirm_host_key(name, ktype, fp, known, &self.record_to);
+        let ask = || {
+            crate::feedback::trust_host_key(&crate::feedback::HostKeyQuestion {
+                name,
+                key_type: ktype,
+                fingerprint: fp,
+                known,
+                record_to: &self.record_to,
+            })
+        };
         let answer = match budget {
             Some(budget) => budget.paused(ask),
             None => ask(),

@@ -5,7 +5,6 @@
 mod credentials;
 pub mod hostkeys;
 pub mod probe;
-pub mod publish;
 mod push;
 
 pub use credentials::{ENV_GIT_TOKEN, ENV_SSH_PASSPHRASE};
@@ -196,7 +195,7 @@ pub fn commit_paths(
         .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
         .map_err(git)?;
     if let Err(err) = index.write() {
-        crate::ui::style::note(&format!(
+        crate::feedback::note(&format!(
             "note: committed {oid}, but the git index could not be updated ({}); `git status` may list the committed files until you run `git reset`",
             err.message()
         ));

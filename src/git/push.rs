@@ -63,18 +63,6 @@ impl PushOptions {
             timeout: DEFAULT_GIT_TIMEOUT,
         }
     }
-
-    /// Options from homelab.yaml's `git` section and the command line.
-    pub fn from_args(url: &str, branch: &str, args: &crate::cli::PushArgs) -> Self {
-        Self {
-            ssh_key: args.ssh_key.clone(),
-            known_hosts: args.remote.known_hosts.clone(),
-            accept_new_host_key: args.remote.accept_new_host_key,
-            interactive: crate::ui::printer::can_ask(),
-            timeout: args.remote.git_timeout.unwrap_or(DEFAULT_GIT_TIMEOUT),
-            ..Self::new(url, branch)
-        }
-    }
 }
 
 /// What a push did.
@@ -455,8 +443,7 @@ impl<'a> Session<'a> {
             said.borrow_mut().extend_from_slice(text);
             true
         });
-        let bar =
-            crate::ui::printer::progress_enabled().then(|| crate::ui::printer::bar(0, "pushing"));
+        let bar = Some(crate::feedback::bar(0, "pushing")).filter(|bar| !bar.is_hidden());
         if let Some(bar) = bar.clone() {
             cb.push_transfer_progress(move |current, total, bytes| {
                 bar.set_length(total as u64);

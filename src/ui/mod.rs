@@ -6,6 +6,7 @@ pub mod checklist;
 pub mod deploy_key;
 pub mod printer;
 pub mod prompt;
+pub mod publish;
 pub mod render;
 pub mod style;
 pub mod sync;

@@ -36,6 +36,24 @@ pub fn init(no_color_flag: bool, verbose: u8) {
     // dialoguer and indicatif style through `console`: keep them in line.
     console::set_colors_enabled(stdout);
     console::set_colors_enabled_stderr(stderr);
+    crate::feedback::install(&Terminal);
+}
+
+/// The terminal behind [`crate::feedback`]: the library's notes, bars and host-key question.
+struct Terminal;
+
+impl crate::feedback::Feedback for Terminal {
+    fn note(&self, message: &str) {
+        note(message);
+    }
+
+    fn bar(&self, len: u64, message: &str) -> ProgressBar {
+        bar(len, message)
+    }
+
+    fn trust_host_key(&self, q: &crate::feedback::HostKeyQuestion<'_>) -> std::io::Result<bool> {
+        crate::ui::prompt::confirm_host_key(q.name, q.key_type, q.fingerprint, q.known, q.record_to)
+    }
 }
 
 /// Whether stderr (messages, progress) gets colours and fancy marks.

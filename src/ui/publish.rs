@@ -3,22 +3,52 @@
 //! `push`, `init`, `add-app` and `remove-app`. Every homelab command commits its own work, so
 //! publishing commits nothing: uncommitted changes are listed and stay local.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::cli::PushArgs;
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result, Status};
 use crate::git::{self, PushOptions, PushOutcome};
+use crate::net::DEFAULT_GIT_TIMEOUT;
 use crate::render::state::{STATE_FILE, State};
 use crate::render::write::{Workspace, has_conflict_markers};
-use crate::ui::style;
+use crate::ui::{printer, style};
+
+/// How to push, as the command line says it (`homelab.yaml` names the remote and branch).
+#[derive(Debug, Clone, Default)]
+pub struct Publish {
+    /// A private key to offer (after the agent, before the default keys).
+    pub ssh_key: Option<PathBuf>,
+    /// Push even when the rendered files are out of date with homelab.yaml.
+    pub allow_stale: bool,
+    /// An extra known_hosts file (also where accepted keys are recorded).
+    pub known_hosts: Option<PathBuf>,
+    /// Record unknown SSH host keys without asking.
+    pub accept_new_host_key: bool,
+    /// `--git-timeout` (default: [`DEFAULT_GIT_TIMEOUT`]).
+    pub git_timeout: Option<Duration>,
+}
+
+impl Publish {
+    /// The push engine's options for `url` and `branch`; prompts where someone can answer.
+    fn options(&self, url: &str, branch: &str) -> PushOptions {
+        PushOptions {
+            ssh_key: self.ssh_key.clone(),
+            known_hosts: self.known_hosts.clone(),
+            accept_new_host_key: self.accept_new_host_key,
+            interactive: printer::can_ask(),
+            timeout: self.git_timeout.unwrap_or(DEFAULT_GIT_TIMEOUT),
+            ..PushOptions::new(url, branch)
+        }
+    }
+}
 
 /// How a command pushes after committing: `(repository dir, config, push options)`.
 /// A parameter so the commands can be tested without a remote.
-pub type PushFn<'a> = &'a dyn Fn(&Path, &Config, &PushArgs) -> anyhow::Result<()>;
+pub type PushFn<'a> = &'a dyn Fn(&Path, &Config, &Publish) -> anyhow::Result<()>;
 
 /// The push used by the CLI: the same as `homelab push`.
-pub fn default_push(dir: &Path, cfg: &Config, args: &PushArgs) -> anyhow::Result<()> {
+pub fn default_push(dir: &Path, cfg: &Config, args: &Publish) -> anyhow::Result<()> {
     push_repo(dir, cfg, args)
         .map(|_| ())
         .map_err(anyhow::Error::new)
@@ -26,7 +56,7 @@ pub fn default_push(dir: &Path, cfg: &Config, args: &PushArgs) -> anyhow::Result
 
 /// Check the repository in `dir` and push its branch to `config.git.url`, reporting the
 /// outcome on stderr. Shared by `push`, `init` and `add-app`; takes the repository lock.
-pub fn push_repo(dir: &Path, config: &Config, args: &PushArgs) -> Result<PushOutcome> {
+pub fn push_repo(dir: &Path, config: &Config, args: &Publish) -> Result<PushOutcome> {
     let branch = config.git.branch.trim();
     if config.git.url.trim().is_empty() {
         return Err(Error::usage(format!(
@@ -71,7 +101,7 @@ pub fn push_repo(dir: &Path, config: &Config, args: &PushArgs) -> Result<PushOut
     }
     warn_uncommitted(ws.repo());
 
-    let opts = PushOptions::from_args(&config.git.url, branch, args);
+    let opts = args.options(&config.git.url, branch);
     let outcome = git::push(ws.repo(), &opts)?;
     let url = &crate::config::git_url::redact(&config.git.url);
     match outcome {
@@ -204,7 +234,7 @@ pub fn push_if_configured(
     dir: &Path,
     cfg: &Config,
     no_push: bool,
-    args: &PushArgs,
+    args: &Publish,
     push: PushFn<'_>,
 ) -> Result<Status> {
     if cfg.git.url.is_empty() || no_push {
