@@ -122,7 +122,7 @@ pub fn run_with(
     let report = ws.apply(&change)?;
     progress.finish_and_clear();
     if ctx.verbose > 0 {
-        crate::ui::printer::note_raw(&report.summary_with(true));
+        crate::ui::printer::note_raw(&crate::ui::render::summary(&report, true));
     }
     if report.has_conflicts() {
         return Err(crate::render::change::conflict_error(

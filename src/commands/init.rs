@@ -157,7 +157,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         ws.apply(&change)?
     };
     bar.finish_and_clear();
-    let summary = report.summary_with(ctx.verbose > 0);
+    let summary = crate::ui::render::summary(&report, ctx.verbose > 0);
     if ctx.verbose > 0 || report.has_conflicts() {
         printer::note_raw(&summary);
     }

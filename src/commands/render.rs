@@ -40,7 +40,7 @@ pub fn run(ctx: &Context, args: &RenderArgs) -> Result<Status> {
         let key = repo_key(&tree, &cfg, false)?;
         let change = whole_change(&tree, &cfg, &install, mode, key.as_ref().map(|(k, _)| k))?;
         let report = write::preview(&ctx.dir, &change)?;
-        crate::ui::printer::note_raw(&report.summary_with(ctx.verbose > 0));
+        crate::ui::render::show(&report, ctx.verbose > 0);
         return Ok(status(&report));
     }
     let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "render")?;
@@ -57,7 +57,7 @@ pub fn run(ctx: &Context, args: &RenderArgs) -> Result<Status> {
         key.as_ref().map(|(k, _)| k),
     )?;
     let report = ws.apply(&change)?;
-    crate::ui::printer::note_raw(&report.summary_with(ctx.verbose > 0));
+    crate::ui::render::show(&report, ctx.verbose > 0);
     Ok(conclude(&report, &cfg))
 }
 

@@ -54,7 +54,7 @@ impl RepoLock {
             }
             // A filesystem without locks (some network mounts): go on unprotected, as git does.
             Err(Errno::NOLCK | Errno::NOSYS | Errno::OPNOTSUPP) => {
-                crate::ui::style::note(&format!(
+                crate::feedback::note(&format!(
                     "note: this filesystem does not support locks; make sure no other homelab command runs in {} at the same time",
                     git_dir.display()
                 ));

@@ -4,8 +4,25 @@
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::Status;
 use crate::render::change::COMMIT_MESSAGE;
-use crate::render::write::{Mode, Report};
-use crate::ui::style;
+use crate::render::write::{Mode, Outcome, Report};
+use crate::ui::{printer, style};
+
+/// Show what a write did: its diff (`--diff`, `--force`) on stdout, then its [`summary`]
+/// on stderr.
+pub fn show(report: &Report, every_file: bool) {
+    printer::data(&report.diff);
+    printer::note_raw(&summary(report, every_file));
+}
+
+/// One line per file that did not stay as it was (every file with `every_file`, `-v`) and
+/// the totals, outcomes coloured by how much they need the user.
+pub fn summary(report: &Report, every_file: bool) -> String {
+    report.summary_with(every_file, |outcome, label| match outcome {
+        Outcome::Conflict | Outcome::Overwritten => style::red(label),
+        Outcome::KeptUserEdit | Outcome::OrphanKept | Outcome::Merged => style::yellow(label),
+        _ => style::green(label),
+    })
+}
 
 /// Say where a new age key is and that it must be backed up.
 pub fn announce_key(key: &crate::secrets::AgeKey) {

@@ -131,7 +131,7 @@ fn write_and_commit(
 ) -> Result<Option<git2::Oid>> {
     let git = |err: git2::Error| Error::failed(format!("git: {}", err.message()));
     // Stage every new content beside its target. The bar only shows on a terminal.
-    let bar = crate::ui::printer::bar(ops.len() as u64, "writing files");
+    let bar = crate::feedback::bar(ops.len() as u64, "writing files");
     for op in ops {
         bar.inc(1);
         if let Some(bytes) = &op.content {
@@ -358,7 +358,7 @@ pub(super) fn recover_repo(repo: &git2::Repository, tree: &RepoTree) -> Result<b
         }
     }
     finish(repo);
-    crate::ui::style::note(
+    crate::feedback::note(
         "rolled back an interrupted change: the repository is as it was before it",
     );
     Ok(true)

@@ -25,7 +25,6 @@ mod journal;
 mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 pub use decide::has_conflict_markers;
@@ -185,13 +184,14 @@ impl Workspace {
             files: plan.reports,
             commit: None,
             recovered,
+            diff: String::new(),
         };
         match change.mode {
             Mode::Diff => {
-                print_diffs(&plan.diffs);
+                report.diff = diff_text(&plan.diffs);
                 return Ok(report);
             }
-            Mode::Force if !plan.diffs.is_empty() => print_diffs(&plan.diffs),
+            Mode::Force => report.diff = diff_text(&plan.diffs),
             _ => {}
         }
         if change.all_or_nothing && report.has_conflicts() {
@@ -247,7 +247,7 @@ impl Workspace {
     }
 }
 
-/// What `change` would do to the repository at `dir`, printed as a diff; writes nothing.
+/// What `change` would do to the repository at `dir`, with its diff; writes nothing.
 /// Works on a directory that is not a repository yet (then everything is created).
 pub fn preview(dir: &Path, change: &Change) -> Result<Report> {
     let mut change = change.clone();
@@ -266,12 +266,12 @@ pub fn preview(dir: &Path, change: &Change) -> Result<Report> {
         None => State::default(),
     };
     let plan = decide::plan(tree.as_ref(), None, &old, &change)?;
-    print_diffs(&plan.diffs);
     Ok(Report {
         mode: Mode::Diff,
         files: plan.reports,
         commit: None,
         recovered: false,
+        diff: diff_text(&plan.diffs),
     })
 }
 
@@ -394,20 +394,21 @@ pub fn credential_in(text: &str) -> Option<&'static str> {
     None
 }
 
-fn print_diffs(diffs: &[decide::Diff]) {
-    // Plain text: the diff is data (stdout), meant to be piped or saved.
+/// The unified diff of `diffs`, each file preceded by its note (`# path: note`) if any.
+fn diff_text(diffs: &[decide::Diff]) -> String {
     let formatter = diffy::PatchFormatter::new();
-    let mut stdout = crate::ui::printer::data_writer();
+    let mut out = String::new();
     for (path, from, to, note) in diffs {
         let mut opts = diffy::DiffOptions::new();
         opts.set_original_filename(format!("a/{path}"))
             .set_modified_filename(format!("b/{path}"));
         let patch = opts.create_patch(from, to);
         if let Some(note) = note {
-            let _ = writeln!(stdout, "# {path}: {note}");
+            out.push_str(&format!("# {path}: {note}\n"));
         }
-        let _ = write!(stdout, "{}", formatter.fmt_patch(&patch));
+        out.push_str(&formatter.fmt_patch(&patch).to_string());
     }
+    out
 }
 
 #[cfg(test)]

@@ -74,6 +74,9 @@ pub struct Report {
     pub commit: Option<git2::Oid>,
     /// Whether an interrupted earlier apply was rolled back first.
     pub recovered: bool,
+    /// The unified diff of what changed (or would change): [`Mode::Diff`] and
+    /// [`Mode::Force`] only; data for stdout, meant to be piped or saved.
+    pub diff: String,
 }
 
 impl Report {
@@ -113,27 +116,24 @@ impl Report {
 
     /// A human summary: one line per file that did not stay as it was, then the totals.
     pub fn summary(&self) -> String {
-        self.summary_with(false)
+        self.summary_with(false, |_, label| label.to_owned())
     }
 
-    /// The summary, listing the unchanged files too when `every_file` (`-v`). The totals
-    /// count the same list the lines come from.
-    pub fn summary_with(&self, every_file: bool) -> String {
-        use crate::ui::style;
+    /// The summary, listing the unchanged files too when `every_file` (`-v`), each outcome's
+    /// label as `paint` shows it (the terminal colours them). The totals count the same list
+    /// the lines come from.
+    pub fn summary_with(
+        &self,
+        every_file: bool,
+        paint: impl Fn(Outcome, &str) -> String,
+    ) -> String {
         let mut out = String::new();
         for file in self
             .files
             .iter()
             .filter(|f| every_file || f.outcome != Outcome::Unchanged)
         {
-            let label = format!("{:<11}", file.outcome.label());
-            let label = match file.outcome {
-                Outcome::Conflict | Outcome::Overwritten => style::red(&label),
-                Outcome::KeptUserEdit | Outcome::OrphanKept | Outcome::Merged => {
-                    style::yellow(&label)
-                }
-                _ => style::green(&label),
-            };
+            let label = paint(file.outcome, &format!("{:<11}", file.outcome.label()));
             out.push_str(&format!("  {label} {}", file.path));
             if let Some(detail) = &file.detail {
                 out.push_str(&format!(" ({detail})"));
