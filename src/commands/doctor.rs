@@ -1,9 +1,9 @@
 //! `homelab doctor`: run every check, print the findings, exit 1 when one failed.
 
 use crate::cli::{DoctorArgs, OutputFormat};
-use crate::doctor::output;
 use crate::doctor::{GitOptions, Options, run as run_checks};
 use crate::error::{Error, Result, Status};
+use crate::ui::doctor as output;
 use crate::ui::printer;
 use crate::ui::style::Decor;
 

@@ -23,7 +23,6 @@ pub mod causes;
 pub mod checks;
 pub mod connect;
 pub mod local;
-pub mod output;
 pub mod snapshot;
 
 /// The version of the JSON document `--output json` prints. Bumped on any incompatible

@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod checklist;
 pub mod deploy_key;
+pub mod doctor;
 pub mod printer;
 pub mod prompt;
 pub mod publish;

@@ -1,8 +1,8 @@
-//! Printing a [`Report`]: `flux check`-style text for people, a stable JSON document for tools.
+//! Printing a doctor [`Report`]: `flux check`-style text for people, a stable JSON document for tools.
 
 use std::fmt::Write as _;
 
-use super::{Report, Severity};
+use crate::doctor::{Report, Severity};
 use crate::ui::style::Decor;
 use crate::ui::style::Mark;
 
