@@ -1,4 +1,5 @@
-//! Characters nobody can see and YAML 1.1 parsers break lines on, and bounded echoes.
+//! Characters nobody can see and YAML 1.1 parsers break lines on, bounded echoes, and the
+//! one YAML quoting of a string (templates and edits of `homelab.yaml` alike).
 //!
 //! `homelab.yaml` is parsed as YAML 1.2, but the rendered repository is read by kustomize
 //! (go-yaml, YAML 1.1), which also ends a line at U+0085, U+2028 and U+2029. A value holding
@@ -183,6 +184,27 @@ pub fn shortlist<S: AsRef<str>>(items: &[S], max: usize, sep: &str) -> String {
     out
 }
 
+/// `s` as a YAML double-quoted scalar with every hidden character escaped: whatever `s`
+/// holds, the text is one line and shows everything it stands for. The one YAML escaping,
+/// for templates and for edits of `homelab.yaml` alike.
+pub fn double_quoted(s: &str) -> String {
+    // A JSON string is a YAML double-quoted scalar; the hidden characters JSON leaves raw
+    // are escaped as YAML reads them.
+    escape_hidden(&serde_json::to_string(s).expect("a string serializes"), &[])
+}
+
+/// Whether `s` can be written without quotes and still read back as the same string by
+/// YAML 1.1 and 1.2 parsers alike: a letter first (numbers, `.inf`, `~` and indicators
+/// start otherwise), then only letters, digits and `-_./` (no `: `, `#`, quotes, braces,
+/// spaces or escapes), and not one of YAML 1.1's boolean or null words.
+pub fn plain_scalar(s: &str) -> bool {
+    const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        && !WORDS.contains(&s.to_ascii_lowercase().as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +277,18 @@ mod tests {
         assert_eq!(Shown("a\u{2028}").to_string(), "\"a\\u{2028}\"");
         assert_eq!(Bare("10.0.0.0/8").to_string(), "10.0.0.0/8");
         assert_eq!(Bare("a b").to_string(), "\"a b\"");
+    }
+
+    #[test]
+    fn plain_scalars_are_only_words_no_parser_reads_differently() {
+        for ok in ["nextcloud", "a.b/c-d_e", "Europe/Berlin", "v1"] {
+            assert!(plain_scalar(ok), "{ok}");
+        }
+        for bad in [
+            "", "yes", "No", "ON", "y", "null", "1e3", "0x1", "~", ".inf", "a b", "a: b", "a#b",
+            "-a", "20Gi",
+        ] {
+            assert!(!plain_scalar(bad), "{bad}");
+        }
     }
 }

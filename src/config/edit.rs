@@ -16,7 +16,7 @@ use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
 use super::{App, Config};
 use crate::error::{Error, Result};
-use crate::render::templates::{double_quoted, plain_scalar};
+use crate::text::{double_quoted, plain_scalar};
 
 /// `text` (the current `homelab.yaml`, which parses to `current`) changed so that it parses
 /// to `intended`, differing from `text` only where the values differ. Errors name what is

@@ -18,7 +18,7 @@ use minijinja::{
     AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value,
 };
 
-use crate::text::escape_hidden;
+use crate::text::{double_quoted, escape_hidden, plain_scalar};
 
 /// The `templates/` directory, embedded at build time.
 pub static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
@@ -199,27 +199,6 @@ fn scalar_string(s: &str) -> String {
     }
 }
 
-/// `s` as a YAML double-quoted scalar with every hidden character escaped: whatever `s`
-/// holds, the text is one line and shows everything it stands for. The one YAML escaping,
-/// for templates and for edits of `homelab.yaml` alike.
-pub fn double_quoted(s: &str) -> String {
-    // A JSON string is a YAML double-quoted scalar; the hidden characters JSON leaves raw
-    // are escaped as YAML reads them.
-    escape_hidden(&serde_json::to_string(s).expect("a string serializes"), &[])
-}
-
-/// Whether `s` can be written without quotes and still read back as the same string by
-/// YAML 1.1 and 1.2 parsers alike: a letter first (numbers, `.inf`, `~` and indicators
-/// start otherwise), then only letters, digits and `-_./` (no `: `, `#`, quotes, braces,
-/// spaces or escapes), and not one of YAML 1.1's boolean or null words.
-pub fn plain_scalar(s: &str) -> bool {
-    const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
-    s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-        && !WORDS.contains(&s.to_ascii_lowercase().as_str())
-}
-
 /// The environment with the templates embedded in this binary.
 pub fn environment() -> Result<Environment<'static>, minijinja::Error> {
     environment_with(sources())
@@ -338,18 +317,5 @@ mod tests {
         let empty = format!("values:\n{}\n", to_block_yaml(&serde_json::json!({}), 4));
         let back: serde_json::Value = serde_saphyr::from_str(&empty).unwrap();
         assert_eq!(back["values"], serde_json::json!({}));
-    }
-
-    #[test]
-    fn plain_scalars_are_only_words_no_parser_reads_differently() {
-        for ok in ["nextcloud", "a.b/c-d_e", "Europe/Berlin", "v1"] {
-            assert!(plain_scalar(ok), "{ok}");
-        }
-        for bad in [
-            "", "yes", "No", "ON", "y", "null", "1e3", "0x1", "~", ".inf", "a b", "a: b", "a#b",
-            "-a", "20Gi",
-        ] {
-            assert!(!plain_scalar(bad), "{bad}");
-        }
     }
 }
