@@ -141,7 +141,7 @@ pub fn repo_recipients(repo: &Path) -> crate::error::Result<Vec<String>> {
     if !repo.is_dir() {
         return Ok(Vec::new());
     }
-    let tree = crate::render::tree::RepoTree::open(repo)?;
+    let tree = crate::git::tree::RepoTree::open(repo)?;
     Ok(tree
         .read(SOPS_CONFIG)?
         .map(|bytes| sops_recipients(&String::from_utf8_lossy(&bytes)))

@@ -6,8 +6,8 @@
 
 use crate::cli::RenderArgs;
 use crate::error::{Result, Status};
+use crate::git::tree::RepoTree;
 use crate::render::change::{repo_key, whole_change};
-use crate::render::tree::RepoTree;
 use crate::render::write::{self, Mode, Workspace};
 use crate::ui::render::{announce_key, conclude, status};
 

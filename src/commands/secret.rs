@@ -12,7 +12,7 @@ use crate::cli::{SecretArgs, SecretCommand, SecretShowArgs};
 use crate::commands::Context;
 use crate::config::{App, Config};
 use crate::error::{Error, Result, Status};
-use crate::render::tree::RepoTree;
+use crate::git::tree::RepoTree;
 use crate::secrets::sops::DecryptError;
 
 pub fn run(ctx: &Context, args: &SecretArgs) -> Result<Status> {

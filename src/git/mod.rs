@@ -1,11 +1,12 @@
 //! The homelab repository in git, through libgit2 (no `git` binary needed at run time):
 //! open or create it, commit the tool's changes, and push them to `git.url` over SSH, HTTPS,
-//! git:// or a local path.
+//! git:// or a local path; its work tree is reached only through [`tree::RepoTree`].
 
 mod credentials;
 pub mod hostkeys;
 pub mod probe;
 mod push;
+pub mod tree;
 
 pub use credentials::{ENV_GIT_TOKEN, ENV_SSH_PASSPHRASE};
 pub use push::{

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{CONFIG_FILE, Config};
 use crate::error::{Error, Result};
-use crate::render::tree::RepoTree;
+use crate::git::tree::RepoTree;
 use crate::render::write::{Change, Mode, Report, Workspace};
 use crate::secrets::SOPS_CONFIG;
 

@@ -20,7 +20,6 @@ pub mod plan;
 pub mod renovate;
 pub mod state;
 pub mod templates;
-pub mod tree;
 pub mod write;
 
 /// The ACME directory of Let's Encrypt production.

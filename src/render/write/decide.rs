@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::report::{FileReport, Outcome};
 use super::{Change, Mode};
 use crate::error::Result;
+use crate::git::tree::RepoTree;
 use crate::render::state::{FileState, State};
-use crate::render::tree::RepoTree;
 
 /// One planned change on disk.
 #[derive(Debug)]

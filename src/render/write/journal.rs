@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::decide::Op;
 use crate::error::{Error, Result};
+use crate::git::tree::RepoTree;
 use crate::render::state::{RENDERED_REF, STATE_FILE, State};
-use crate::render::tree::RepoTree;
 
 /// The environment variable naming a failpoint. Test-only: `render-after-N-writes` aborts
 /// the process right after the N-th rename or removal of an apply, to prove crash safety;

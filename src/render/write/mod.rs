@@ -33,8 +33,8 @@ pub use report::{FileReport, Outcome, Report};
 
 use super::lock::RepoLock;
 use super::state::{STATE_FILE, State};
-use super::tree::{RepoTree, TMP_SUFFIX};
 use crate::error::{Error, Result};
+use crate::git::tree::{RepoTree, TMP_SUFFIX};
 
 /// How [`Workspace::apply`] treats files the user edited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,7 +346,7 @@ fn load_state(tree: &RepoTree) -> Result<State> {
 
 /// Why `path` cannot be a generated file, if it cannot.
 pub(crate) fn check_path(path: &str) -> std::result::Result<(), &'static str> {
-    super::tree::check_relative(path)?;
+    crate::git::tree::check_relative(path)?;
     let first = path.split('/').next().unwrap_or_default();
     if first == ".homelab" {
         return Err("it is inside .homelab, which homelab manages itself");
