@@ -2,12 +2,13 @@
 //!
 //! The catalog is data, so adding an app is one YAML file and no Rust: a profile names its
 //! chart, the questions to ask, the Secret keys it needs and its HelmRelease values. This
-//! module turns a profile plus an installed [`App`] into the files under `apps/<name>/`
-//! (pure: no disk, no cluster), which both `add-app` and the whole-repo renderer use.
+//! module loads the profiles and holds the rules between them and the configuration; the
+//! files under `apps/<name>/` are rendered from them by `render::apps`.
 
 mod profile;
-mod render;
 mod rules;
+
+use std::collections::BTreeMap;
 
 use include_dir::{Dir, include_dir};
 
@@ -16,10 +17,6 @@ use crate::config::{App, Config};
 pub use profile::{
     Chart, DEFAULT_TIMEOUT, Expose, LoadBalancer, Needs, Overlay, Profile, Question, SecretKey,
     StorageNeed, Validation, is_dns_label, is_dns_name, matches, shared_key,
-};
-pub use render::{
-    apps_kustomization, effective_settings, has_secrets, local_class, plain_secret, render_app,
-    sops_config,
 };
 pub use rules::{app_problems, check_host, config_problems, next_free_address, sharing_key};
 
@@ -143,4 +140,30 @@ pub fn default_host(cfg: &Config, profile: &Profile) -> String {
 /// Profile names, for "see the list" messages.
 pub fn names() -> Vec<String> {
     all().into_iter().map(|p| p.name).collect()
+}
+
+/// The app's settings with defaults filled in for questions it applies to but has no answer
+/// for (e.g. a question added to the profile after the app was installed).
+pub fn effective_settings(profile: &Profile, app: &App) -> BTreeMap<String, String> {
+    let mut out = app.settings.clone();
+    for q in &profile.questions {
+        if !out.contains_key(&q.key) && matches(&q.when, &out) {
+            out.insert(q.key.clone(), q.default.clone());
+        }
+    }
+    out
+}
+
+/// Whether the app has an encrypted Secret (some profiles need one only for some answers).
+pub fn has_secrets(profile: &Profile, app: &App) -> bool {
+    let settings = effective_settings(profile, app);
+    profile.secrets.iter().any(|s| matches(&s.when, &settings))
+}
+
+/// The StorageClass of volumes that hold a database: `storage.local_class`, else NFS.
+pub fn local_class(cfg: &Config) -> &str {
+    cfg.storage
+        .local_class
+        .as_deref()
+        .unwrap_or(&cfg.storage.storage_class)
 }

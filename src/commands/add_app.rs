@@ -99,7 +99,7 @@ pub fn run_with(
     )?;
 
     let progress = crate::ui::printer::spinner(format!("adding {}", app.name));
-    let plain = catalog::plain_secret(&new_cfg, &profile, &app, &given)
+    let plain = crate::render::apps::plain_secret(&new_cfg, &profile, &app, &given)
         .map_err(|e| Error::usage(format!("{e:#}")))?;
     let has_secret = plain.is_some();
     if let Some(plain) = plain {
@@ -112,9 +112,10 @@ pub fn run_with(
             .map_err(|e| Error::failed(format!("{e:#}")))?;
         change.files.insert(catalog::secret_path(&app), sealed);
         if !ws.tree().exists(SOPS_CONFIG)? {
-            change
-                .files
-                .insert(SOPS_CONFIG.to_owned(), catalog::sops_config(&key.recipient));
+            change.files.insert(
+                SOPS_CONFIG.to_owned(),
+                crate::render::apps::sops_config(&key.recipient),
+            );
         }
     }
 

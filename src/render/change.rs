@@ -31,7 +31,7 @@ pub fn whole_change(
     {
         files.insert(
             SOPS_CONFIG.to_owned(),
-            crate::catalog::sops_config(&key.recipient),
+            super::apps::sops_config(&key.recipient),
         );
     }
     let mut change = Change::whole(files, mode, COMMIT_MESSAGE);

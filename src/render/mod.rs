@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::config::{AcmeServer, Challenge, Config};
 
+pub mod apps;
 pub mod change;
 pub mod lock;
 pub mod mirror;
@@ -88,7 +89,7 @@ fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> anyhow::Resu
     // Installed apps are part of the repository: a re-render keeps them in step with the
     // templates. Their encrypted Secrets are written once by `add-app`, never rendered.
     for app in &cfg.apps {
-        files.extend(crate::catalog::render_app(cfg, app)?);
+        files.extend(apps::render_app(cfg, app)?);
     }
     files.insert(crate::config::CONFIG_FILE.to_owned(), config_yaml(cfg)?);
     // Beside homelab.yaml, whose first line points editors at it; rendered, so it follows

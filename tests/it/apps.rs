@@ -10,6 +10,7 @@ use std::process::Command;
 
 use homelab::catalog::{self, Profile, Validation};
 use homelab::config::{App, Challenge, Config, IngressController};
+use homelab::render::apps;
 use serde_json::Value;
 
 use crate::support::{self, homelab, sops};
@@ -211,7 +212,7 @@ fn profiles_declare_what_their_volumes_hold_and_their_values_agree() {
     let p = catalog::get("uptime-kuma").expect("uptime-kuma");
     let app = app_for(&cfg, &p);
     cfg.apps = vec![app.clone()];
-    let files = catalog::render_app(&cfg, &app).expect("renders");
+    let files = apps::render_app(&cfg, &app).expect("renders");
     let hr = parse_yaml("hr", &files["apps/uptime-kuma/helmrelease.yaml"]);
     assert_eq!(
         hr["spec"]["values"]["volume"]["storageClassName"],
@@ -225,7 +226,7 @@ fn app_releases_retry_a_first_install_and_namespaces_with_host_access_are_privil
     for p in catalog::all() {
         let app = app_for(&cfg, &p);
         cfg.apps = vec![app.clone()];
-        let files = catalog::render_app(&cfg, &app).expect("renders");
+        let files = apps::render_app(&cfg, &app).expect("renders");
         let hr = parse_yaml("hr", &files[&format!("apps/{}/helmrelease.yaml", p.name)]);
         let spec = &hr["spec"];
         assert_eq!(spec["timeout"], p.timeout.as_str(), "{}", p.name);
@@ -262,7 +263,7 @@ fn every_profile_renders_and_parses_for_both_ingress_controllers() {
             let app = app_for(&cfg, &p);
             cfg.apps = vec![app.clone()];
             let files =
-                catalog::render_app(&cfg, &app).unwrap_or_else(|e| panic!("{}: {e:#}", p.name));
+                apps::render_app(&cfg, &app).unwrap_or_else(|e| panic!("{}: {e:#}", p.name));
             let dir = format!("apps/{}/", p.name);
             assert!(
                 files.keys().all(|k| k.starts_with(&dir)),
@@ -321,7 +322,7 @@ fn every_profile_renders_and_parses_for_both_ingress_controllers() {
                 .iter()
                 .map(|s| (s.key.clone(), "given".to_owned()))
                 .collect();
-            if let Some(secret) = catalog::plain_secret(&cfg, &p, &app, &given).expect("secret") {
+            if let Some(secret) = apps::plain_secret(&cfg, &p, &app, &given).expect("secret") {
                 let doc = parse_yaml("secret", &secret);
                 assert_eq!(doc["kind"], "Secret");
                 assert_eq!(doc["metadata"]["name"], format!("{}-credentials", p.name));
@@ -352,7 +353,7 @@ fn nextcloud_values_carry_host_tls_storage_and_external_database_by_reference() 
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
     cfg.apps = vec![app.clone()];
-    let files = catalog::render_app(&cfg, &app).expect("renders");
+    let files = apps::render_app(&cfg, &app).expect("renders");
     let hr = parse_yaml("hr", &files["apps/nextcloud/helmrelease.yaml"]);
     assert_eq!(
         hr["spec"]["chart"]["spec"]["version"],
@@ -405,7 +406,7 @@ fn nextcloud_values_carry_host_tls_storage_and_external_database_by_reference() 
 
     // The issuer follows the certificate settings.
     cfg.certificates.challenge = Challenge::Selfsigned;
-    let files = catalog::render_app(&cfg, &app).expect("renders");
+    let files = apps::render_app(&cfg, &app).expect("renders");
     let ing = parse_yaml("ingress", &files["apps/nextcloud/ingress.yaml"]);
     assert_eq!(
         ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
@@ -414,7 +415,7 @@ fn nextcloud_values_carry_host_tls_storage_and_external_database_by_reference() 
 
     // External database: the user's password is required and ends up only in the Secret.
     let given = BTreeMap::from([("db-password".to_owned(), "s3cret-db".to_owned())]);
-    let secret = catalog::plain_secret(&cfg, &p, &app, &given)
+    let secret = apps::plain_secret(&cfg, &p, &app, &given)
         .expect("secret")
         .expect("some");
     let s = parse_yaml("secret", &secret);
@@ -428,7 +429,7 @@ fn nextcloud_values_carry_host_tls_storage_and_external_database_by_reference() 
             .len()
             >= 32
     );
-    assert!(catalog::plain_secret(&cfg, &p, &app, &BTreeMap::new()).is_err());
+    assert!(apps::plain_secret(&cfg, &p, &app, &BTreeMap::new()).is_err());
 }
 
 /// A fresh homelab repository: the example homelab.yaml, `git init`, a first commit.

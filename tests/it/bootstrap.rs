@@ -64,7 +64,7 @@ fn repo(url: &str, challenge: &str) -> Repo {
     let recipient = identity.to_public().to_string();
     std::fs::write(
         dir.join(".sops.yaml"),
-        homelab::catalog::sops_config(&recipient),
+        homelab::render::apps::sops_config(&recipient),
     )
     .expect(".sops.yaml");
     let keys = home.join(".config/homelab/age");

@@ -16,6 +16,7 @@ use homelab::catalog::{self, Validation};
 use homelab::config::{
     AcmeServer, App, Challenge, Choice, Config, DnsProvider, IngressController, Provisioner,
 };
+use homelab::render::apps;
 use serde_json::Value;
 
 use crate::support::{example_config, flux_install};
@@ -177,7 +178,7 @@ fn write_repository(cfg: &Config, dir: &Path, secret_value: &mut dyn FnMut(&str)
                 )
             })
             .collect();
-        if let Some(secret) = catalog::plain_secret(cfg, &profile, app, &given).unwrap() {
+        if let Some(secret) = apps::plain_secret(cfg, &profile, app, &given).unwrap() {
             files.insert(catalog::secret_path(app), secret);
         }
     }

@@ -11,27 +11,9 @@ use anyhow::{Context as _, Result, anyhow};
 use minijinja::{Environment, UndefinedBehavior, context};
 use serde_json::Value;
 
-use super::profile::{Profile, matches};
+use super::{GATEWAY_NAME, GATEWAY_NAMESPACE, GATEWAY_SECTION, cluster_issuer_name};
+use crate::catalog::{self, Profile, effective_settings, has_secrets, local_class, matches};
 use crate::config::{App, Choice, Config, IngressController};
-use crate::render::{GATEWAY_NAME, GATEWAY_NAMESPACE, GATEWAY_SECTION, cluster_issuer_name};
-
-/// The app's settings with defaults filled in for questions it applies to but has no answer
-/// for (e.g. a question added to the profile after the app was installed).
-pub fn effective_settings(profile: &Profile, app: &App) -> BTreeMap<String, String> {
-    let mut out = app.settings.clone();
-    for q in &profile.questions {
-        if !out.contains_key(&q.key) && matches(&q.when, &out) {
-            out.insert(q.key.clone(), q.default.clone());
-        }
-    }
-    out
-}
-
-/// Whether the app has an encrypted Secret (some profiles need one only for some answers).
-pub fn has_secrets(profile: &Profile, app: &App) -> bool {
-    let settings = effective_settings(profile, app);
-    profile.secrets.iter().any(|s| matches(&s.when, &settings))
-}
 
 /// serde_json → minijinja, without minijinja's serde feature.
 fn to_mj(v: &Value) -> minijinja::Value {
@@ -89,14 +71,6 @@ fn expression_env() -> Environment<'static> {
     env
 }
 
-/// The StorageClass of volumes that hold a database: `storage.local_class`, else NFS.
-pub fn local_class(cfg: &Config) -> &str {
-    cfg.storage
-        .local_class
-        .as_deref()
-        .unwrap_or(&cfg.storage.storage_class)
-}
-
 /// The context `{{ … }}` in profile values and secret values sees.
 fn value_context(cfg: &Config, app: &App, settings: &BTreeMap<String, String>) -> minijinja::Value {
     context! {
@@ -106,7 +80,7 @@ fn value_context(cfg: &Config, app: &App, settings: &BTreeMap<String, String>) -
         storage_class => &cfg.storage.storage_class,
         local_class => local_class(cfg),
         issuer => cluster_issuer_name(cfg),
-        secret_name => super::secret_name(app),
+        secret_name => catalog::secret_name(app),
         tls_secret => format!("{}-tls", app.name),
         ingress_controller => cfg.ingress.controller.as_str(),
     }
@@ -198,7 +172,7 @@ pub fn values(cfg: &Config, profile: &Profile, app: &App) -> Result<Value> {
 }
 
 /// Annotate each Service that has a fixed address the one way MetalLB accepts, and the
-/// sharing key when the app opted into sharing (see [`super::sharing_key`]).
+/// sharing key when the app opted into sharing (see [`catalog::sharing_key`]).
 fn add_loadbalancer_annotations(
     profile: &Profile,
     settings: &BTreeMap<String, String>,
@@ -237,12 +211,12 @@ fn add_loadbalancer_annotations(
             Value::String(address.clone()),
         );
         if settings
-            .get(&super::shared_key(&q.key))
+            .get(&catalog::shared_key(&q.key))
             .is_some_and(|v| v == "true")
         {
             annotations.insert(
                 "metallb.io/allow-shared-ip".to_owned(),
-                Value::String(super::sharing_key(address)),
+                Value::String(catalog::sharing_key(address)),
             );
         }
     }
@@ -250,21 +224,21 @@ fn add_loadbalancer_annotations(
 }
 
 fn render_template(name: &str, ctx: minijinja::Value) -> Result<String> {
-    let env = crate::render::templates::environment()?;
+    let env = super::templates::environment()?;
     Ok(env.get_template(name)?.render(ctx)?)
 }
 
 /// Every file under `apps/<name>/` except the encrypted Secret (written once by `add-app`,
-/// see [`super::secret_path`]), keyed by repository-relative path.
+/// see [`catalog::secret_path`]), keyed by repository-relative path.
 pub fn render_app(cfg: &Config, app: &App) -> Result<BTreeMap<String, String>> {
-    let profile = super::get(&app.name).ok_or_else(|| {
+    let profile = catalog::get(&app.name).ok_or_else(|| {
         anyhow!(
             "apps: {:?} is not in the app catalog (known: {})",
             app.name,
-            super::names().join(", ")
+            catalog::names().join(", ")
         )
     })?;
-    let dir = super::app_dir(&app.name);
+    let dir = catalog::app_dir(&app.name);
     let settings = effective_settings(&profile, app);
     let env = expression_env();
     let vctx = value_context(cfg, app, &settings);
@@ -278,7 +252,7 @@ pub fn render_app(cfg: &Config, app: &App) -> Result<BTreeMap<String, String>> {
         namespace => &app.namespace,
         host => &app.host,
         chart => to_mj(&serde_json::to_value(&profile.chart)?),
-        source => to_mj(&serde_json::to_value(crate::render::mirror::app_source(cfg, &profile.chart))?),
+        source => to_mj(&serde_json::to_value(super::mirror::app_source(cfg, &profile.chart))?),
         issuer => cluster_issuer_name(cfg),
         tls_secret => format!("{}-tls", app.name),
         service => service,
@@ -335,7 +309,7 @@ pub fn render_app(cfg: &Config, app: &App) -> Result<BTreeMap<String, String>> {
 pub fn apps_kustomization(cfg: &Config) -> String {
     render_template(
         "repo/apps/kustomization.yaml",
-        context! { apps => crate::render::apps_resources(cfg) },
+        context! { apps => super::apps_resources(cfg) },
     )
     .expect("the apps kustomization template renders")
 }
@@ -383,7 +357,7 @@ pub fn plain_secret(
     Ok(Some(render_template(
         "apps/secret.yaml",
         context! {
-            secret_name => super::secret_name(app),
+            secret_name => catalog::secret_name(app),
             namespace => &app.namespace,
             data => to_mj(&serde_json::to_value(&data)?),
         },
