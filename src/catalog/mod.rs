@@ -5,8 +5,10 @@
 //! module loads the profiles and holds the rules between them and the configuration; the
 //! files under `apps/<name>/` are rendered from them by `render::apps`.
 
+pub mod plan;
 mod profile;
 mod rules;
+mod validate;
 
 use std::collections::BTreeMap;
 
@@ -19,6 +21,7 @@ pub use profile::{
     StorageNeed, Validation, is_dns_label, is_dns_name, matches, shared_key,
 };
 pub use rules::{app_problems, check_host, config_problems, next_free_address, sharing_key};
+pub use validate::{check_new_app, load_config, parse_config, rules, validate_config};
 
 /// The `profiles/` directory, embedded at build time.
 static PROFILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/profiles");

@@ -30,7 +30,7 @@ pub fn run_with(
     push: crate::ui::publish::PushFn<'_>,
 ) -> Result<Status> {
     crate::render::write::check_dir(&ctx.dir)?;
-    let cfg = crate::config::load(&ctx.dir)?;
+    let cfg = crate::catalog::load_config(&ctx.dir)?;
     let profile = find_profile(&args.name)?;
     check_not_installed(&cfg, &profile)?;
     let interactive = !args.non_interactive && crate::ui::printer::can_ask();
@@ -76,19 +76,19 @@ pub fn run_with(
     ask_questions(&cfg, &profile, &mut app, &mut answers, interactive)?;
     app.settings = answers;
     // The whole-configuration rules (addresses, hosts, namespaces, settings) with the app in.
-    crate::config::validate::check_new_app(&cfg, &app)?;
+    crate::catalog::check_new_app(&cfg, &app)?;
     let mut given = secrets_given;
     ask_required_secrets(&profile, &app, &mut given, interactive)?;
 
     // From here on, this is the only homelab command changing the repository; what was
     // read above is read again under the lock.
     let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "add-app")?;
-    let cfg = crate::config::load(&ctx.dir)?;
+    let cfg = crate::catalog::load_config(&ctx.dir)?;
     check_not_installed(&cfg, &profile)?;
     check_collisions(&cfg, &profile.name, &app.host, &app.namespace)?;
-    crate::config::validate::check_new_app(&cfg, &app)?;
+    crate::catalog::check_new_app(&cfg, &app)?;
     let text = crate::render::change::config_text(&ws)?;
-    let edited = crate::config::edit::with_app_added(&text, &cfg, &app)?;
+    let edited = crate::config::edit::with_app_added(&text, &cfg, &app, &catalog::rules)?;
     let mut new_cfg = cfg.clone();
     new_cfg.apps.push(app.clone());
     let mut change = crate::render::change::app_change(

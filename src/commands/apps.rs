@@ -10,7 +10,7 @@ use crate::ui::printer;
 /// repository too (then nothing is installed).
 pub fn run(ctx: &Context) -> Result<Status> {
     let installed = if ctx.dir.join(CONFIG_FILE).exists() {
-        crate::config::load(&ctx.dir)?.apps
+        crate::catalog::load_config(&ctx.dir)?.apps
     } else {
         Vec::new()
     };

@@ -8,7 +8,7 @@ use crate::ui::bootstrap::Terminal;
 
 /// `homelab bootstrap`.
 pub fn run(ctx: &Context, args: &BootstrapArgs) -> Result<Status> {
-    let cfg = crate::config::load(&ctx.dir)?;
+    let cfg = crate::catalog::load_config(&ctx.dir)?;
     let flags = BootstrapOptions {
         remote: args.remote.clone(),
         ..args.options.clone()

@@ -25,7 +25,7 @@ fn answers(dir: &Path, args: &InitArgs) -> Result<Answers> {
                 "pass the path of a homelab.yaml-shaped file, e.g. examples/homelab.yaml",
             )
         })?;
-        let cfg = crate::config::validate::parse(&text).map_err(|diagnostics| {
+        let cfg = crate::catalog::parse_config(&text).map_err(|diagnostics| {
             let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
             Error::usage(lines.join("\n")).with_hint(format!(
                 "fix {} and run `homelab init` again",
@@ -60,7 +60,7 @@ fn check_existing(dir: &Path, cfg: &Config) -> Result<()> {
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(());
     };
-    match crate::config::validate::parse(&text) {
+    match crate::catalog::parse_config(&text) {
         Ok(existing) if existing == *cfg => Ok(()),
         _ => Err(Error::usage(format!(
             "{} already holds a different homelab",
@@ -76,11 +76,11 @@ fn edited_config(dir: &Path, cfg: &Config) -> Result<String> {
     let path = dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Error::failed(format!("cannot read {}: {e}", path.display())))?;
-    let current = crate::config::validate::parse(&text).map_err(|_| {
+    let current = crate::catalog::parse_config(&text).map_err(|_| {
         Error::failed(format!("{} changed while the wizard ran", path.display()))
             .with_hint("run `homelab init` again: the answers are saved")
     })?;
-    crate::config::edit::edited(&text, &current, cfg)
+    crate::config::edit::edited(&text, &current, cfg, &crate::catalog::rules)
 }
 
 /// Refuse to mix a new homelab with other files by mistake: a directory that holds more

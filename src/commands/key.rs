@@ -23,7 +23,7 @@ pub fn run(ctx: &Context, args: &KeyArgs) -> Result<Status> {
 
 /// The key's public half and file on stdout; exit 1 when the file is missing.
 fn show(ctx: &Context) -> Result<Status> {
-    let cfg = crate::config::load(&ctx.dir)?;
+    let cfg = crate::catalog::load_config(&ctx.dir)?;
     let Some(location) = secrets::key_location(&ctx.dir, &cfg.cluster.name)? else {
         return Err(secrets::require_key(&ctx.dir, &cfg.cluster.name)
             .expect_err("no key location means no key"));
@@ -63,7 +63,7 @@ fn show(ctx: &Context) -> Result<Status> {
 }
 
 fn export(ctx: &Context, args: &KeyExportArgs) -> Result<Status> {
-    let cfg = crate::config::load(&ctx.dir)?;
+    let cfg = crate::catalog::load_config(&ctx.dir)?;
     let key = secrets::require_key(&ctx.dir, &cfg.cluster.name)?;
     if args.file == Path::new("-") {
         // A pipe (gpg, a password manager) is the one use of stdout; on a terminal the key
@@ -99,7 +99,7 @@ fn export(ctx: &Context, args: &KeyExportArgs) -> Result<Status> {
 
 fn import(ctx: &Context, args: &KeyImportArgs) -> Result<Status> {
     // The same checks as every command, though only .sops.yaml is needed here.
-    crate::config::load(&ctx.dir)?;
+    crate::catalog::load_config(&ctx.dir)?;
     let (text, source) = read_backup(&args.file)?;
     let outcome = secrets::import_key(&ctx.dir, &text, &source)?;
     match outcome {

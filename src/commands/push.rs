@@ -10,7 +10,7 @@ use crate::render::write;
 
 pub fn run(ctx: &Context, args: &PushCommandArgs) -> Result<Status> {
     write::check_dir(&ctx.dir)?;
-    let config = crate::config::load(&ctx.dir)?;
+    let config = crate::catalog::load_config(&ctx.dir)?;
     crate::ui::publish::push_repo(&ctx.dir, &config, &(&args.push).into())?;
     crate::ui::sync::after_push(&ctx.dir, &config, args.wait.wait(), Status::Ok)
 }

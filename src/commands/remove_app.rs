@@ -34,7 +34,7 @@ fn installed<'a>(cfg: &'a Config, name: &str) -> Result<&'a crate::config::App> 
 /// Run `remove-app` with the given push.
 pub fn run_with(ctx: &Context, args: &RemoveAppArgs, push: PushFn<'_>) -> Result<Status> {
     crate::render::write::check_dir(&ctx.dir)?;
-    let cfg = crate::config::load(&ctx.dir)?;
+    let cfg = crate::catalog::load_config(&ctx.dir)?;
     let app = installed(&cfg, &args.name)?.clone();
     let interactive = !args.non_interactive && crate::ui::printer::can_ask();
     if interactive {
@@ -52,10 +52,11 @@ pub fn run_with(ctx: &Context, args: &RemoveAppArgs, push: PushFn<'_>) -> Result
     }
 
     let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "remove-app")?;
-    let cfg = crate::config::load(&ctx.dir)?;
+    let cfg = crate::catalog::load_config(&ctx.dir)?;
     let app = installed(&cfg, &args.name)?.clone();
     let text = config_text(&ws)?;
-    let edited = crate::config::edit::with_app_removed(&text, &cfg, &app.name)?;
+    let edited =
+        crate::config::edit::with_app_removed(&text, &cfg, &app.name, &crate::catalog::rules)?;
     let mut new_cfg = cfg.clone();
     new_cfg.apps.retain(|a| a.name != app.name);
     let mut change = app_change(&cfg, &new_cfg, edited, &format!("Remove app {}", app.name))?;

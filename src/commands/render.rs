@@ -31,7 +31,7 @@ pub fn run(ctx: &Context, args: &RenderArgs) -> Result<Status> {
     write::check_dir(&ctx.dir)?;
     // Read once before anything is created, so a missing or invalid homelab.yaml changes
     // nothing; read again under the lock, where no other homelab command can change it.
-    let cfg = crate::config::load(&ctx.dir)?;
+    let cfg = crate::catalog::load_config(&ctx.dir)?;
     let install =
         crate::flux::install_manifest(&cfg.flux.version, args.flux.flux_manifests.as_deref())?;
     let mode = mode(args);
@@ -44,7 +44,7 @@ pub fn run(ctx: &Context, args: &RenderArgs) -> Result<Status> {
         return Ok(status(&report));
     }
     let ws = Workspace::create(&ctx.dir, &cfg.git.branch, "render")?;
-    let cfg = crate::config::load(&ctx.dir)?;
+    let cfg = crate::catalog::load_config(&ctx.dir)?;
     let key = repo_key(ws.tree(), &cfg, true)?;
     if let Some((key, true)) = &key {
         announce_key(key);

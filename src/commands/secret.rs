@@ -22,7 +22,7 @@ pub fn run(ctx: &Context, args: &SecretArgs) -> Result<Status> {
 }
 
 fn show(ctx: &Context, args: &SecretShowArgs) -> Result<Status> {
-    let cfg = crate::config::load(&ctx.dir)?;
+    let cfg = crate::catalog::load_config(&ctx.dir)?;
     let tree = RepoTree::open(&ctx.dir)?;
     let app = find_app(&cfg, &tree, &args.app)?;
     let path = catalog::secret_path(app);

@@ -7,7 +7,7 @@ use crate::error::{Result, Status};
 
 /// `homelab sync`.
 pub fn run(ctx: &Context, args: &SyncArgs) -> Result<Status> {
-    let cfg = crate::config::load(&ctx.dir)?;
+    let cfg = crate::catalog::load_config(&ctx.dir)?;
     crate::ui::sync::block_on(crate::ui::sync::sync_to_local(
         &ctx.dir,
         &cfg,

@@ -7,47 +7,53 @@
 //! parser says the value is: a scalar is replaced where it stands (in its quoting style when
 //! the new value allows it), a key is added at the end of its mapping or deleted with its
 //! comment lines, a list is edited item by item. The result is parsed again with the one
-//! loader ([`super::validate::parse`]) and must equal the intended configuration exactly;
-//! otherwise nothing is written.
+//! loader ([`super::validate::parse_with`], given every rule) and must equal the intended
+//! configuration exactly; otherwise nothing is written.
 
 use std::ops::Range;
 
 use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
+use super::validate::Rules;
 use super::{App, Config};
 use crate::error::{Error, Result};
 use crate::text::{double_quoted, plain_scalar};
 
 /// `text` (the current `homelab.yaml`, which parses to `current`) changed so that it parses
 /// to `intended`, differing from `text` only where the values differ. Errors name what is
-/// wrong: the intended configuration's problems (exit 2), or a layout the edit cannot
-/// handle (exit 1); either way nothing is to be written.
-pub fn edited(text: &str, current: &Config, intended: &Config) -> Result<String> {
+/// wrong: the intended configuration's problems under the model's rules and `rules` (exit 2),
+/// or a layout the edit cannot handle (exit 1); either way nothing is to be written.
+pub fn edited(text: &str, current: &Config, intended: &Config, rules: Rules<'_>) -> Result<String> {
     if current == intended {
         return Ok(text.to_owned());
     }
     let out = edit_text(text, current, intended).map_err(unsupported)?;
-    verify(&out, intended)?;
+    verify(&out, intended, rules)?;
     Ok(out)
 }
 
 /// `text` (the current `homelab.yaml`, which parses to `current`) with `app` appended to
 /// `apps:`.
-pub fn with_app_added(text: &str, current: &Config, app: &App) -> Result<String> {
+pub fn with_app_added(text: &str, current: &Config, app: &App, rules: Rules<'_>) -> Result<String> {
     let mut intended = current.clone();
     intended.apps.push(app.clone());
-    edited(text, current, &intended)
+    edited(text, current, &intended, rules)
 }
 
 /// `text` (the current `homelab.yaml`, which parses to `current`) without the `apps:` entry
 /// named `name`.
-pub fn with_app_removed(text: &str, current: &Config, name: &str) -> Result<String> {
+pub fn with_app_removed(
+    text: &str,
+    current: &Config,
+    name: &str,
+    rules: Rules<'_>,
+) -> Result<String> {
     if !current.apps.iter().any(|a| a.name == name) {
         return Err(unsupported(format!("apps: has no entry named {name:?}")));
     }
     let mut intended = current.clone();
     intended.apps.retain(|a| a.name != name);
-    edited(text, current, &intended)
+    edited(text, current, &intended, rules)
 }
 
 fn unsupported(why: String) -> Error {
@@ -57,8 +63,8 @@ fn unsupported(why: String) -> Error {
 }
 
 /// The edited text must parse, pass every rule, and mean exactly the intended configuration.
-fn verify(edited: &str, intended: &Config) -> Result<()> {
-    match super::validate::parse(edited) {
+fn verify(edited: &str, intended: &Config, rules: Rules<'_>) -> Result<()> {
+    match super::validate::parse_with(edited, rules) {
         Ok(cfg) if cfg == *intended => Ok(()),
         Ok(_) => Err(unsupported(
             "the edited file does not read back as intended (anchors, aliases or merge keys?)"

@@ -1,4 +1,6 @@
-//! `homelab.yaml`: the single source of truth of a homelab, its model, loading and validation.
+//! `homelab.yaml`: the single source of truth of a homelab, its model, loading and validation
+//! (the rules about apps need the catalog, which adds them: `catalog::load_config` is the
+//! loader commands use).
 
 pub mod dns;
 pub mod edit;
@@ -9,4 +11,4 @@ pub mod schema;
 pub mod validate;
 
 pub use model::*;
-pub use validate::{Diagnostic, load, parse, to_yaml};
+pub use validate::{Diagnostic, to_yaml};

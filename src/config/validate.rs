@@ -8,7 +8,9 @@
 //! 2. structure: the generic YAML tree is walked against the schema derived from the model
 //!    ([`crate::config::schema`]), which reports every unknown key (with a did-you-mean),
 //!    wrong type, missing key and invalid enum value with its key path,
-//! 3. semantics ([`validate`]): names, addresses, overlaps, cross-field rules.
+//! 3. semantics ([`validate_with`]): names, addresses, overlaps, cross-field rules; the
+//!    rules that need the app catalog come from `catalog`, which sits above config, and
+//!    `catalog::load_config` is the loader every command uses.
 //!
 //! The one-field validators in [`field`] are shared with the interactive wizard, which
 //! re-asks a question when one of them returns an error.
@@ -36,7 +38,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             path: path.into(),
             message: message.into(),
@@ -64,8 +66,14 @@ pub fn yaml_value(text: &str) -> std::result::Result<Value, Diagnostic> {
     serde_saphyr::from_str_with_options(text, options).map_err(|e| syntax_diagnostic(&e))
 }
 
-/// Parse `homelab.yaml` text into a [`Config`] and validate it; on failure, every problem.
-pub fn parse(text: &str) -> std::result::Result<Config, Vec<Diagnostic>> {
+/// Rules of `homelab.yaml` that need more than its model: the app catalog's, which sits
+/// above config (`catalog::rules`). [`validate_with`] runs them after the model's own rules,
+/// into the same report. `&|_, _| {}` checks the model alone.
+pub type Rules<'a> = &'a dyn Fn(&Config, &mut Diagnostics);
+
+/// Parse `homelab.yaml` text into a [`Config`] and validate it with the model's rules and
+/// `rules`; on failure, every problem.
+pub fn parse_with(text: &str, rules: Rules<'_>) -> std::result::Result<Config, Vec<Diagnostic>> {
     let mut value = yaml_value(text).map_err(|d| vec![d])?;
 
     let mut diags = Vec::new();
@@ -86,7 +94,7 @@ pub fn parse(text: &str) -> std::result::Result<Config, Vec<Diagnostic>> {
 
     let cfg: Config =
         serde_json::from_value(value).map_err(|e| vec![Diagnostic::new(TOP, e.to_string())])?;
-    let diags = validate(&cfg);
+    let diags = validate_with(&cfg, rules);
     if diags.is_empty() {
         Ok(cfg)
     } else {
@@ -94,10 +102,10 @@ pub fn parse(text: &str) -> std::result::Result<Config, Vec<Diagnostic>> {
     }
 }
 
-/// Read `<dir>/homelab.yaml` (or the file itself) and parse it.
+/// Read `<dir>/homelab.yaml` (or the file itself) and parse it (see [`parse_with`]).
 ///
 /// Every problem is reported in one usage error, one `<key path>: <message>` per line.
-pub fn load(dir_or_file: &Path) -> Result<Config> {
+pub fn load_with(dir_or_file: &Path, rules: Rules<'_>) -> Result<Config> {
     // A path that does not exist is a directory unless it names a YAML file, so that a
     // wrong `--dir` reports the homelab.yaml it looked for.
     let names_yaml = dir_or_file
@@ -127,7 +135,7 @@ pub fn load(dir_or_file: &Path) -> Result<Config> {
             )));
         }
     };
-    parse(&text).map_err(|diags| {
+    parse_with(&text, rules).map_err(|diags| {
         let count = if diags.len() == 1 {
             "1 problem".to_owned()
         } else {
@@ -194,7 +202,7 @@ fn syntax_diagnostic(e: &serde_saphyr::Error) -> Diagnostic {
 
 /// `path.key`, with a key that is not a plain word shown quoted, escaped and bounded, so a
 /// key path in a message can neither hide characters nor run on for megabytes.
-fn join(path: &str, key: &str) -> String {
+pub fn join(path: &str, key: &str) -> String {
     let plain = !key.is_empty()
         && key.len() <= crate::text::SHOWN_CHARS
         && key
@@ -225,7 +233,10 @@ fn describe(v: &Value) -> String {
 }
 
 /// The closest of `candidates` to `input`, if it is close enough to be a likely typo.
-fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let input = input.to_ascii_lowercase();
     candidates
         .into_iter()
@@ -263,8 +274,8 @@ impl Range {
     }
 }
 
-/// Every semantic rule of `homelab.yaml`; empty when the configuration is valid.
-pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
+/// Every semantic rule of the model, then `rules`; empty when the configuration is valid.
+pub fn validate_with(cfg: &Config, rules: Rules<'_>) -> Vec<Diagnostic> {
     let hidden = hidden_characters(cfg);
     let mut d = Diagnostics::default();
 
@@ -323,11 +334,7 @@ pub fn validate(cfg: &Config) -> Vec<Diagnostic> {
 
     validate_flux(cfg, &mut d);
     charts::validate_charts(cfg, &mut d);
-    apps::validate_apps(cfg, &mut d);
-    // Rules that need the app catalog: LoadBalancer addresses, hosts, the local class.
-    for (path, message) in crate::catalog::config_problems(cfg) {
-        d.push(path, message);
-    }
+    rules(cfg, &mut d);
 
     // A value holding a hidden character is reported for that alone: the rules of its
     // field would only say less clearly that it is wrong.
@@ -376,15 +383,16 @@ fn hidden_characters(cfg: &Config) -> Vec<Diagnostic> {
     out
 }
 
-#[derive(Default)]
-struct Diagnostics(Vec<Diagnostic>);
+/// The problems found so far, in the order the rules ran.
+#[derive(Debug, Default)]
+pub struct Diagnostics(Vec<Diagnostic>);
 
 impl Diagnostics {
-    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+    pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.0.push(Diagnostic::new(path, message));
     }
     /// Record a field validator's error, if any; true when the field is valid.
-    fn check<T>(
+    pub fn check<T>(
         &mut self,
         path: impl Into<String>,
         result: std::result::Result<T, String>,
@@ -608,7 +616,7 @@ fn overlapping(pool: &[Option<Range>]) -> BTreeMap<usize, Vec<usize>> {
 }
 
 /// Whether a `dns_settings` or app-settings key names a secret.
-fn is_secret_key(key: &str) -> bool {
+pub fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     [
         "token",
@@ -1227,10 +1235,7 @@ pub mod field {
     }
 }
 
-mod apps;
 mod structure;
-
-pub use apps::check_new_app;
 
 pub mod charts;
 #[cfg(test)]

@@ -34,7 +34,7 @@ pub fn load_config(dir: &Path) -> (Option<Config>, Finding) {
 }
 
 fn parse_config(dir: &Path) -> crate::error::Result<Config> {
-    crate::config::validate::load(dir)
+    crate::catalog::load_config(dir)
 }
 
 /// Whether Flux, in the cluster, can pull `git.url`: it speaks ssh and http(s) only, and a

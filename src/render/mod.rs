@@ -17,7 +17,9 @@ pub mod apps;
 pub mod change;
 pub mod lock;
 pub mod mirror;
-pub mod plan;
+/// The infrastructure components are catalog facts (validation needs their namespaces);
+/// rendering reads them from there.
+pub use crate::catalog::plan;
 pub mod renovate;
 pub mod state;
 pub mod templates;

@@ -265,7 +265,7 @@ mod tests {
     use super::*;
 
     fn cfg() -> Config {
-        crate::config::parse(include_str!("../../examples/homelab.yaml")).expect("example")
+        crate::catalog::parse_config(include_str!("../../examples/homelab.yaml")).expect("example")
     }
 
     fn outcome(push: Push, bootstrap: Bootstrap) -> InitOutcome {

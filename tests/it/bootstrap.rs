@@ -1220,7 +1220,7 @@ async fn a_chart_mirror_ca_is_stored_and_trusted_by_source_controller() {
     let client = server.client().await;
     let repo = repo(HTTPS_URL, "selfsigned");
     // homelab.yaml with a mirror behind a private CA, and flux-system as rendered for it.
-    let mut cfg = homelab::config::load(&repo.dir).expect("config");
+    let mut cfg = homelab::catalog::load_config(&repo.dir).expect("config");
     cfg.charts.mirror = Some(homelab::config::Mirror {
         oci_registry: Some("oci://registry.lan:5000/mirror".into()),
         ca_file: Some("certs/mirror-ca.pem".into()),

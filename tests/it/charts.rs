@@ -582,7 +582,7 @@ fn check_adguard(label: &str, profile: &Profile, objects: &[Value], failures: &m
 
 /// Template every HelmRelease of `cfg` and check what the charts render.
 fn check_repository(helm: &Path, charts: &Charts, cfg: &Config, failures: &mut Vec<String>) {
-    let diagnostics = homelab::config::validate::validate(cfg);
+    let diagnostics = homelab::catalog::validate_config(cfg);
     assert!(
         diagnostics.is_empty(),
         "{} is not valid: {diagnostics:?}",

@@ -67,7 +67,7 @@ fn combinations(provider: DnsProvider) -> Vec<BTreeMap<String, String>> {
 
 fn example() -> Config {
     let text = std::fs::read_to_string(support::example_config()).expect("example config");
-    homelab::config::parse(&text).expect("example is valid")
+    homelab::catalog::parse_config(&text).expect("example is valid")
 }
 
 /// Every `(Secret name, key)` the `*SecretRef`s anywhere below `value` point at.
@@ -136,7 +136,7 @@ async fn every_solver_references_exactly_the_keys_of_the_secret_bootstrap_create
             let mut cfg = example();
             cfg.certificates.dns_provider = provider;
             cfg.certificates.dns_settings = settings;
-            assert_eq!(homelab::config::validate::validate(&cfg), [], "{what}");
+            assert_eq!(homelab::catalog::validate_config(&cfg), [], "{what}");
 
             // bootstrap's code path, with the provider's variables in its environment.
             let spec = provider.spec();

@@ -657,7 +657,7 @@ fn every_custom_object_uses_only_fields_its_crd_declares() {
 fn with_mirror(cfg: Config, mirror: homelab::config::Mirror) -> Config {
     let mut cfg = crate::strict::with_every_app(cfg);
     cfg.charts.mirror = Some(mirror);
-    assert_eq!(homelab::config::validate::validate(&cfg), []);
+    assert_eq!(homelab::catalog::validate_config(&cfg), []);
     cfg
 }
 

@@ -9,7 +9,7 @@ use crate::support::{self, envtest};
 
 fn load(path: &std::path::Path) -> Config {
     let text = std::fs::read_to_string(path).expect("read config");
-    homelab::config::parse(&text).unwrap_or_else(|d| panic!("{}: {d:?}", path.display()))
+    homelab::catalog::parse_config(&text).unwrap_or_else(|d| panic!("{}: {d:?}", path.display()))
 }
 
 /// The Kubernetes objects of a rendered repository: every YAML file but kustomize's own

@@ -8,7 +8,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use homelab::config::validate::{parse, to_yaml};
+use homelab::catalog::parse_config as parse;
+use homelab::config::validate::to_yaml;
 
 use crate::support::root;
 
@@ -167,7 +168,7 @@ fn the_corpus_copies_of_the_examples_match_them() {
 #[test]
 fn full_example_uses_every_non_default_option() {
     use homelab::config::*;
-    let cfg = homelab::config::validate::load(&root().join("examples/full.yaml")).unwrap();
+    let cfg = homelab::catalog::load_config(&root().join("examples/full.yaml")).unwrap();
     assert_eq!(cfg.ingress.controller, IngressController::EnvoyGateway);
     assert_eq!(cfg.certificates.acme_server, AcmeServer::Staging);
     assert_eq!(cfg.certificates.dns_provider, DnsProvider::Route53);

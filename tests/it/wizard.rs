@@ -66,7 +66,7 @@ impl Lab {
 
     fn config(&self) -> homelab::config::Config {
         let text = std::fs::read_to_string(self.dir.join("homelab.yaml")).expect("homelab.yaml");
-        homelab::config::validate::parse(&text).expect("a valid homelab.yaml")
+        homelab::catalog::parse_config(&text).expect("a valid homelab.yaml")
     }
 }
 

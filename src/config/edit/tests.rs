@@ -24,7 +24,7 @@ fn base() -> String {
 }
 
 fn cfg(text: &str) -> Config {
-    super::super::validate::parse(text).expect("valid")
+    crate::catalog::parse_config(text).expect("valid")
 }
 
 fn comments(text: &str) -> Vec<&str> {
@@ -38,7 +38,7 @@ fn edit(text: &str, change: impl FnOnce(&mut Config)) -> String {
     let current = cfg(text);
     let mut intended = current.clone();
     change(&mut intended);
-    let out = edited(text, &current, &intended).expect("edited");
+    let out = edited(text, &current, &intended, &crate::catalog::rules).expect("edited");
     assert_eq!(cfg(&out), intended, "{out}");
     out
 }
@@ -64,19 +64,22 @@ fn changed_lines<'a>(a: &'a str, b: &'a str) -> (Vec<&'a str>, Vec<&'a str>) {
 fn adding_and_removing_keeps_every_comment_and_round_trips() {
     let text = base();
     let grafana = app("grafana", &[("storage_size", "10Gi")]);
-    let added = with_app_added(&text, &cfg(&text), &grafana).expect("add");
+    let added = with_app_added(&text, &cfg(&text), &grafana, &crate::catalog::rules).expect("add");
     assert_eq!(comments(&added), comments(&text), "{added}");
     assert_eq!(cfg(&added).apps, vec![grafana.clone()]);
     let nextcloud = app(
         "nextcloud",
         &[("database", "bundled"), ("upload_limit", "16G")],
     );
-    let two = with_app_added(&added, &cfg(&added), &nextcloud).expect("add");
+    let two =
+        with_app_added(&added, &cfg(&added), &nextcloud, &crate::catalog::rules).expect("add");
     assert_eq!(cfg(&two).apps, vec![grafana.clone(), nextcloud.clone()]);
     assert!(two.starts_with(&added[..added.find("apps:").expect("apps")]));
-    let one = with_app_removed(&two, &cfg(&two), "grafana").expect("remove");
+    let one =
+        with_app_removed(&two, &cfg(&two), "grafana", &crate::catalog::rules).expect("remove");
     assert_eq!(cfg(&one).apps, vec![nextcloud]);
-    let none = with_app_removed(&one, &cfg(&one), "nextcloud").expect("remove");
+    let none =
+        with_app_removed(&one, &cfg(&one), "nextcloud", &crate::catalog::rules).expect("remove");
     assert!(cfg(&none).apps.is_empty());
     assert_eq!(none, text, "back to the original, byte for byte");
 }
@@ -106,20 +109,23 @@ fn every_list_style_is_handled() {
         } else {
             (b.clone(), vec![a.clone(), b.clone()])
         };
-        let mut edited = with_app_added(&text, &current, &first).expect(tail);
+        let mut edited =
+            with_app_added(&text, &current, &first, &crate::catalog::rules).expect(tail);
         if current.apps.is_empty() {
-            edited = with_app_added(&edited, &cfg(&edited), &b).expect(tail);
+            edited =
+                with_app_added(&edited, &cfg(&edited), &b, &crate::catalog::rules).expect(tail);
         }
         assert_eq!(cfg(&edited).apps, expected, "{tail}\n{edited}");
         for c in comments(tail) {
             assert!(edited.contains(c), "{c} lost:\n{edited}");
         }
-        let removed = with_app_removed(&edited, &cfg(&edited), "grafana").expect(tail);
+        let removed = with_app_removed(&edited, &cfg(&edited), "grafana", &crate::catalog::rules)
+            .expect(tail);
         assert_eq!(cfg(&removed).apps, vec![b.clone()], "{removed}");
     }
     // No apps: key at all.
     let text = head.to_owned();
-    let edited = with_app_added(&text, &cfg(&text), &a).expect("no key");
+    let edited = with_app_added(&text, &cfg(&text), &a, &crate::catalog::rules).expect("no key");
     assert_eq!(cfg(&edited).apps, vec![a]);
 }
 
@@ -329,7 +335,13 @@ fn settings_maps_are_edited_key_by_key() {
         ]
     );
     // An app's settings: added below an app that had none, emptied back to none.
-    let with_app = with_app_added(&text, &cfg(&text), &app("grafana", &[])).expect("add");
+    let with_app = with_app_added(
+        &text,
+        &cfg(&text),
+        &app("grafana", &[]),
+        &crate::catalog::rules,
+    )
+    .expect("add");
     let out = edit(&with_app, |c| {
         c.apps[0]
             .settings
@@ -434,7 +446,7 @@ fn values_that_yaml_would_misread_or_that_hide_characters_are_escaped() {
     let text = base();
     let mut intended = cfg(&text);
     intended.git.branch = "main\u{2028}x".into();
-    let err = edited(&text, &cfg(&text), &intended).expect_err("hidden");
+    let err = edited(&text, &cfg(&text), &intended, &crate::catalog::rules).expect_err("hidden");
     assert_eq!(err.exit_code(), 2);
     assert!(err.message.contains("git.branch"), "{}", err.message);
     // Values a YAML reader would misread are quoted and read back as written.
@@ -461,7 +473,8 @@ fn an_invalid_result_is_refused_with_its_key() {
     let text = base();
     let mut bad = app("grafana", &[]);
     bad.host = "not a host".into();
-    let err = with_app_added(&text, &cfg(&text), &bad).expect_err("invalid");
+    let err =
+        with_app_added(&text, &cfg(&text), &bad, &crate::catalog::rules).expect_err("invalid");
     assert_eq!(err.exit_code(), 2);
     assert!(err.message.contains("apps[0].host"), "{}", err.message);
 }
@@ -475,7 +488,7 @@ fn a_layout_the_editor_cannot_follow_is_refused_without_writing() {
     let current = cfg(&base());
     let mut intended = current.clone();
     intended.git.branch = "main".into();
-    let err = edited(&text, &current, &intended).expect_err("aliases");
+    let err = edited(&text, &current, &intended, &crate::catalog::rules).expect_err("aliases");
     assert_eq!(err.exit_code(), 1);
     assert!(
         err.message.contains("cannot edit homelab.yaml in place"),
@@ -690,7 +703,7 @@ fn random_edits_keep_every_comment_not_on_a_removed_item() {
         for _ in 0..1 + rng.below(5) {
             random_change(&mut rng, &mut intended);
         }
-        let out = match edited(&text, &original, &intended) {
+        let out = match edited(&text, &original, &intended, &crate::catalog::rules) {
             Ok(out) => out,
             Err(e) => panic!("seed {seed}: {}\n{intended:#?}", e.message),
         };
@@ -708,7 +721,7 @@ fn random_edits_keep_every_comment_not_on_a_removed_item() {
         assert_eq!(kept, expected, "seed {seed}:\n{out}");
         // The header is never touched, and editing back restores the meaning.
         assert!(out.starts_with(&text[..text.find("version:").expect("version")]));
-        let back = edited(&out, &intended, &original).unwrap_or_else(|e| {
+        let back = edited(&out, &intended, &original, &crate::catalog::rules).unwrap_or_else(|e| {
             let raw = edit_text(&out, &intended, &original).unwrap_or_default();
             panic!("seed {seed}: back: {}\n{out}\n----\n{raw}", e.message)
         });

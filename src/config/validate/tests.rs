@@ -2,6 +2,9 @@
 //! whole-file rules are covered by the corpus in `tests/corpus`.
 
 use super::*;
+use crate::catalog::{
+    check_new_app, load_config as load, parse_config as parse, validate_config as validate,
+};
 use crate::config::{AcmeServer, App, Provisioner};
 
 fn err<T: std::fmt::Debug>(r: std::result::Result<T, String>) -> String {

@@ -10,12 +10,12 @@ use kube::api::DynamicObject;
 use serde_json::Value;
 
 use super::{first_pod_problem, name_of, unreadable};
+use crate::catalog::plan;
 use crate::config::{Config, IngressController};
 use crate::doctor::causes::{Causes, Root};
 use crate::doctor::snapshot::{Listing, Snapshot};
 use crate::doctor::{Finding, Section, Severity};
 use crate::kube::status;
-use crate::render::plan;
 
 const ENVOY_OWNER_LABEL: &str = "gateway.envoyproxy.io/owning-gateway-name";
 

@@ -6,11 +6,11 @@ use std::time::Duration;
 use kube::ResourceExt;
 
 use super::unreadable;
+use crate::catalog::plan;
 use crate::config::{Config, Provisioner};
 use crate::doctor::causes::{Causes, Root};
 use crate::doctor::snapshot::{Listing, Snapshot};
 use crate::doctor::{Finding, Section};
-use crate::render::plan;
 
 const DEFAULT_CLASS_ANNOTATION: &str = "storageclass.kubernetes.io/is-default-class";
 

@@ -26,7 +26,8 @@ use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
 use dialoguer::{Confirm, Input, MultiSelect, Select};
 use serde_json::Value;
 
-use crate::config::validate::{to_yaml, validate};
+use crate::catalog::validate_config as validate;
+use crate::config::validate::to_yaml;
 use crate::config::{
     AcmeServer, App, CONFIG_FILE, Certificates, Challenge, Choice, Cluster, Config, Diagnostic,
     DnsProvider, FLUX_COMPONENTS, Flux, Git, Ingress, Network, Node, NodeRole, Provisioner,
@@ -388,7 +389,7 @@ fn read_existing(dir: &Path) -> Result<Option<Config>> {
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);
     };
-    match crate::config::parse(&text) {
+    match crate::catalog::parse_config(&text) {
         Ok(cfg) => Ok(Some(cfg)),
         Err(diags) => match serde_saphyr::from_str::<Config>(&text) {
             Ok(cfg) => Ok(Some(cfg)),
@@ -1367,8 +1368,8 @@ mod tests {
 
     #[test]
     fn every_path_the_validator_reports_has_a_question() {
-        let cfg =
-            crate::config::parse(include_str!("../../../examples/full.yaml")).expect("example");
+        let cfg = crate::catalog::parse_config(include_str!("../../../examples/full.yaml"))
+            .expect("example");
         for path in [
             "cluster.name",
             "cluster.domain",
@@ -1409,8 +1410,8 @@ mod tests {
 
     #[test]
     fn changes_are_listed_by_key_path() {
-        let old =
-            crate::config::parse(include_str!("../../../examples/homelab.yaml")).expect("example");
+        let old = crate::catalog::parse_config(include_str!("../../../examples/homelab.yaml"))
+            .expect("example");
         let mut new = old.clone();
         assert!(changed_paths(&old, &new).is_empty());
         new.cluster.domain = "lab.example.org".into();

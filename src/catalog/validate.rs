@@ -1,20 +1,50 @@
-//! The rules of `apps:`: each entry is a catalog app whose settings are answers its profile
-//! accepts, in a namespace and at a host of its own.
+//! The rules of `homelab.yaml` that need the catalog, and the loader that holds the file to
+//! every rule (the model's own from `config::validate`, then these). The rules of `apps:`:
+//! each entry is a catalog app whose settings are answers its profile accepts, in a
+//! namespace and at a host of its own.
 //!
 //! `add-app` asks the profile's questions, but `homelab.yaml` can be edited by hand and every
 //! command renders from it, so the same rules run on every load: a setting that would not
 //! pass the question at `add-app` time never reaches a template either.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
-use super::{Diagnostic, Diagnostics, did_you_mean, field, is_secret_key, join};
 use crate::catalog::{self, Profile};
+use crate::config::validate::{
+    self as config_rules, Diagnostic, Diagnostics, did_you_mean, field, is_secret_key, join,
+};
 use crate::config::{App, Config};
 use crate::error::{Error, Result};
 use crate::text::Shown;
 
-pub(super) fn validate_apps(cfg: &Config, d: &mut Diagnostics) {
-    let reserved = crate::render::plan::reserved_namespaces();
+/// Read `<dir>/homelab.yaml` (or the file itself) and hold it to every rule; every problem
+/// in one usage error. The one loader of every command.
+pub fn load_config(dir_or_file: &Path) -> Result<Config> {
+    config_rules::load_with(dir_or_file, &rules)
+}
+
+/// Parse `homelab.yaml` text and hold it to every rule; on failure, every problem.
+pub fn parse_config(text: &str) -> std::result::Result<Config, Vec<Diagnostic>> {
+    config_rules::parse_with(text, &rules)
+}
+
+/// Every rule of `homelab.yaml` (the model's, then the catalog's); empty when valid.
+pub fn validate_config(cfg: &Config) -> Vec<Diagnostic> {
+    config_rules::validate_with(cfg, &rules)
+}
+
+/// The rules that need the catalog: the apps, then LoadBalancer addresses, hosts and the
+/// local StorageClass ([`catalog::config_problems`]).
+pub fn rules(cfg: &Config, d: &mut Diagnostics) {
+    validate_apps(cfg, d);
+    for (path, message) in catalog::config_problems(cfg) {
+        d.push(path, message);
+    }
+}
+
+fn validate_apps(cfg: &Config, d: &mut Diagnostics) {
+    let reserved = super::plan::reserved_namespaces();
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     let mut hosts: BTreeMap<&str, usize> = BTreeMap::new();
     let mut namespaces: BTreeMap<&str, usize> = BTreeMap::new();
@@ -206,7 +236,7 @@ pub fn check_new_app(cfg: &Config, app: &App) -> Result<()> {
     would_be.apps.push(app.clone());
     let index = would_be.apps.len() - 1;
     let prefix = format!("apps[{index}].");
-    let problems: Vec<Diagnostic> = super::validate(&would_be)
+    let problems: Vec<Diagnostic> = validate_config(&would_be)
         .into_iter()
         .filter_map(|diag| {
             let rest = diag.path.strip_prefix(&prefix)?;
