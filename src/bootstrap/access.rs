@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::manifests::str_at;
+use crate::bootstrap::cluster_secrets::{GIT_SECRET, PROVIDER_NAMESPACE};
 use crate::error::Result;
 use crate::kube::apply::Applier;
 use crate::kube::client::Access;
-use crate::kube::credentials::{GIT_SECRET, PROVIDER_NAMESPACE};
 
 /// The permissions applying `docs` needs: create and patch (server-side apply) per resource
 /// and namespace, plus reading Secrets to keep existing credentials.

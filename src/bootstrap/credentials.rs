@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use ssh_key::HashAlg;
 
+use super::cluster_secrets::{self as credentials, GIT_SECRET, GitRemote, SOPS_SECRET};
 use super::{Options, Ui};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::hostkeys::HostKeyPolicy;
-use crate::kube::credentials::{self, GIT_SECRET, GitRemote, SOPS_SECRET};
 
 /// A freshly made (or supplied) deploy key to show the user, and to check with.
 pub struct NewDeployKey {

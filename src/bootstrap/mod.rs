@@ -12,6 +12,7 @@
 //! a future node-provisioning flow can pass its own), so it stays usable as a library.
 
 mod access;
+pub mod cluster_secrets;
 mod credentials;
 mod manifests;
 
@@ -26,7 +27,6 @@ use crate::config::Config;
 use crate::error::{Error, Result, Status};
 use crate::kube::apply::{Applier, ApplyOptions, ApplyReport};
 use crate::kube::client;
-use crate::kube::credentials as kube_credentials;
 use crate::kube::wait::{self, Check, Target};
 use crate::net::{DEFAULT_REQUEST_TIMEOUT, human};
 
@@ -181,7 +181,7 @@ fn expected_revision(dir: &Path, branch: &str) -> Option<String> {
 /// Pre-flight, apply, wait.
 pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &Options, ui: &dyn Ui) -> Result<Status> {
     // 1. Everything local, before touching the cluster.
-    let remote = kube_credentials::parse_remote(&cfg.git.url)?;
+    let remote = cluster_secrets::parse_remote(&cfg.git.url)?;
     let flux_dir = dir
         .join("clusters")
         .join(&cfg.cluster.name)
@@ -196,7 +196,7 @@ pub async fn bootstrap(dir: &Path, cfg: &Config, opts: &Options, ui: &dyn Ui) ->
     }
     // Flux trusts the chart mirror's CA from its first start (the rendered flux-system
     // kustomization mounts this Secret into source-controller).
-    let mirror_ca = kube_credentials::mirror_ca_secret(dir, cfg)?;
+    let mirror_ca = cluster_secrets::mirror_ca_secret(dir, cfg)?;
     let (sync, components): (Vec<Value>, Vec<Value>) = docs.into_iter().partition(is_sync_object);
     if !sync
         .iter()

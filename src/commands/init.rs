@@ -203,7 +203,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Status> {
         }
         match crate::bootstrap::reachable(&(&options.kube).into()) {
             Err(why) => Bootstrap::Unreachable(why),
-            Ok(()) => match crate::kube::credentials::parse_remote(&cfg.git.url) {
+            Ok(()) => match crate::bootstrap::cluster_secrets::parse_remote(&cfg.git.url) {
                 Err(why) => Bootstrap::Unpullable(why.message),
                 Ok(_) => match options.engine().and_then(|engine| {
                     let ui = crate::ui::bootstrap::Terminal::new(options.yes);

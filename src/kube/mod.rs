@@ -3,7 +3,6 @@
 
 pub mod apply;
 pub mod client;
-pub mod credentials;
 pub mod k3s;
 pub mod patches;
 pub mod status;

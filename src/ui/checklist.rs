@@ -119,7 +119,7 @@ pub fn init_items(cfg: &Config, outcome: &InitOutcome) -> Vec<Item> {
     // Whatever stopped the bootstrap first, a git.url Flux cannot pull from must be fixed too.
     if !cfg.git.url.is_empty()
         && !matches!(outcome.bootstrap, Bootstrap::Unpullable(_))
-        && let Err(why) = crate::kube::credentials::parse_remote(&cfg.git.url)
+        && let Err(why) = crate::bootstrap::cluster_secrets::parse_remote(&cfg.git.url)
     {
         items.push(todo(format!(
             "Flux in the cluster cannot pull from git.url: {}; set an ssh:// or https:// URL it can reach, `homelab render` and `homelab push`",

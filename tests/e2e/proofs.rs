@@ -7,8 +7,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use homelab::bootstrap::cluster_secrets as credentials;
 use homelab::kube::apply::{ApplyOptions, apply_documents};
-use homelab::kube::credentials;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};

@@ -437,7 +437,7 @@ impl Journey {
                 move |client| {
                     let sshd = sshd.clone();
                     async move {
-                        let (ns, name) = homelab::kube::credentials::GIT_SECRET;
+                        let (ns, name) = homelab::bootstrap::cluster_secrets::GIT_SECRET;
                         cluster::authorize_deploy_key(&client, &sshd, ns, name).await;
                     }
                 }
@@ -904,7 +904,7 @@ async fn bootstrap_objects(
     }
     for ns in [
         "flux-system",
-        homelab::kube::credentials::PROVIDER_NAMESPACE,
+        homelab::bootstrap::cluster_secrets::PROVIDER_NAMESPACE,
     ] {
         let secrets: Api<DynamicObject> = Api::namespaced_with(
             client.clone(),

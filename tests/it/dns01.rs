@@ -96,9 +96,14 @@ async fn credentials_from(
     client: &kube::Client,
     cfg: &Config,
     env: &BTreeMap<&str, OsString>,
-) -> homelab::error::Result<homelab::kube::credentials::DnsCredentials> {
-    homelab::kube::credentials::dns_credentials(client, cfg, &|var| env.get(var).cloned(), None)
-        .await
+) -> homelab::error::Result<homelab::bootstrap::cluster_secrets::DnsCredentials> {
+    homelab::bootstrap::cluster_secrets::dns_credentials(
+        client,
+        cfg,
+        &|var| env.get(var).cloned(),
+        None,
+    )
+    .await
 }
 
 fn cluster_issuers() -> ApiResource {

@@ -871,7 +871,7 @@ impl Wizard<'_> {
                 )?;
                 let url = &self.draft.git.url;
                 if !url.is_empty()
-                    && let Err(why) = crate::kube::credentials::parse_remote(url)
+                    && let Err(why) = crate::bootstrap::cluster_secrets::parse_remote(url)
                 {
                     crate::note!(
                         "{} {}: homelab can push there, but Flux in the cluster cannot pull from it, so `homelab init` will not bootstrap",

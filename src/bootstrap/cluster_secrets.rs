@@ -1,7 +1,8 @@
-//! The Secrets Flux needs and git can never hold: the git credentials Flux pulls with (an SSH
-//! deploy key with the git host's real host key, or an HTTPS token), the SOPS age identity
-//! (found by [`crate::secrets::require_key`]), and the DNS provider's API credentials for
-//! cert-manager.
+//! The Secrets bootstrap gives the cluster, which git can never hold: the git credentials
+//! Flux pulls with (an SSH deploy key with the git host's real host key, or an HTTPS token),
+//! the SOPS age identity (found by [`crate::secrets::require_key`]), and the DNS provider's
+//! API credentials for cert-manager. They need git's host-key policy, render's mirror CA and
+//! the age key, so they belong to bootstrap rather than to the cluster client.
 //!
 //! They are built in memory and applied straight to the cluster: never written to disk,
 //! never printed (only public keys and fingerprints are).
