@@ -692,8 +692,9 @@ fn describe(out: &std::process::Output) -> String {
     )
 }
 
-/// Not a test of its own: the body of the child processes above. Without its environment
-/// variables it does nothing.
+/// Not a test of its own: the body of the child processes above, which shows the write's
+/// report as `homelab render` does (the diff on stdout). Without its environment variables
+/// it does nothing.
 #[test]
 fn child_process() {
     let (Ok(mode), Ok(dir)) = (
@@ -707,7 +708,8 @@ fn child_process() {
         "force" => Mode::Force,
         _ => Mode::Apply,
     };
-    ok(Path::new(&dir), &v1(), mode);
+    let report = ok(Path::new(&dir), &v1(), mode);
+    homelab::ui::render::show(&report, false);
 }
 
 /// v0 rendered and committed, then uncommitted user edits: one to merge, one file of their own.
