@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use homelab::render::plan::{ALL_CHARTS, SourceKind};
 
@@ -749,13 +748,12 @@ fn the_download_path_fills_a_verified_cache_from_a_loopback_stand_in_for_upstrea
         .output()
         .unwrap());
 
-    // A second run downloads nothing: with both stand-ins gone it still answers at once.
+    // A second run downloads nothing: with both stand-ins gone (and the URLs pointing at a
+    // closed port) it still succeeds.
     drop(http);
     drop(registry);
-    let start = Instant::now();
     let out = download("http://127.0.0.1:9", "http://127.0.0.1:9");
     assert_eq!(PathBuf::from(ok(&out).trim()), cache);
-    assert!(start.elapsed() < Duration::from_secs(30));
 
     // The downloaded directory serves real tests: render + kustomize, CRD field checks, and
     // every HelmRelease templated with its chart from the cache.
@@ -764,7 +762,7 @@ fn the_download_path_fills_a_verified_cache_from_a_loopback_stand_in_for_upstrea
             "--exact",
             "render::example_renders_a_tree_kustomize_builds",
             "render::every_custom_object_uses_only_fields_its_crd_declares",
-            "charts::every_pinned_chart_version_is_in_the_fixtures_index",
+            "charts::every_pinned_chart_version_is_in_the_fixtures_index_or_has_a_stand_in",
             "charts::every_helm_release_templates_with_its_real_chart_and_serves_what_homelab_routes_to",
         ])
         .env("HOMELAB_FIXTURES_DIR", &cache)
