@@ -12,18 +12,7 @@ use homelab::catalog::{self, Profile, Validation};
 use homelab::config::{App, Challenge, Config, IngressController};
 use serde_json::Value;
 
-use crate::support::{self, homelab, sops};
-
-pub(crate) fn example() -> Config {
-    let text = std::fs::read_to_string(support::example_config()).expect("example config");
-    serde_saphyr::from_str(&text).expect("example config parses")
-}
-
-pub(crate) fn full() -> Config {
-    let text = std::fs::read_to_string(support::root().join("examples/full.yaml"))
-        .expect("full example config");
-    serde_saphyr::from_str(&text).expect("full example config parses")
-}
+use crate::support::{self, example, homelab, sops};
 
 /// `cfg` with every app of the catalog installed as `add-app --non-interactive` would,
 /// one after the other (so each LoadBalancer address is the next free one).
@@ -957,7 +946,7 @@ fn add_app_refuses_an_invalid_homelab_yaml_and_writes_no_key() {
 
 #[test]
 fn add_and_remove_edit_homelab_yaml_in_place_keeping_comments() {
-    let full = support::root().join("examples/full.yaml");
+    let full = support::full_example_config();
     let repo = Repo::rendered(&full);
     let original = repo.read("homelab.yaml");
     let comments = |t: &str| t.lines().filter(|l| l.contains('#')).count();

@@ -747,9 +747,9 @@ fn every_helm_release_templates_with_its_real_chart_and_serves_what_homelab_rout
     let mut failures = Vec::new();
 
     // traefik, csi-driver-nfs, every volume on NFS.
-    let default = crate::apps::with_every_app(crate::apps::example());
+    let default = crate::apps::with_every_app(support::example());
     // envoy-gateway, nfs-subdir-external-provisioner, databases on a node-local class.
-    let mut full = crate::apps::full();
+    let mut full = support::full_example();
     full.storage.local_class = Some("local-path".to_owned());
     let full = crate::apps::with_every_app(full);
     for cfg in [&default, &full] {

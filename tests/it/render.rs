@@ -10,22 +10,11 @@ use homelab::render::{Rendered, render};
 
 use crate::support;
 
-fn load(path: &Path) -> Config {
-    let text = std::fs::read_to_string(path).expect("read config");
-    serde_saphyr::from_str(&text).expect("config parses")
-}
-
 fn flux_install() -> String {
     std::fs::read_to_string(support::flux_install()).expect("read the Flux fixture")
 }
 
-fn example() -> Config {
-    load(&support::example_config())
-}
-
-fn full() -> Config {
-    load(&support::root().join("examples/full.yaml"))
-}
+use support::{example, full_example as full};
 
 /// Every `.yaml` file of the tree, parsed document by document.
 fn parse_all(rendered: &Rendered) -> BTreeMap<String, Vec<serde_json::Value>> {

@@ -59,6 +59,29 @@ pub fn example_config() -> PathBuf {
     root().join("examples/homelab.yaml")
 }
 
+/// The full example: every non-default option (the configuration reference's example).
+pub fn full_example_config() -> PathBuf {
+    root().join("examples/full.yaml")
+}
+
+/// `examples/homelab.yaml`, parsed and validated the way every command loads `homelab.yaml`.
+pub fn example() -> homelab::config::Config {
+    load_config(&example_config())
+}
+
+/// `examples/full.yaml`, parsed and validated the way every command loads `homelab.yaml`.
+pub fn full_example() -> homelab::config::Config {
+    load_config(&full_example_config())
+}
+
+/// A configuration file through the validating parser; a test starting from an invalid
+/// example would prove nothing, so it stops here with every problem.
+pub fn load_config(path: &Path) -> homelab::config::Config {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    homelab::config::parse(&text).unwrap_or_else(|d| panic!("{}: {d:?}", path.display()))
+}
+
 /// The `XDG_CONFIG_HOME` of the binary under test: the age keys it creates live there.
 pub fn config_home() -> PathBuf {
     // Set for test binaries; an example sharing these helpers gets one under the target dir.
