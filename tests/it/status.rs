@@ -269,23 +269,56 @@ fn resource_version(o: &DynamicObject) -> u64 {
         .unwrap()
 }
 
+/// The commit Flux ran before the one sync waits for.
+const OLD: &str = "main@sha1:0123456789abcdef0123456789abcdef01234567";
+
+/// A fresh API server with a homelab's Flux objects (no status yet) and a local commit to
+/// sync: the GitRepository, the Kustomizations flux-system, infra-controllers, infra-configs
+/// and apps (each depending on the one before), and one HelmRelease.
+struct Synced {
+    server: ApiServer,
+    client: kube::Client,
+    repo: Repo,
+    revision: String,
+    objects: [Value; 6],
+}
+
+impl Synced {
+    async fn start() -> Synced {
+        let server = ApiServer::start();
+        let client = server.client().await;
+        install(&client).await;
+        homelab_objects(&client).await;
+        let repo = Repo::new();
+        let revision = repo.revision();
+        let objects = [
+            git_repository(),
+            kustomization("flux-system", &[]),
+            kustomization("infra-controllers", &[]),
+            kustomization("infra-configs", &["infra-controllers"]),
+            kustomization("apps", &["infra-configs"]),
+            helm_release("metallb-system", "metallb"),
+        ];
+        Synced {
+            server,
+            client,
+            repo,
+            revision,
+            objects,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_waits_link_by_link_until_flux_runs_the_local_commit() {
-    let server = ApiServer::start();
-    let client = server.client().await;
-    install(&client).await;
-    homelab_objects(&client).await;
-    let repo = Repo::new();
-    let revision = repo.revision();
-    let old = "main@sha1:0123456789abcdef0123456789abcdef01234567";
-    let (source, fluxk, controllers, configs, apps, metallb) = (
-        git_repository(),
-        kustomization("flux-system", &[]),
-        kustomization("infra-controllers", &[]),
-        kustomization("infra-configs", &["infra-controllers"]),
-        kustomization("apps", &["infra-configs"]),
-        helm_release("metallb-system", "metallb"),
-    );
+    let Synced {
+        server,
+        client,
+        repo,
+        revision,
+        objects: [source, fluxk, controllers, configs, apps, metallb],
+    } = Synced::start().await;
+    let old = OLD;
     // Flux ran the old commit until now.
     report(
         &client,
@@ -513,21 +546,14 @@ async fn requested_at(client: &kube::Client, obj: &Value) -> Option<String> {
 /// dependencies are current, and not before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_asks_a_kustomization_put_off_for_a_dependency_again_once_it_is_current() {
-    let server = ApiServer::start();
-    let client = server.client().await;
-    install(&client).await;
-    homelab_objects(&client).await;
-    let repo = Repo::new();
-    let revision = repo.revision();
-    let old = "main@sha1:0123456789abcdef0123456789abcdef01234567";
-    let (source, fluxk, controllers, configs, apps, metallb) = (
-        git_repository(),
-        kustomization("flux-system", &[]),
-        kustomization("infra-controllers", &[]),
-        kustomization("infra-configs", &["infra-controllers"]),
-        kustomization("apps", &["infra-configs"]),
-        helm_release("metallb-system", "metallb"),
-    );
+    let Synced {
+        server,
+        client,
+        repo,
+        revision,
+        objects: [source, fluxk, controllers, configs, apps, metallb],
+    } = Synced::start().await;
+    let old = OLD;
     report(
         &client,
         &metallb,
@@ -568,7 +594,8 @@ async fn sync_asks_a_kustomization_put_off_for_a_dependency_again_once_it_is_cur
         "dependency 'flux-system/infra-configs' is not ready"),
         "lastAppliedRevision": old, "lastHandledReconcileAt": token});
     report(&client, &apps, put_off.clone()).await;
-    sync.pending_with("Kustomization flux-system/infra-configs: ").await;
+    sync.pending_with("Kustomization flux-system/infra-configs: ")
+        .await;
     assert_eq!(
         requested_at(&client, &apps).await.as_deref(),
         Some(token.as_str()),
