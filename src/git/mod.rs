@@ -10,8 +10,7 @@ mod push;
 
 pub use credentials::{ENV_GIT_TOKEN, ENV_SSH_PASSPHRASE};
 pub use push::{
-    PushOptions, PushOutcome, REMOTE, RemoteUrl, SyncStatus, head_commit, parse_url, push,
-    remote_status,
+    PushOptions, PushOutcome, REMOTE, SyncStatus, head_commit, parse_url, push, remote_status,
 };
 
 use std::path::Path;

@@ -123,22 +123,6 @@ pub fn render_with(
     Ok(Rendered { files })
 }
 
-/// `git.url` as Flux's GitRepository accepts it: Flux takes only `ssh://`, `http(s)://`
-/// URLs, so the scp-like form people copy from their forge (`git@host:owner/repo.git`)
-/// becomes `ssh://git@host/owner/repo.git`. Other forms are kept as written.
-pub fn flux_git_url(url: &str) -> String {
-    let plain = !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !plain || url.contains("://") || url.starts_with('/') || url.starts_with('.') {
-        return url.to_owned();
-    }
-    match url.split_once(':') {
-        Some((authority, path)) if !authority.is_empty() && !authority.contains('/') => {
-            format!("ssh://{authority}/{}", path.trim_start_matches('/'))
-        }
-        _ => url.to_owned(),
-    }
-}
-
 /// The ClusterIssuer every app's certificates come from.
 pub fn cluster_issuer_name(cfg: &Config) -> &'static str {
     match (cfg.certificates.challenge, cfg.certificates.acme_server) {
@@ -218,7 +202,7 @@ fn base_context(cfg: &Config) -> Value {
     context! {
         cfg => Value::from(Serde(cfg)),
         cluster_path => format!("./clusters/{}", cfg.cluster.name),
-        flux_url => flux_git_url(&cfg.git.url),
+        flux_url => crate::config::git_url::flux_url(&cfg.git.url),
         issuer => cluster_issuer_name(cfg),
         acme => plan::uses_acme(cfg),
         acme_servers => context! { production => ACME_PRODUCTION, staging => ACME_STAGING },
