@@ -127,23 +127,26 @@ pub fn load(dir_or_file: &Path) -> Result<Config> {
             )));
         }
     };
-    parse(&text).map_err(|diags| {
-        let count = if diags.len() == 1 {
-            "1 problem".to_owned()
-        } else {
-            format!("{} problems", diags.len())
-        };
-        let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
-        Error::usage(format!(
-            "{} is not valid ({count}):\n{}",
-            file.display(),
-            lines.join("\n")
-        ))
-        .with_hint(format!(
-            "fix each key listed above in {}, then run the command again; the configuration reference documents every key",
-            file.display()
-        ))
-    })
+    parse(&text).map_err(|diags| invalid(&file, &diags))
+}
+
+/// The error for a `homelab.yaml`-shaped `file` with problems, whichever command read it.
+pub fn invalid(file: &Path, diags: &[Diagnostic]) -> Error {
+    let count = if diags.len() == 1 {
+        "1 problem".to_owned()
+    } else {
+        format!("{} problems", diags.len())
+    };
+    let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    Error::usage(format!(
+        "{} is not valid ({count}):\n{}",
+        file.display(),
+        lines.join("\n")
+    ))
+    .with_hint(format!(
+        "fix each key listed above in {}, then run the command again; the configuration reference documents every key",
+        file.display()
+    ))
 }
 
 /// Serialize a configuration as `homelab.yaml`: keys in the model's order, ending with a
