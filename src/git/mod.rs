@@ -17,9 +17,7 @@ use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
-
-use crate::error::Error;
+use crate::error::{Context as _, Error, Result};
 use git2::{IndexAddOption, Repository, RepositoryInitOptions, Signature};
 
 /// Make libgit2 give up connecting, and waiting for a server's next bytes, after `timeout`;
@@ -189,7 +187,7 @@ pub fn commit_paths(
     if parent.is_none() && tree.is_empty() {
         return Ok(None);
     }
-    let sig = signature(repo).map_err(|e| Error::failed(format!("git: {e:#}")))?;
+    let sig = signature(repo).context("git")?;
     let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
     let oid = repo
         .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
