@@ -12,6 +12,7 @@ mod rules;
 use include_dir::{Dir, include_dir};
 
 use crate::config::{App, Config};
+use crate::error::{Error, Result};
 
 pub use profile::{
     Chart, DEFAULT_TIMEOUT, Expose, LoadBalancer, Needs, Overlay, Profile, Question, SecretKey,
@@ -27,35 +28,37 @@ pub use rules::{app_problems, check_host, config_problems, next_free_address, sh
 static PROFILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/profiles");
 
 /// Parse one embedded profile file; errors name the file.
-fn parse(path: &str, text: &str) -> anyhow::Result<Profile> {
-    let mut profile: Profile =
-        serde_saphyr::from_str(text).map_err(|e| anyhow::anyhow!("profiles/{path}: {e}"))?;
+fn parse(path: &str, text: &str) -> Result<Profile> {
+    let defect = |e: String| Error::defect(format!("profiles/{path}: {e}"));
+    let mut profile: Profile = serde_saphyr::from_str(text).map_err(|e| defect(e.to_string()))?;
     let stem = path.trim_end_matches(".yaml");
-    anyhow::ensure!(
-        profile.name == stem,
-        "profiles/{path}: name {:?} must match the file name",
-        profile.name
-    );
-    add_sharing_questions(&mut profile).map_err(|e| anyhow::anyhow!("profiles/{path}: {e}"))?;
+    if profile.name != stem {
+        return Err(defect(format!(
+            "name {:?} must match the file name",
+            profile.name
+        )));
+    }
+    add_sharing_questions(&mut profile).map_err(defect)?;
     Ok(profile)
 }
 
 /// Every LoadBalancer address gets its opt-in to sharing right after it, so no profile can
 /// forget it and answers are validated like any other.
-fn add_sharing_questions(profile: &mut Profile) -> anyhow::Result<()> {
+fn add_sharing_questions(profile: &mut Profile) -> Result<(), String> {
     let mut out = Vec::new();
     for q in std::mem::take(&mut profile.questions) {
         let Some(lb) = &q.loadbalancer else {
             out.push(q);
             continue;
         };
-        anyhow::ensure!(
-            q.default.is_empty() && q.validation == Validation::Host,
-            "question {}: a loadbalancer address has `validation: host` and no default (the next free pool address is offered)",
-            q.key
-        );
+        if !q.default.is_empty() || q.validation != Validation::Host {
+            return Err(format!(
+                "question {}: a loadbalancer address has `validation: host` and no default (the next free pool address is offered)",
+                q.key
+            ));
+        }
         for port in &lb.ports {
-            rules::parse_port(port).map_err(|e| anyhow::anyhow!("question {}: {e}", q.key))?;
+            rules::parse_port(port).map_err(|e| format!("question {}: {e}", q.key))?;
         }
         let shared = Question {
             key: profile::shared_key(&q.key),
@@ -77,7 +80,7 @@ fn add_sharing_questions(profile: &mut Profile) -> anyhow::Result<()> {
 
 /// Every embedded profile with any parse error, sorted by name. The catalog tests call this
 /// so a broken profile fails the build's tests rather than hiding from [`all`].
-pub fn load_all() -> anyhow::Result<Vec<Profile>> {
+pub fn load_all() -> Result<Vec<Profile>> {
     let mut out = Vec::new();
     for file in PROFILES.files() {
         let path = file.path().to_string_lossy().into_owned();
@@ -86,7 +89,7 @@ pub fn load_all() -> anyhow::Result<Vec<Profile>> {
         }
         let text = file
             .contents_utf8()
-            .ok_or_else(|| anyhow::anyhow!("profiles/{path} is not UTF-8"))?;
+            .ok_or_else(|| Error::defect(format!("profiles/{path} is not UTF-8")))?;
         out.push(parse(&path, text)?);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

@@ -6,12 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context as _;
 use minijinja::value::Serde;
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
 use crate::config::{AcmeServer, Challenge, Config};
+use crate::error::{Error, Result};
 
 pub mod change;
 pub mod lock;
@@ -50,27 +50,41 @@ pub struct Rendered {
 }
 
 /// Render the whole repository with the templates embedded in this binary.
-pub fn render(cfg: &Config, flux_install: &str) -> anyhow::Result<Rendered> {
-    let env = templates::environment().context("loading the embedded templates")?;
+pub fn render(cfg: &Config, flux_install: &str) -> Result<Rendered> {
+    let env = embedded_templates()?;
     render_with(&env, cfg, flux_install)
 }
 
 /// Render every file but the Flux install manifest (which only `flux.version` and
 /// `flux.components` change, and which needs the Flux release): what `add-app`,
 /// `remove-app` and `push`'s freshness check compare.
-pub fn render_without_flux(cfg: &Config) -> anyhow::Result<Rendered> {
-    let env = templates::environment().context("loading the embedded templates")?;
+pub fn render_without_flux(cfg: &Config) -> Result<Rendered> {
+    let env = embedded_templates()?;
     render_without_flux_with(&env, cfg)
 }
 
-fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> anyhow::Result<Rendered> {
+/// The templates embedded in this binary; one that does not load is a defect.
+fn embedded_templates() -> Result<Environment<'static>> {
+    templates::environment().map_err(|e| {
+        Error::defect(format!(
+            "loading the embedded templates: {}",
+            crate::error::chain(&e)
+        ))
+    })
+}
+
+fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> Result<Rendered> {
     check_path_names(cfg)?;
     let base = base_context(cfg);
     let mut files = BTreeMap::new();
     for entry in plan::entries(cfg) {
-        let tmpl = env
-            .get_template(entry.template)
-            .with_context(|| format!("template {} is missing", entry.template))?;
+        let tmpl = env.get_template(entry.template).map_err(|e| {
+            Error::defect(format!(
+                "template {} is missing: {}",
+                entry.template,
+                crate::error::chain(&e)
+            ))
+        })?;
         let ctx = match entry.chart {
             Some(chart) => context! {
                 chart => Value::from(Serde(chart)),
@@ -81,9 +95,14 @@ fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> anyhow::Resu
             },
             None => context! { resources => entry.resources, ..base.clone() },
         };
-        let text = tmpl
-            .render(ctx)
-            .with_context(|| format!("rendering {} from {}", entry.path, entry.template))?;
+        let text = tmpl.render(ctx).map_err(|e| {
+            Error::defect(format!(
+                "rendering {} from {}: {}",
+                entry.path,
+                entry.template,
+                crate::error::chain(&e)
+            ))
+        })?;
         files.insert(entry.path, text);
     }
     // Installed apps are part of the repository: a re-render keeps them in step with the
@@ -91,7 +110,7 @@ fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> anyhow::Resu
     for app in &cfg.apps {
         files.extend(crate::catalog::render_app(cfg, app)?);
     }
-    files.insert(crate::config::CONFIG_FILE.to_owned(), config_yaml(cfg)?);
+    files.insert(crate::config::CONFIG_FILE.to_owned(), config_yaml(cfg));
     // Beside homelab.yaml, whose first line points editors at it; rendered, so it follows
     // the binary that reads the file.
     files.insert(
@@ -111,32 +130,11 @@ pub fn flux_components_path(cfg: &Config) -> String {
 }
 
 /// Render the whole repository with the templates of `env` (e.g. an older template set).
-pub fn render_with(
-    env: &Environment<'_>,
-    cfg: &Config,
-    flux_install: &str,
-) -> anyhow::Result<Rendered> {
+pub fn render_with(env: &Environment<'_>, cfg: &Config, flux_install: &str) -> Result<Rendered> {
     let Rendered { mut files } = render_without_flux_with(env, cfg)?;
-    let gotk = crate::flux::gotk_components(flux_install, &cfg.flux.version, &cfg.flux.components)
-        .map_err(anyhow::Error::new)?;
+    let gotk = crate::flux::gotk_components(flux_install, &cfg.flux.version, &cfg.flux.components)?;
     files.insert(flux_components_path(cfg), gotk);
     Ok(Rendered { files })
-}
-
-/// `git.url` as Flux's GitRepository accepts it: Flux takes only `ssh://`, `http(s)://`
-/// URLs, so the scp-like form people copy from their forge (`git@host:owner/repo.git`)
-/// becomes `ssh://git@host/owner/repo.git`. Other forms are kept as written.
-pub fn flux_git_url(url: &str) -> String {
-    let plain = !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !plain || url.contains("://") || url.starts_with('/') || url.starts_with('.') {
-        return url.to_owned();
-    }
-    match url.split_once(':') {
-        Some((authority, path)) if !authority.is_empty() && !authority.contains('/') => {
-            format!("ssh://{authority}/{}", path.trim_start_matches('/'))
-        }
-        _ => url.to_owned(),
-    }
 }
 
 /// The ClusterIssuer every app's certificates come from.
@@ -156,28 +154,27 @@ pub fn apps_resources(cfg: &Config) -> Vec<String> {
 /// Names that become repository paths must be DNS-1123 labels, so no configuration can
 /// write outside the repository or collide with another file (validation says so too; this
 /// keeps `render` safe on its own).
-fn check_path_names(cfg: &Config) -> anyhow::Result<()> {
+fn check_path_names(cfg: &Config) -> Result<()> {
     let mut names = vec![("cluster.name", cfg.cluster.name.as_str())];
     names.extend(cfg.apps.iter().map(|a| ("apps[].name", a.name.as_str())));
     for (field, name) in names {
         if !crate::catalog::is_dns_label(name) {
-            return Err(crate::error::Error::usage(format!(
+            return Err(Error::usage(format!(
                 "{field}: {name:?} is not a DNS label"
             ))
-            .with_hint("use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit")
-            .into());
+            .with_hint("use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"));
         }
     }
     Ok(())
 }
 
 /// `homelab.yaml` as written to the repository.
-pub fn config_yaml(cfg: &Config) -> anyhow::Result<String> {
+pub fn config_yaml(cfg: &Config) -> String {
     let body = crate::config::to_yaml(cfg);
-    Ok(format!(
+    format!(
         "{}\n# The homelab's configuration: edit it and run `homelab render` to update the repository.\n{body}",
         crate::config::schema::modeline()
-    ))
+    )
 }
 
 /// The DNS-over-HTTPS resolvers cert-manager checks DNS-01 records with (cert-manager takes
@@ -218,7 +215,7 @@ fn base_context(cfg: &Config) -> Value {
     context! {
         cfg => Value::from(Serde(cfg)),
         cluster_path => format!("./clusters/{}", cfg.cluster.name),
-        flux_url => flux_git_url(&cfg.git.url),
+        flux_url => crate::config::git_url::flux_url(&cfg.git.url),
         issuer => cluster_issuer_name(cfg),
         acme => plan::uses_acme(cfg),
         acme_servers => context! { production => ACME_PRODUCTION, staging => ACME_STAGING },
@@ -549,7 +546,6 @@ mod tests {
         let mut cfg = example();
         cfg.cluster.name = "../../etc".into();
         let err = render(&cfg, &install).unwrap_err();
-        let err = crate::error::Error::from(err);
         assert_eq!(err.exit_code(), 2);
         assert!(err.message.contains("cluster.name"), "{}", err.message);
         let mut cfg = example();

@@ -1160,3 +1160,42 @@ fn envoy_gateway_refuses_hosts_its_wildcard_listener_cannot_serve() {
         .code_is(2)
         .stderr_has("apps[0].host: start.other.org is outside example.com");
 }
+
+/// An app whose settings its profile cannot render with is a configuration error, and the
+/// same one whichever command meets it: `render` and `add-app` (of another app) exit 2
+/// with the same message naming the key, and change nothing; `add-app` given the same
+/// value by `--set` exits 2 too, naming the flag.
+#[test]
+fn an_app_setting_its_profile_refuses_fails_alike_from_render_and_add_app() {
+    let repo = Repo::new();
+    repo.edit_config(
+        "apps: []",
+        "apps:\n  - name: grafana\n    namespace: grafana\n    host: grafana.example.com\n    settings:\n      storage_size: lots\n",
+    );
+    repo.commit_all("grafana with a size its profile refuses");
+    let before = repo.snapshot();
+    let head = repo.head();
+    let error_lines = |run: &support::Run| -> Vec<String> {
+        run.stderr()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let render = homelab()
+        .dir(&repo.dir)
+        .env("HOMELAB_AGE_KEY_FILE", &repo.key)
+        .arg("render")
+        .expect_code(2)
+        .stderr_has("apps[0].settings.storage_size");
+    let add = repo.add(&["jellyfin", "--no-push"]).code_is(2);
+    assert_eq!(error_lines(&add), error_lines(&render));
+    assert_eq!(repo.snapshot(), before);
+    assert_eq!(repo.head(), head);
+
+    repo.edit_config("      storage_size: lots\n", "      storage_size: 5Gi\n");
+    repo.commit_all("a size it takes");
+    repo.add(&["uptime-kuma", "--no-push", "--set", "storage_size=lots"])
+        .code_is(2)
+        .stderr_has("storage_size");
+}
