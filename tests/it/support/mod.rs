@@ -92,6 +92,75 @@ pub fn history_blobs(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// Everything a command could change in a repository: every file outside `.git` with its
+/// content and modification time, HEAD, the tree it points at, every ref, and the paths
+/// `git status` reports. Two equal fingerprints mean a run changed nothing, not even by
+/// rewriting a file with the same bytes or moving a ref.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub files: std::collections::BTreeMap<String, (Vec<u8>, std::time::SystemTime)>,
+    pub head: Option<git2::Oid>,
+    pub tree: Option<git2::Oid>,
+    pub refs: Vec<(String, git2::Oid)>,
+    pub status: Vec<String>,
+}
+
+/// The [`Fingerprint`] of the repository at `dir`.
+pub fn fingerprint(dir: &Path) -> Fingerprint {
+    fn walk(
+        root: &Path,
+        dir: &Path,
+        out: &mut std::collections::BTreeMap<String, (Vec<u8>, std::time::SystemTime)>,
+    ) {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            let rel = path.strip_prefix(root).expect("prefix");
+            if rel == Path::new(".git") {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).expect("metadata");
+            if meta.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let content = std::fs::read(&path).unwrap_or_default();
+                let mtime = meta.modified().expect("mtime");
+                out.insert(rel.to_string_lossy().into_owned(), (content, mtime));
+            }
+        }
+    }
+    let mut files = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut files);
+    let repo = git2::Repository::open(dir).expect("open the repository");
+    let head = repo.head().ok().and_then(|h| h.target());
+    let tree = head
+        .and_then(|id| repo.find_commit(id).ok())
+        .map(|c| c.tree_id());
+    let mut refs: Vec<(String, git2::Oid)> = repo
+        .references()
+        .expect("refs")
+        .filter_map(|r| {
+            let r = r.ok()?;
+            Some((r.name().ok()?.to_owned(), r.target()?))
+        })
+        .collect();
+    refs.sort();
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(true);
+    let status = repo
+        .statuses(Some(&mut opts))
+        .expect("status")
+        .iter()
+        .map(|e| format!("{:?} {}", e.status(), e.path().unwrap_or_default()))
+        .collect();
+    Fingerprint {
+        files,
+        head,
+        tree,
+        refs,
+        status,
+    }
+}
+
 /// Start building a `homelab` invocation.
 pub fn homelab() -> Homelab {
     // Set for test binaries; examples sharing these helpers never run the binary.
