@@ -61,7 +61,11 @@ fn help_lists_every_subcommand() {
 
 #[test]
 fn unknown_flag_is_a_usage_error() {
-    homelab().arg("--no-such-flag").expect_code(2);
+    homelab()
+        .arg("--no-such-flag")
+        .expect_code(2)
+        .stderr_has("unexpected argument '--no-such-flag'")
+        .stderr_has("Usage: homelab");
 }
 
 #[test]
