@@ -656,9 +656,8 @@ fn add_refuse_remove_and_add_back_nextcloud() {
         .stderr_has("has no setting called \"colour\"");
     repo.add(&["jellyfin", "--namespace", "Bad_NS", "--no-push"])
         .code_is(2)
-        .stderr_has("--namespace")
-        .stderr_has("Bad_NS")
-        .stderr_has("hint:");
+        .stderr_has("--namespace: \"Bad_NS\" is not a valid namespace name")
+        .stderr_has("hint: use at most 63 lowercase letters");
     repo.add(&["pihole", "--set", "dns_address=192.168.1.240"])
         .code_is(2)
         .stderr_has("--set dns_address: 192.168.1.240 is network.ingress_address");

@@ -96,13 +96,43 @@ pub fn history_blobs(dir: &Path) -> Vec<(String, Vec<u8>)> {
 /// content and modification time, HEAD, the tree it points at, every ref, and the paths
 /// `git status` reports. Two equal fingerprints mean a run changed nothing, not even by
 /// rewriting a file with the same bytes or moving a ref.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct Fingerprint {
     pub files: std::collections::BTreeMap<String, (Vec<u8>, std::time::SystemTime)>,
     pub head: Option<git2::Oid>,
     pub tree: Option<git2::Oid>,
     pub refs: Vec<(String, git2::Oid)>,
     pub status: Vec<String>,
+}
+
+/// Files as their size, a hash of their bytes and their time, so a failed comparison shows
+/// which paths differ rather than every byte.
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::hash::{Hash as _, Hasher as _};
+        let files: std::collections::BTreeMap<&str, String> = self
+            .files
+            .iter()
+            .map(|(path, (bytes, mtime))| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                bytes.hash(&mut h);
+                let since = mtime
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                (
+                    path.as_str(),
+                    format!("{} bytes #{:016x} @{since:?}", bytes.len(), h.finish()),
+                )
+            })
+            .collect();
+        f.debug_struct("Fingerprint")
+            .field("files", &files)
+            .field("head", &self.head)
+            .field("tree", &self.tree)
+            .field("refs", &self.refs)
+            .field("status", &self.status)
+            .finish()
+    }
 }
 
 /// The [`Fingerprint`] of the repository at `dir`.
