@@ -664,8 +664,15 @@ fn add_refuse_remove_and_add_back_nextcloud() {
     assert_eq!(repo.snapshot(), added);
     assert_eq!(repo.head(), head);
 
-    // Remove: back to the start, apart from an empty apps list and .sops.yaml.
+    // Remove: back to the start, apart from an empty apps list and .sops.yaml, in one commit.
     repo.remove("nextcloud").code_is(0);
+    let git = git2::Repository::open(&repo.dir).expect("open");
+    let removal = git.find_commit(repo.head()).expect("commit");
+    assert_eq!(
+        removal.parent_ids().collect::<Vec<_>>(),
+        [head],
+        "one commit"
+    );
     assert!(!repo.dir.join("apps/nextcloud").exists());
     assert!(repo.config().apps.is_empty());
     let kust = parse_yaml("apps", &repo.read("apps/kustomization.yaml"));
