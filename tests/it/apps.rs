@@ -180,6 +180,43 @@ fn catalog_has_the_promised_apps_with_pinned_versions() {
     assert_eq!(catalog::suggest("zzzzqqq"), None);
 }
 
+/// The catalog table of docs/apps.md says, for every app, the chart version and namespace
+/// its profile pins: one row per profile, the same values.
+#[test]
+fn the_catalog_table_in_the_docs_matches_the_profiles() {
+    let docs = std::fs::read_to_string(support::root().join("docs/apps.md")).expect("docs");
+    let header = "| App | Chart | Version | Namespace | Data |";
+    let rows: BTreeMap<String, (String, String)> = docs
+        .split_once(header)
+        .unwrap_or_else(|| panic!("docs/apps.md has no {header:?} table"))
+        .1
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            (
+                cells[0].to_owned(),
+                (cells[2].to_owned(), cells[3].to_owned()),
+            )
+        })
+        .collect();
+    let profiles: BTreeMap<String, (String, String)> = catalog::load_all()
+        .expect("every profile parses")
+        .into_iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                (p.chart.version.clone(), p.namespace.clone()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows, profiles,
+        "docs/apps.md (left) against profiles/ (right)"
+    );
+}
+
 #[test]
 fn profiles_declare_what_their_volumes_hold_and_their_values_agree() {
     use homelab::catalog::StorageNeed;
