@@ -1122,20 +1122,6 @@ fn add_app_is_rolled_back_after_a_failure_or_a_crash_at_any_write() {
 }
 
 #[test]
-fn after_add_app_render_has_nothing_to_do() {
-    let repo = Repo::rendered(&support::example_config());
-    repo.add(&["nextcloud", "--no-push"]).code_is(0);
-    let head = repo.head();
-    homelab()
-        .dir(&repo.dir)
-        .env("HOMELAB_AGE_KEY_FILE", &repo.key)
-        .arg("render")
-        .ok()
-        .stderr_has("nothing to commit");
-    assert_eq!(repo.head(), head);
-}
-
-#[test]
 fn remove_app_keeps_what_the_user_edited_or_added() {
     let repo = Repo::rendered(&support::example_config());
     repo.add(&["nextcloud", "--no-push"]).code_is(0);
