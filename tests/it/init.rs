@@ -41,12 +41,14 @@ fn init_from_config_renders_and_commits_once() {
         "work tree not clean after init"
     );
 
-    // Twice: nothing changes.
+    // Twice: nothing changes, not a file, not its time, not a ref.
+    let before = crate::support::fingerprint(&dir);
     homelab()
         .args(["init", "--no-push", "--no-bootstrap", "--config"])
         .arg(example_config())
         .dir(&dir)
         .ok();
+    assert_eq!(crate::support::fingerprint(&dir), before);
     assert_eq!(commit_count(&dir), 1);
 }
 
