@@ -278,6 +278,8 @@ pub fn render_app(cfg: &Config, app: &App) -> Result<BTreeMap<String, String>> {
         namespace => &app.namespace,
         host => &app.host,
         chart => to_mj(&serde_json::to_value(&profile.chart)?),
+        version => &profile.chart.version,
+        oci => profile.chart.oci.is_some(),
         source => to_mj(&serde_json::to_value(crate::render::mirror::app_source(cfg, &profile.chart))?),
         issuer => cluster_issuer_name(cfg),
         tls_secret => format!("{}-tls", app.name),
@@ -301,7 +303,7 @@ pub fn render_app(cfg: &Config, app: &App) -> Result<BTreeMap<String, String>> {
     };
     files.insert(
         format!("{dir}/{source}"),
-        render_template(&format!("apps/{source}"), base.clone())?,
+        render_template("partials/chart-source.yaml", base.clone())?,
     );
     resources.push(source.to_owned());
     if has_secrets(&profile, app) {

@@ -75,6 +75,11 @@ fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> anyhow::Resu
         let ctx = match entry.component {
             Some(component) => context! {
                 chart => Value::from(Serde(component)),
+                // What the chart source template shares with apps.
+                name => component.name,
+                namespace => component.namespace,
+                version => component.version,
+                oci => component.source == SourceKind::Oci,
                 source => Value::from(Serde(chart_source(cfg, component))),
                 layer => component.layer,
                 resources => entry.resources,
@@ -340,12 +345,14 @@ mod tests {
                 }
             }
         }
-        // Partials (`_name`) are rendered through their includers.
+        // Partials (`_name`) are rendered through their includers; `partials/` are shared
+        // with the apps.
         let all: BTreeSet<String> = templates::sources()
             .into_iter()
             .map(|(name, _)| name)
             .filter(|n| n.starts_with("repo/") && !n.rsplit('/').next().unwrap().starts_with('_'))
             .collect();
+        used.retain(|n| !n.starts_with("partials/"));
         assert_eq!(all, used);
     }
 

@@ -124,7 +124,7 @@ pub fn controller_files(c: &Component) -> Vec<(&'static str, &'static str)> {
             "namespace.yaml",
             "repo/infrastructure/controllers/namespace.yaml",
         ),
-        ("source.yaml", "repo/infrastructure/controllers/source.yaml"),
+        ("source.yaml", "partials/chart-source.yaml"),
         ("release.yaml", c.release_template),
     ];
     files.extend_from_slice(c.extra_files);
