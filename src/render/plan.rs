@@ -8,30 +8,14 @@
 use serde::Serialize;
 
 use crate::component::{Component, ComponentId};
-use crate::config::{Challenge, Config, IngressController, Provisioner};
+use crate::config::{Challenge, Config, Provisioner};
 
 /// How long a controller's Flux Kustomization may take to apply and become healthy.
 const CONTROLLER_TIMEOUT: &str = "15m";
 
-/// The component that serves `ingress.controller`.
-pub fn ingress(controller: IngressController) -> ComponentId {
-    match controller {
-        IngressController::Traefik => ComponentId::Traefik,
-        IngressController::EnvoyGateway => ComponentId::EnvoyGateway,
-    }
-}
-
-/// The component that serves `storage.provisioner`.
-pub fn storage(provisioner: Provisioner) -> ComponentId {
-    match provisioner {
-        Provisioner::CsiDriverNfs => ComponentId::CsiDriverNfs,
-        Provisioner::NfsSubdirExternalProvisioner => ComponentId::NfsSubdir,
-    }
-}
-
 /// The StorageClass provisioner name of each NFS provisioner.
 pub fn storage_provisioner_name(p: Provisioner) -> &'static str {
-    storage(p)
+    p.component()
         .component()
         .storage_provisioner
         .expect("every storage component names its provisioner (checked by the component tests)")
@@ -42,8 +26,8 @@ pub fn controllers(cfg: &Config) -> Vec<&'static Component> {
     [
         ComponentId::Metallb,
         ComponentId::CertManager,
-        ingress(cfg.ingress.controller),
-        storage(cfg.storage.provisioner),
+        cfg.ingress.controller.component(),
+        cfg.storage.provisioner.component(),
     ]
     .map(ComponentId::component)
     .to_vec()
@@ -209,7 +193,7 @@ pub fn uses_acme(cfg: &Config) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Choice;
+    use crate::config::{Choice, IngressController};
 
     fn example() -> Config {
         serde_saphyr::from_str(include_str!("../../examples/homelab.yaml")).expect("example parses")
@@ -228,8 +212,8 @@ mod tests {
                     [
                         ComponentId::Metallb,
                         ComponentId::CertManager,
-                        ingress(ingress_choice),
-                        storage(provisioner)
+                        ingress_choice.component(),
+                        provisioner.component()
                     ]
                 );
                 let layers = layers(&cfg);

@@ -16,7 +16,6 @@ use crate::doctor::causes::{Causes, Root};
 use crate::doctor::snapshot::{Listing, Snapshot};
 use crate::doctor::{Finding, Section, Severity};
 use crate::kube::status;
-use crate::render::plan;
 
 const ENVOY_OWNER_LABEL: &str = "gateway.envoyproxy.io/owning-gateway-name";
 
@@ -39,7 +38,7 @@ fn is_load_balancer(svc: &Service) -> bool {
 
 /// The namespace of the ingress controller homelab.yaml chooses.
 pub(super) fn ingress_namespace(cfg: &Config) -> &'static str {
-    plan::ingress(cfg.ingress.controller).namespace()
+    cfg.ingress.controller.component().namespace()
 }
 
 /// A MetalLB workload (controller Deployment or speaker DaemonSet) as a finding.

@@ -10,7 +10,6 @@ use crate::config::Config;
 use crate::doctor::causes::{Causes, Root};
 use crate::doctor::snapshot::{Listing, Snapshot};
 use crate::doctor::{Finding, Section};
-use crate::render::plan;
 
 const DEFAULT_CLASS_ANNOTATION: &str = "storageclass.kubernetes.io/is-default-class";
 
@@ -25,7 +24,7 @@ pub fn nfs_port() -> u16 {
 
 /// Where the configured NFS provisioner runs.
 fn provisioner_namespace(cfg: &Config) -> &'static str {
-    plan::storage(cfg.storage.provisioner).namespace()
+    cfg.storage.provisioner.component().namespace()
 }
 
 pub async fn storage(cfg: &Config, snap: &Snapshot, causes: &Causes) -> Section {
