@@ -1,6 +1,7 @@
 //! From a profile and an installed app to the files under `apps/<name>/`.
 //!
-//! Object skeletons come from `templates/apps/` (strict, JSON-escaped); HelmRelease values
+//! Object skeletons come from `templates/apps/` and `templates/partials/` (the chart source
+//! and release policy shared with the infrastructure; strict, JSON-escaped); HelmRelease values
 //! come from the profile as structured data, with `{{ … }}` expressions in string leaves
 //! evaluated one leaf at a time and the result serialized as JSON, so no answer can
 //! change the shape of the YAML.
