@@ -1,4 +1,4 @@
-//! The app catalog: profiles under `profiles/`, embedded in the binary.
+//! The app catalog: profiles under `profiles/apps/`, embedded in the binary and parsed once.
 //!
 //! The catalog is data, so adding an app is one YAML file and no Rust: a profile names its
 //! chart, the questions to ask, the Secret keys it needs and its HelmRelease values. This
@@ -8,6 +8,8 @@
 mod profile;
 mod render;
 mod rules;
+
+use std::sync::LazyLock;
 
 use include_dir::{Dir, include_dir};
 
@@ -27,12 +29,37 @@ pub use rules::{app_problems, check_host, config_problems, next_free_address, sh
 /// The `profiles/` directory, embedded at build time.
 static PROFILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/profiles");
 
+/// The folder of `profiles/` that holds the app catalog.
+const APPS: &str = "apps";
+
+/// The catalog, parsed once on first use.
+static CATALOG: LazyLock<Vec<Profile>> = LazyLock::new(|| {
+    load_all().expect("the embedded profiles are valid (checked by the catalog tests)")
+});
+
+/// The embedded YAML files of one folder of `profiles/`: `(path below profiles/, file)`.
+fn profile_files(
+    folder: &str,
+) -> impl Iterator<Item = (String, &'static include_dir::File<'static>)> {
+    PROFILES
+        .get_dir(folder)
+        .into_iter()
+        .flat_map(|dir| dir.files())
+        .map(|f| (f.path().to_string_lossy().into_owned(), f))
+        .filter(|(path, _)| path.ends_with(".yaml"))
+}
+
+/// The name a profile file must carry: its file name without `.yaml`.
+fn stem(path: &str) -> &str {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.strip_suffix(".yaml").unwrap_or(file)
+}
+
 /// Parse one embedded profile file; errors name the file.
 fn parse(path: &str, text: &str) -> Result<Profile> {
     let defect = |e: String| Error::defect(format!("profiles/{path}: {e}"));
     let mut profile: Profile = serde_saphyr::from_str(text).map_err(|e| defect(e.to_string()))?;
-    let stem = path.trim_end_matches(".yaml");
-    if profile.name != stem {
+    if profile.name != stem(path) {
         return Err(defect(format!(
             "name {:?} must match the file name",
             profile.name
@@ -82,11 +109,7 @@ fn add_sharing_questions(profile: &mut Profile) -> Result<(), String> {
 /// so a broken profile fails the build's tests rather than hiding from [`all`].
 pub fn load_all() -> Result<Vec<Profile>> {
     let mut out = Vec::new();
-    for file in PROFILES.files() {
-        let path = file.path().to_string_lossy().into_owned();
-        if !path.ends_with(".yaml") {
-            continue;
-        }
+    for (path, file) in profile_files(APPS) {
         let text = file
             .contents_utf8()
             .ok_or_else(|| Error::defect(format!("profiles/{path} is not UTF-8")))?;
@@ -98,21 +121,17 @@ pub fn load_all() -> Result<Vec<Profile>> {
 
 /// Every profile of the catalog, sorted by name.
 pub fn all() -> Vec<Profile> {
-    load_all().expect("the embedded profiles are valid (checked by the catalog tests)")
+    CATALOG.clone()
 }
 
 /// The profile called `name`.
 pub fn get(name: &str) -> Option<Profile> {
-    all().into_iter().find(|p| p.name == name)
+    CATALOG.iter().find(|p| p.name == name).cloned()
 }
 
 /// The catalog name closest to a mistyped `name`, if one is close enough to be a typo.
 pub fn suggest(name: &str) -> Option<&'static str> {
-    let names: Vec<&'static str> = PROFILES
-        .files()
-        .filter_map(|f| f.path().to_str())
-        .filter_map(|p| p.strip_suffix(".yaml"))
-        .collect();
+    let names: Vec<&'static str> = CATALOG.iter().map(|p| p.name.as_str()).collect();
     let lower = name.to_ascii_lowercase();
     names
         .iter()
@@ -145,5 +164,5 @@ pub fn default_host(cfg: &Config, profile: &Profile) -> String {
 
 /// Profile names, for "see the list" messages.
 pub fn names() -> Vec<String> {
-    all().into_iter().map(|p| p.name).collect()
+    CATALOG.iter().map(|p| p.name.clone()).collect()
 }

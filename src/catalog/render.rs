@@ -1,6 +1,7 @@
 //! From a profile and an installed app to the files under `apps/<name>/`.
 //!
-//! Object skeletons come from `templates/apps/` (strict, JSON-escaped); HelmRelease values
+//! Object skeletons come from `templates/apps/` and `templates/partials/` (the chart source
+//! and release policy shared with the infrastructure; strict, JSON-escaped); HelmRelease values
 //! come from the profile as structured data, with `{{ … }}` expressions in string leaves
 //! evaluated one leaf at a time and the result serialized as JSON, so no answer can
 //! change the shape of the YAML.
@@ -296,6 +297,8 @@ fn profile_files(cfg: &Config, profile: &Profile, app: &App) -> Result<BTreeMap<
         namespace => &app.namespace,
         host => &app.host,
         chart => to_mj(&serde_json::to_value(&profile.chart)?),
+        version => &profile.chart.version,
+        oci => profile.chart.oci.is_some(),
         source => to_mj(&serde_json::to_value(crate::render::mirror::app_source(cfg, &profile.chart))?),
         issuer => cluster_issuer_name(cfg),
         tls_secret => format!("{}-tls", app.name),
@@ -319,7 +322,7 @@ fn profile_files(cfg: &Config, profile: &Profile, app: &App) -> Result<BTreeMap<
     };
     files.insert(
         format!("{dir}/{source}"),
-        render_template(&format!("apps/{source}"), base.clone())?,
+        render_template("partials/chart-source.yaml", base.clone())?,
     );
     resources.push(source.to_owned());
     if has_secrets(profile, app) {

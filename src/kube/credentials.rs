@@ -24,7 +24,7 @@ pub const GIT_SECRET: (&str, &str) = ("flux-system", "flux-system");
 /// The Secret the Kustomizations decrypt SOPS files with.
 pub const SOPS_SECRET: (&str, &str) = ("flux-system", "sops-age");
 /// Where cert-manager looks for the DNS provider's credentials.
-pub const PROVIDER_NAMESPACE: &str = "cert-manager";
+pub const PROVIDER_NAMESPACE: &str = crate::component::ComponentId::CertManager.namespace();
 
 /// How Flux reaches the git remote.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use minijinja::value::Serde;
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
+use crate::component::{Component, ComponentId, SourceKind};
 use crate::config::{AcmeServer, Challenge, Config};
 use crate::error::{Error, Result};
 
@@ -31,7 +32,7 @@ pub const ACME_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/dir
 /// The shared Gateway (envoy-gateway only) apps attach their HTTPRoutes to.
 pub const GATEWAY_NAME: &str = "homelab";
 /// The namespace of the shared Gateway: Envoy Gateway's own.
-pub const GATEWAY_NAMESPACE: &str = plan::ENVOY_GATEWAY.namespace;
+pub const GATEWAY_NAMESPACE: &str = ComponentId::EnvoyGateway.namespace();
 /// The Gateway's HTTPS listener, which serves the wildcard `*.<domain>` certificate and which
 /// app HTTPRoutes name as their `sectionName`.
 pub const GATEWAY_SECTION: &str = "https";
@@ -85,11 +86,16 @@ fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> Result<Rende
                 crate::error::chain(&e)
             ))
         })?;
-        let ctx = match entry.chart {
-            Some(chart) => context! {
-                chart => Value::from(Serde(chart)),
-                source => Value::from(Serde(chart_source(cfg, &chart))),
-                layer => plan::layer_name(&chart),
+        let ctx = match entry.component {
+            Some(component) => context! {
+                chart => Value::from(Serde(component)),
+                // What the chart source template shares with apps.
+                name => component.name,
+                namespace => component.namespace,
+                version => component.version,
+                oci => component.source == SourceKind::Oci,
+                source => Value::from(Serde(chart_source(cfg, component))),
+                layer => component.layer,
                 resources => entry.resources,
                 ..base.clone()
             },
@@ -181,11 +187,11 @@ pub fn config_yaml(cfg: &Config) -> String {
 /// `https://` URLs here since v1.13): two operators, addressed by IP so no lookup is needed.
 pub const DNS01_RESOLVERS: &str = "https://1.1.1.1/dns-query,https://8.8.8.8/dns-query";
 
-/// The source of an infrastructure chart, upstream or on the mirror.
-pub fn chart_source(cfg: &Config, chart: &plan::Chart) -> mirror::Source {
-    match chart.source {
-        plan::SourceKind::Oci => mirror::oci_repository(cfg, chart.url),
-        plan::SourceKind::Helm => mirror::helm_repository(cfg, chart.url),
+/// The source of a component's chart, upstream or on the mirror.
+pub fn chart_source(cfg: &Config, component: &Component) -> mirror::Source {
+    match component.source {
+        SourceKind::Oci => mirror::oci_repository(cfg, component.url),
+        SourceKind::Helm => mirror::helm_repository(cfg, component.url),
     }
 }
 
@@ -234,14 +240,13 @@ fn base_context(cfg: &Config) -> Value {
         chart_mirrors => mirror::urls(cfg),
         apps => apps_resources(cfg),
         storage_provisioner => plan::storage_provisioner_name(cfg.storage.provisioner),
-        charts => context! {
-            metallb => Value::from(Serde(plan::METALLB)),
-            cert_manager => Value::from(Serde(plan::CERT_MANAGER)),
-            traefik => Value::from(Serde(plan::TRAEFIK)),
-            envoy_gateway => Value::from(Serde(plan::ENVOY_GATEWAY)),
-            csi_driver_nfs => Value::from(Serde(plan::CSI_DRIVER_NFS)),
-            nfs_subdir => Value::from(Serde(plan::NFS_SUBDIR)),
-        },
+        // Every component by id (`charts.cert_manager.namespace`), installed or not.
+        charts => Value::from(Serde(
+            ComponentId::ALL
+                .map(|id| (id, id.component()))
+                .into_iter()
+                .collect::<BTreeMap<_, _>>(),
+        )),
     }
 }
 
@@ -337,12 +342,14 @@ mod tests {
                 }
             }
         }
-        // Partials (`_name`) are rendered through their includers.
+        // Partials (`_name`) are rendered through their includers; `partials/` are shared
+        // with the apps.
         let all: BTreeSet<String> = templates::sources()
             .into_iter()
             .map(|(name, _)| name)
             .filter(|n| n.starts_with("repo/") && !n.rsplit('/').next().unwrap().starts_with('_'))
             .collect();
+        used.retain(|n| !n.starts_with("partials/"));
         assert_eq!(all, used);
     }
 
@@ -517,7 +524,10 @@ mod tests {
         );
         let source = &docs(&r.files["infrastructure/controllers/traefik/source.yaml"])[0];
         assert_eq!(source["kind"], "OCIRepository");
-        assert_eq!(source["spec"]["ref"]["tag"], plan::TRAEFIK.version);
+        assert_eq!(
+            source["spec"]["ref"]["tag"],
+            ComponentId::Traefik.component().version
+        );
         assert_eq!(release["spec"]["chartRef"]["name"], "traefik");
     }
 

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use homelab::catalog::{self, Profile, StorageNeed};
+use homelab::component::{ComponentId, SourceKind};
 use homelab::config::Config;
 use serde_json::Value;
 
@@ -109,10 +110,11 @@ const STAND_INS: &[StandIn] = &[StandIn {
 /// last segment of its reference, which is how the fixtures' README maps them.
 fn pins() -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    for chart in homelab::render::plan::ALL_CHARTS {
+    for id in ComponentId::ALL {
+        let chart = id.component();
         let name = match chart.source {
-            homelab::render::plan::SourceKind::Oci => oci_name(chart.url),
-            homelab::render::plan::SourceKind::Helm => chart.chart.to_owned(),
+            SourceKind::Oci => oci_name(chart.url),
+            SourceKind::Helm => chart.chart.to_owned(),
         };
         out.push((
             format!("infrastructure controller {}", chart.name),

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use homelab::render::plan::{ALL_CHARTS, SourceKind};
+use homelab::component::{ComponentId, SourceKind};
 
 use crate::support;
 
@@ -91,7 +91,7 @@ fn the_list_holds_every_pinned_chart_at_the_source_homelab_renders() {
             missing.push(format!("{who}: {kind} {}", source.join(" ")));
         }
     };
-    for c in ALL_CHARTS {
+    for c in ComponentId::ALL.map(ComponentId::component) {
         let who = format!("infrastructure controller {}", c.name);
         match c.source {
             SourceKind::Oci => want(who, "oci", vec![c.url.into(), c.version.into()]),

@@ -869,8 +869,8 @@ fn renovate_finds_every_pinned_version_and_nothing_else() {
         let mut expected = BTreeSet::new();
         for c in homelab::render::plan::controllers(&cfg) {
             expected.insert(match c.source {
-                homelab::render::plan::SourceKind::Oci => (c.url.to_owned(), c.version.to_owned()),
-                homelab::render::plan::SourceKind::Helm => {
+                homelab::component::SourceKind::Oci => (c.url.to_owned(), c.version.to_owned()),
+                homelab::component::SourceKind::Helm => {
                     (format!("{} {}", c.url, c.chart), c.version.to_owned())
                 }
             });

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::text::Shown;
 
 pub(super) fn validate_apps(cfg: &Config, d: &mut Diagnostics) {
-    let reserved = crate::render::plan::reserved_namespaces();
+    let reserved = crate::component::reserved_namespaces();
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     let mut hosts: BTreeMap<&str, usize> = BTreeMap::new();
     let mut namespaces: BTreeMap<&str, usize> = BTreeMap::new();
