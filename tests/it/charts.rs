@@ -106,6 +106,15 @@ const STAND_INS: &[StandIn] = &[StandIn {
               Service port's name (`http` in 3.2.0); the ports, volumes and claims are the same",
 }];
 
+/// The version of `chart` whose package the fixtures hold for the pin `version`: the pin
+/// itself, or its stand-in's.
+pub(crate) fn fixture_version<'a>(chart: &str, version: &'a str) -> &'a str {
+    STAND_INS
+        .iter()
+        .find(|s| s.chart == chart && s.pinned == version)
+        .map_or(version, |s| s.packaged)
+}
+
 /// Every pinned chart as (who pins it, chart name, version). An OCI chart's name is the
 /// last segment of its reference, which is how the fixtures' README maps them.
 fn pins() -> Vec<(String, String, String)> {
