@@ -1,7 +1,22 @@
-//! The error type every command returns, and the exit code each kind maps to.
+//! The error type every command and library module returns, and the exit code each kind
+//! maps to.
 //!
 //! Exit codes are part of the interface: 0 ok, 1 checks failed, 2 usage or config error.
 //! Every error carries an optional `hint:` line telling the user what to do next.
+//!
+//! The kind says whose move it is, so the same failure exits with the same code from every
+//! command:
+//! - [`Kind::Usage`] (2): the command line, `homelab.yaml` or a file the user named (a key
+//!   file, `--ssh-key`) is wrong; fixing that input fixes the run. An app whose settings its
+//!   profile cannot accept is one of these: validation refuses it, naming `apps[i].…`,
+//!   before any command renders.
+//! - [`Kind::Failed`] (1): the input is fine but the work could not be done: a server, the
+//!   cluster or the disk said no, or a check found a problem. An embedded profile or
+//!   template that fails to render a validated configuration is a defect of homelab, not of
+//!   the input, so it is a failure too, with a hint saying so ([`Error::defect`]).
+//!
+//! Library errors from other crates (I/O, libgit2, templates, JSON) are failures unless the
+//! caller knows better; [`Context`] adds what was being done, keeping the kind and hint.
 
 use std::fmt;
 
@@ -65,22 +80,77 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-impl From<anyhow::Error> for Error {
-    fn from(err: anyhow::Error) -> Self {
-        if let Some(e) = err.downcast_ref::<Error>() {
-            return Self {
-                kind: e.kind,
-                message: e.message.clone(),
-                hint: e.hint.clone(),
-            };
-        }
-        Self::failed(format!("{err:#}"))
-    }
-}
-
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
         Self::failed(err.to_string())
+    }
+}
+
+impl From<git2::Error> for Error {
+    fn from(err: git2::Error) -> Self {
+        Self::failed(err.message().to_owned())
+    }
+}
+
+impl From<minijinja::Error> for Error {
+    fn from(err: minijinja::Error) -> Self {
+        Self::failed(chain(&err))
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(err: serde_json::Error) -> Self {
+        Self::failed(err.to_string())
+    }
+}
+
+/// An error and its sources, `outer: inner: …`, as one line.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
+impl Error {
+    /// Prefix the message with what was being done (`"{what}: {message}"`).
+    #[must_use]
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
+    /// A defect of homelab itself (an embedded profile or template that does not render a
+    /// configuration validation accepted): a failure, with a hint to report it.
+    pub fn defect(message: impl Into<String>) -> Self {
+        Self::failed(message).with_hint(
+            "this is a defect of homelab, not of your homelab.yaml: please report it with the message above",
+        )
+    }
+}
+
+/// `.context(…)` on any result whose error converts into [`Error`].
+pub trait Context<T> {
+    /// Prefix the error with what was being done, keeping its kind and hint.
+    fn context(self, what: impl fmt::Display) -> Result<T>;
+    /// As [`Context::context`], with the text built only on failure.
+    fn with_context<D: fmt::Display>(self, what: impl FnOnce() -> D) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| e.into().context(what))
+    }
+
+    fn with_context<D: fmt::Display>(self, what: impl FnOnce() -> D) -> Result<T> {
+        self.map_err(|e| e.into().context(what()))
     }
 }
 

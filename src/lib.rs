@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod component;
 pub mod config;
 pub mod dirs;
 pub mod doctor;

@@ -14,8 +14,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
+use crate::error::{Context as _, Error, Result};
 use age::secrecy::ExposeSecret as _;
-use anyhow::{Context as _, Result, anyhow};
 use serde_json::Value;
 
 pub mod sops;
@@ -37,7 +37,7 @@ pub fn keys_dir() -> Result<PathBuf> {
 /// homelab's config folder: `${XDG_CONFIG_HOME:-~/.config}/homelab`.
 fn config_dir() -> Result<PathBuf> {
     crate::dirs::homelab(crate::dirs::Base::Config)
-        .ok_or_else(|| anyhow!(crate::dirs::missing(crate::dirs::Base::Config)))
+        .ok_or_else(|| Error::failed(crate::dirs::missing(crate::dirs::Base::Config)))
 }
 
 /// Where homelab before keyed storage kept a cluster's key:
@@ -90,7 +90,7 @@ pub fn secret_values(doc: &sops::Node) -> Result<Vec<(String, String)>> {
         for (k, v) in items {
             let text = v
                 .scalar_text()
-                .ok_or_else(|| anyhow!("stringData.{k} is not a text value"))?;
+                .ok_or_else(|| Error::failed(format!("stringData.{k} is not a text value")))?;
             out.push((k.clone(), text));
         }
     }
@@ -107,9 +107,9 @@ pub fn secret_values(doc: &sops::Node) -> Result<Vec<(String, String)>> {
                         .decode(b64.trim())
                         .ok()
                 })
-                .ok_or_else(|| anyhow!("data.{k} is not base64"))?;
-            let text =
-                String::from_utf8(bytes).map_err(|_| anyhow!("data.{k} is binary, not text"))?;
+                .ok_or_else(|| Error::failed(format!("data.{k} is not base64")))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| Error::failed(format!("data.{k} is binary, not text")))?;
             out.push((k.clone(), text));
         }
     }
@@ -137,7 +137,7 @@ pub fn sops_recipients(text: &str) -> Vec<String> {
 
 /// The recipients of the repository at `repo` (its `.sops.yaml`, read without following
 /// links); empty when it has none yet.
-pub fn repo_recipients(repo: &Path) -> crate::error::Result<Vec<String>> {
+pub fn repo_recipients(repo: &Path) -> Result<Vec<String>> {
     if !repo.is_dir() {
         return Ok(Vec::new());
     }
@@ -155,7 +155,7 @@ pub const SOPS_CONFIG: &str = ".sops.yaml";
 /// `$HOMELAB_AGE_KEY_FILE` when set, else the key of a recipient its `.sops.yaml` names
 /// under [`keys_dir`], else the key homelab kept under the cluster's name before.
 /// `Ok(None)` when there is none. The one lookup every command uses.
-pub fn find_key(repo: &Path, cluster: &str) -> crate::error::Result<Option<AgeKey>> {
+pub fn find_key(repo: &Path, cluster: &str) -> Result<Option<AgeKey>> {
     let recipients = repo_recipients(repo)?;
     if let Some(file) = env_key_file(repo)? {
         if !file.exists() {
@@ -165,7 +165,7 @@ pub fn find_key(repo: &Path, cluster: &str) -> crate::error::Result<Option<AgeKe
         check_recipient(&key, &recipients, AGE_KEY_FILE_ENV)?;
         return Ok(Some(key));
     }
-    let dir = keys_dir().map_err(|e| crate::error::Error::failed(format!("{e:#}")))?;
+    let dir = keys_dir()?;
     for recipient in &recipients {
         let file = dir.join(format!("{recipient}.agekey"));
         if file.exists() {
@@ -186,13 +186,11 @@ pub fn find_key(repo: &Path, cluster: &str) -> crate::error::Result<Option<AgeKe
 /// Where the key for `recipient` belongs: `$HOMELAB_AGE_KEY_FILE` when set, else
 /// `<keys_dir>/<recipient>.agekey`. Where [`find_key`] looks first, [`ensure_key`] creates a
 /// key and [`import_key`] restores one.
-pub fn key_file_for(repo: &Path, recipient: &str) -> crate::error::Result<PathBuf> {
+pub fn key_file_for(repo: &Path, recipient: &str) -> Result<PathBuf> {
     if let Some(file) = env_key_file(repo)? {
         return Ok(file);
     }
-    keys_dir()
-        .map(|d| d.join(format!("{recipient}.agekey")))
-        .map_err(|e| crate::error::Error::failed(format!("{e:#}")))
+    keys_dir().map(|d| d.join(format!("{recipient}.agekey")))
 }
 
 /// Why the age key must be backed up, in the words every message about it uses.
@@ -225,7 +223,7 @@ pub struct KeyLocation {
 /// Which age key the repository at `repo` uses and whether its file is present; `None` when
 /// the repository has no key yet (no `.sops.yaml`, no key found). Errors as [`find_key`]
 /// (a key file others can read, or one holding another repository's key).
-pub fn key_location(repo: &Path, cluster: &str) -> crate::error::Result<Option<KeyLocation>> {
+pub fn key_location(repo: &Path, cluster: &str) -> Result<Option<KeyLocation>> {
     let env = env_key_file(repo)?;
     if let Some(key) = find_key(repo, cluster)? {
         let source = if env.is_some() {
@@ -259,17 +257,17 @@ pub fn key_location(repo: &Path, cluster: &str) -> crate::error::Result<Option<K
 
 /// The age key of the repository, or an error saying where it was expected and how to
 /// restore it.
-pub fn require_key(repo: &Path, cluster: &str) -> crate::error::Result<AgeKey> {
+pub fn require_key(repo: &Path, cluster: &str) -> Result<AgeKey> {
     if let Some(key) = find_key(repo, cluster)? {
         return Ok(key);
     }
     let Some(location) = key_location(repo, cluster)? else {
-        return Err(crate::error::Error::failed(format!(
+        return Err(Error::failed(format!(
             "this repository has no age key yet (no {SOPS_CONFIG})"
         ))
         .with_hint("run `homelab render`: it creates the repository's age key and .sops.yaml"));
     };
-    Err(crate::error::Error::failed(format!(
+    Err(Error::failed(format!(
         "the age key for {} (named in {SOPS_CONFIG}) is missing: expected {}",
         location.recipient,
         location.file.display()
@@ -282,7 +280,7 @@ pub fn require_key(repo: &Path, cluster: &str) -> crate::error::Result<AgeKey> {
 /// The repository's age key, created (mode 0600, in a 0700 directory) when the repository
 /// has none yet; `true` when it was just created. A repository whose `.sops.yaml` names a
 /// key that cannot be found gets an error, never a new key (its secrets need the old one).
-pub fn ensure_key(repo: &Path, cluster: &str) -> crate::error::Result<(AgeKey, bool)> {
+pub fn ensure_key(repo: &Path, cluster: &str) -> Result<(AgeKey, bool)> {
     if let Some(key) = find_key(repo, cluster)? {
         return Ok((key, false));
     }
@@ -298,18 +296,17 @@ pub fn ensure_key(repo: &Path, cluster: &str) -> crate::error::Result<(AgeKey, b
 }
 
 /// Write `identity` as a new key file at `path` (mode 0600, its directory 0700).
-fn store_key(path: &Path, identity: &age::x25519::Identity) -> crate::error::Result<AgeKey> {
+fn store_key(path: &Path, identity: &age::x25519::Identity) -> Result<AgeKey> {
     let recipient = identity.to_public().to_string();
     if let Some(dir) = path.parent() {
-        create_private_dir(dir).map_err(|e| crate::error::Error::failed(format!("{e:#}")))?;
+        create_private_dir(dir)?;
     }
     let body = format!(
         "# homelab SOPS identity: back this file up; it decrypts the app secrets in git.\n# public key: {recipient}\n{}\n",
         identity.to_string().expose_secret()
     );
-    write_private(path, body.as_bytes()).map_err(|e| {
-        crate::error::Error::failed(format!("cannot write the age key {}: {e}", path.display()))
-    })?;
+    write_private(path, body.as_bytes())
+        .map_err(|e| Error::failed(format!("cannot write the age key {}: {e}", path.display())))?;
     Ok(AgeKey {
         file: path.to_path_buf(),
         recipient,
@@ -332,10 +329,10 @@ pub const MAX_KEY_FILE: u64 = 64 * 1024;
 /// Restore a backed-up age key (`text`, read from `source`) for the repository at `repo`:
 /// the identity whose public key the repository's `.sops.yaml` names is stored where
 /// [`find_key`] looks (mode 0600 in a 0700 directory). Idempotent; never prints the key.
-pub fn import_key(repo: &Path, text: &str, source: &str) -> crate::error::Result<Imported> {
+pub fn import_key(repo: &Path, text: &str, source: &str) -> Result<Imported> {
     let expected = repo_recipients(repo)?;
     if expected.is_empty() {
-        return Err(crate::error::Error::usage(format!(
+        return Err(Error::usage(format!(
             "{} has no {SOPS_CONFIG}, so it names no age key to import",
             repo.display()
         ))
@@ -343,7 +340,7 @@ pub fn import_key(repo: &Path, text: &str, source: &str) -> crate::error::Result
     }
     let identities = identities(text);
     if identities.is_empty() {
-        return Err(crate::error::Error::usage(format!(
+        return Err(Error::usage(format!(
             "{source} holds no age identity (an AGE-SECRET-KEY-1… line)"
         ))
         .with_hint("give the file `homelab key export` wrote, or the age key file itself"));
@@ -356,7 +353,7 @@ pub fn import_key(repo: &Path, text: &str, source: &str) -> crate::error::Result
             .iter()
             .map(|id| id.to_public().to_string())
             .collect();
-        return Err(crate::error::Error::usage(format!(
+        return Err(Error::usage(format!(
             "{source} holds the age key for {}, but this repository's {SOPS_CONFIG} expects {}",
             found.join(", "),
             expected.join(", ")
@@ -383,7 +380,7 @@ pub fn import_key(repo: &Path, text: &str, source: &str) -> crate::error::Result
         if existing.recipient == recipient {
             return Ok(Imported::AlreadyThere(location));
         }
-        return Err(crate::error::Error::usage(format!(
+        return Err(Error::usage(format!(
             "{} already holds another age key ({})",
             file.display(),
             existing.recipient
@@ -399,10 +396,10 @@ pub fn import_key(repo: &Path, text: &str, source: &str) -> crate::error::Result
 /// Copy the key to `dest` for a backup: created with mode 0600 (never readable by others,
 /// not even for a moment), refused inside the repository (where it could be committed next
 /// to what it decrypts) and over an existing file unless `force` (then replaced whole).
-pub fn export_key(key: &AgeKey, repo: &Path, dest: &Path, force: bool) -> crate::error::Result<()> {
+pub fn export_key(key: &AgeKey, repo: &Path, dest: &Path, force: bool) -> Result<()> {
     let dest = absolute(dest)?;
     if is_inside(repo, &dest) {
-        return Err(crate::error::Error::usage(format!(
+        return Err(Error::usage(format!(
             "{} is inside the repository {}, where the key could be committed next to the secrets it decrypts",
             dest.display(),
             repo.display()
@@ -412,28 +409,22 @@ pub fn export_key(key: &AgeKey, repo: &Path, dest: &Path, force: bool) -> crate:
     if let (Ok(a), Ok(b)) = (dest.canonicalize(), key.file.canonicalize())
         && a == b
     {
-        return Err(crate::error::Error::usage(format!(
-            "{} is the key file itself",
-            dest.display()
-        ))
-        .with_hint("export to another place: a backup next to the original is lost with it"));
+        return Err(
+            Error::usage(format!("{} is the key file itself", dest.display())).with_hint(
+                "export to another place: a backup next to the original is lost with it",
+            ),
+        );
     }
     let exists = dest.symlink_metadata().is_ok();
     if exists && !force {
-        return Err(
-            crate::error::Error::usage(format!("{} already exists", dest.display()))
-                .with_hint("choose another file name, or pass --force to replace it"),
-        );
+        return Err(Error::usage(format!("{} already exists", dest.display()))
+            .with_hint("choose another file name, or pass --force to replace it"));
     }
     if dest.is_dir() {
-        return Err(
-            crate::error::Error::usage(format!("{} is a directory", dest.display()))
-                .with_hint("give a file name, e.g. <dir>/homelab-age.agekey"),
-        );
+        return Err(Error::usage(format!("{} is a directory", dest.display()))
+            .with_hint("give a file name, e.g. <dir>/homelab-age.agekey"));
     }
-    let cannot = |e: std::io::Error| {
-        crate::error::Error::failed(format!("cannot write {}: {e}", dest.display()))
-    };
+    let cannot = |e: std::io::Error| Error::failed(format!("cannot write {}: {e}", dest.display()));
     if !exists {
         return write_private(&dest, key.private_bytes()).map_err(cannot);
     }
@@ -452,13 +443,13 @@ pub fn export_key(key: &AgeKey, repo: &Path, dest: &Path, force: bool) -> crate:
 
 /// `$HOMELAB_AGE_KEY_FILE`, made absolute, refused when it lies inside the repository (the
 /// key would end up committed next to what it decrypts).
-fn env_key_file(repo: &Path) -> crate::error::Result<Option<PathBuf>> {
+fn env_key_file(repo: &Path) -> Result<Option<PathBuf>> {
     let Some(value) = std::env::var_os(AGE_KEY_FILE_ENV).filter(|p| !p.is_empty()) else {
         return Ok(None);
     };
     let path = absolute(Path::new(&value))?;
     if is_inside(repo, &path) {
-        return Err(crate::error::Error::usage(format!(
+        return Err(Error::usage(format!(
             "{AGE_KEY_FILE_ENV}={}: the key would be inside the repository {}, where it could be committed next to the secrets it decrypts",
             PathBuf::from(&value).display(),
             repo.display()
@@ -472,13 +463,13 @@ fn env_key_file(repo: &Path) -> crate::error::Result<Option<PathBuf>> {
 }
 
 /// `path`, taken from the current directory when relative.
-fn absolute(path: &Path) -> crate::error::Result<PathBuf> {
+fn absolute(path: &Path) -> Result<PathBuf> {
     if path.is_absolute() {
         return Ok(path.to_path_buf());
     }
     std::env::current_dir()
         .map(|cwd| cwd.join(path))
-        .map_err(|e| crate::error::Error::failed(format!("cannot read the current directory: {e}")))
+        .map_err(|e| Error::failed(format!("cannot read the current directory: {e}")))
 }
 
 /// Whether `path` (absolute, possibly not existing yet) resolves inside `repo`.
@@ -508,21 +499,16 @@ fn is_inside(repo: &Path, path: &Path) -> bool {
 }
 
 /// Read a key file: private to its owner, holding one age identity.
-fn load_key(file: &Path) -> crate::error::Result<AgeKey> {
+fn load_key(file: &Path) -> Result<AgeKey> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         let mode = fs::metadata(file)
-            .map_err(|e| {
-                crate::error::Error::failed(format!(
-                    "cannot read the age key {}: {e}",
-                    file.display()
-                ))
-            })?
+            .map_err(|e| Error::failed(format!("cannot read the age key {}: {e}", file.display())))?
             .permissions()
             .mode();
         if mode & 0o077 != 0 {
-            return Err(crate::error::Error::usage(format!(
+            return Err(Error::usage(format!(
                 "the age key {} can be read by other users (mode {:o}): it decrypts every app secret",
                 file.display(),
                 mode & 0o777
@@ -530,11 +516,10 @@ fn load_key(file: &Path) -> crate::error::Result<AgeKey> {
             .with_hint(format!("chmod 600 {}", file.display())));
         }
     }
-    let contents = fs::read(file).map_err(|e| {
-        crate::error::Error::failed(format!("cannot read the age key {}: {e}", file.display()))
-    })?;
+    let contents = fs::read(file)
+        .map_err(|e| Error::failed(format!("cannot read the age key {}: {e}", file.display())))?;
     let identity = parse_identity(&String::from_utf8_lossy(&contents)).map_err(|e| {
-        crate::error::Error::usage(format!("{} holds no age identity ({e:#})", file.display()))
+        Error::usage(format!("{} holds no age identity ({e:#})", file.display()))
             .with_hint("restore the key file from your backup")
     })?;
     Ok(AgeKey {
@@ -544,11 +529,11 @@ fn load_key(file: &Path) -> crate::error::Result<AgeKey> {
     })
 }
 
-fn check_recipient(key: &AgeKey, recipients: &[String], source: &str) -> crate::error::Result<()> {
+fn check_recipient(key: &AgeKey, recipients: &[String], source: &str) -> Result<()> {
     if recipients.is_empty() || recipients.contains(&key.recipient) {
         return Ok(());
     }
-    Err(crate::error::Error::usage(format!(
+    Err(Error::usage(format!(
         "{source} {} holds the key for {}, but this repository's {SOPS_CONFIG} encrypts for {}",
         key.file.display(),
         key.recipient,
@@ -564,8 +549,9 @@ fn parse_identity(text: &str) -> Result<age::x25519::Identity> {
         .lines()
         .map(str::trim)
         .find(|l| l.starts_with("AGE-SECRET-KEY-"))
-        .ok_or_else(|| anyhow!("no AGE-SECRET-KEY line"))?;
-    age::x25519::Identity::from_str(line).map_err(|e| anyhow!("invalid age identity: {e}"))
+        .ok_or_else(|| Error::failed("no AGE-SECRET-KEY line"))?;
+    age::x25519::Identity::from_str(line)
+        .map_err(|e| Error::failed(format!("invalid age identity: {e}")))
 }
 
 /// The public recipients (`age1…`) of every valid identity line in `text` (an age key file,

@@ -15,6 +15,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
 
+use crate::config::git_url::{FORMS, GitUrl, Problem, redact};
 use crate::config::{Choice, Config};
 use crate::error::{Error, Result};
 use crate::git::hostkeys::{self, HostKeyPolicy, Trust};
@@ -24,7 +25,7 @@ pub const GIT_SECRET: (&str, &str) = ("flux-system", "flux-system");
 /// The Secret the Kustomizations decrypt SOPS files with.
 pub const SOPS_SECRET: (&str, &str) = ("flux-system", "sops-age");
 /// Where cert-manager looks for the DNS provider's credentials.
-pub const PROVIDER_NAMESPACE: &str = "cert-manager";
+pub const PROVIDER_NAMESPACE: &str = crate::component::ComponentId::CertManager.namespace();
 
 /// How Flux reaches the git remote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,77 +40,31 @@ pub enum GitRemote {
     },
 }
 
-/// Classify `git.url`; local paths and `git://` are refused, since the cluster must be able
-/// to reach the repository with credentials.
+/// How Flux pulls `git.url` (parsed by [`GitUrl::parse`]); remotes Flux cannot pull
+/// (`git://`, local paths) are refused with the reason `doctor` gives too.
 pub fn parse_remote(url: &str) -> Result<GitRemote> {
-    let bad = |why: &str| {
-        Error::usage(format!("git.url {} {why}", crate::text::Shown(&crate::config::git_url::redact(url)))).with_hint(
-            "set git.url in homelab.yaml to an ssh://, user@host:path or https:// URL the cluster can reach",
-        )
-    };
-    if url.trim().is_empty() {
-        return Err(Error::usage("git.url is empty: bootstrap needs a git remote Flux can pull from")
-            .with_hint("set git.url in homelab.yaml (e.g. ssh://git@github.com/you/homelab.git), run `homelab push`, then `homelab bootstrap`"));
-    }
-    let split_user = |authority: &str| -> (Option<String>, String) {
-        match authority.rsplit_once('@') {
-            Some((user, host)) => (
-                Some(user.split(':').next().unwrap_or_default().to_owned()),
-                host.to_owned(),
+    let shown = crate::text::Shown(&redact(url));
+    let parsed = GitUrl::parse(url).map_err(|problem| match problem {
+        Problem::Empty => Error::usage("git.url is empty: bootstrap needs a git remote Flux can pull from")
+            .with_hint("set git.url in homelab.yaml (e.g. ssh://git@github.com/you/homelab.git), run `homelab push`, then `homelab bootstrap`"),
+        _ => Error::usage(format!("git.url {shown} {problem}")).with_hint(FORMS),
+    })?;
+    if let Some(why) = parsed.unpullable() {
+        return Err(
+            Error::usage(format!("git.url {shown} cannot be pulled by Flux: {why}")).with_hint(
+                "set git.url in homelab.yaml to an ssh://, user@host:path or https:// URL the cluster can reach",
             ),
-            None => (None, authority.to_owned()),
-        }
-    };
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let authority = rest.split('/').next().unwrap_or_default();
-        let (user, hostport) = split_user(authority);
-        match scheme {
-            "ssh" => {
-                let (host, port) = split_port(&hostport).ok_or_else(|| bad("has a bad port"))?;
-                if host.is_empty() {
-                    return Err(bad("has no host"));
-                }
-                Ok(GitRemote::Ssh {
-                    user: user.unwrap_or_else(|| "git".to_owned()),
-                    host,
-                    port: port.unwrap_or(22),
-                })
-            }
-            "https" | "http" => Ok(GitRemote::Https {
-                username: user
-                    .filter(|u| !u.is_empty())
-                    .unwrap_or_else(|| "git".to_owned()),
-            }),
-            _ => Err(bad("uses a scheme Flux cannot pull from")),
-        }
-    } else if let Some((authority, _path)) = url.split_once(':')
-        && !authority.contains('/')
-        && !authority.is_empty()
-    {
-        let (user, host) = split_user(authority);
-        Ok(GitRemote::Ssh {
-            user: user.unwrap_or_else(|| "git".to_owned()),
-            host,
-            port: 22,
-        })
-    } else {
-        Err(bad("is a local path, which the cluster cannot reach"))
+        );
     }
-}
-
-fn split_port(hostport: &str) -> Option<(String, Option<u16>)> {
-    if let Some(rest) = hostport.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p.parse().ok()?),
-            None => None,
-        };
-        return Some((host.to_owned(), port));
-    }
-    match hostport.rsplit_once(':') {
-        Some((host, port)) => Some((host.to_owned(), Some(port.parse().ok()?))),
-        None => Some((hostport.to_owned(), None)),
-    }
+    let user = parsed.user.clone().unwrap_or_else(|| "git".to_owned());
+    Ok(match parsed.ssh_endpoint() {
+        Some((host, port)) => GitRemote::Ssh {
+            user,
+            host: host.to_owned(),
+            port,
+        },
+        None => GitRemote::Https { username: user },
+    })
 }
 
 /// The host field of a known_hosts line: `host`, or `[host]:port` off port 22.

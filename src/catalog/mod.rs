@@ -1,4 +1,4 @@
-//! The app catalog: profiles under `profiles/`, embedded in the binary.
+//! The app catalog: profiles under `profiles/apps/`, embedded in the binary and parsed once.
 //!
 //! The catalog is data, so adding an app is one YAML file and no Rust: a profile names its
 //! chart, the questions to ask, the Secret keys it needs and its HelmRelease values. This
@@ -12,9 +12,12 @@ mod validate;
 
 use std::collections::BTreeMap;
 
+use std::sync::LazyLock;
+
 use include_dir::{Dir, include_dir};
 
 use crate::config::{App, Config};
+use crate::error::{Error, Result};
 
 pub use profile::{
     Chart, DEFAULT_TIMEOUT, Expose, LoadBalancer, Needs, Overlay, Profile, Question, SecretKey,
@@ -26,36 +29,63 @@ pub use validate::{check_new_app, load_config, parse_config, rules, validate_con
 /// The `profiles/` directory, embedded at build time.
 static PROFILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/profiles");
 
+/// The folder of `profiles/` that holds the app catalog.
+const APPS: &str = "apps";
+
+/// The catalog, parsed once on first use.
+static CATALOG: LazyLock<Vec<Profile>> = LazyLock::new(|| {
+    load_all().expect("the embedded profiles are valid (checked by the catalog tests)")
+});
+
+/// The embedded YAML files of one folder of `profiles/`: `(path below profiles/, file)`.
+fn profile_files(
+    folder: &str,
+) -> impl Iterator<Item = (String, &'static include_dir::File<'static>)> {
+    PROFILES
+        .get_dir(folder)
+        .into_iter()
+        .flat_map(|dir| dir.files())
+        .map(|f| (f.path().to_string_lossy().into_owned(), f))
+        .filter(|(path, _)| path.ends_with(".yaml"))
+}
+
+/// The name a profile file must carry: its file name without `.yaml`.
+fn stem(path: &str) -> &str {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.strip_suffix(".yaml").unwrap_or(file)
+}
+
 /// Parse one embedded profile file; errors name the file.
-fn parse(path: &str, text: &str) -> anyhow::Result<Profile> {
-    let mut profile: Profile =
-        serde_saphyr::from_str(text).map_err(|e| anyhow::anyhow!("profiles/{path}: {e}"))?;
-    let stem = path.trim_end_matches(".yaml");
-    anyhow::ensure!(
-        profile.name == stem,
-        "profiles/{path}: name {:?} must match the file name",
-        profile.name
-    );
-    add_sharing_questions(&mut profile).map_err(|e| anyhow::anyhow!("profiles/{path}: {e}"))?;
+fn parse(path: &str, text: &str) -> Result<Profile> {
+    let defect = |e: String| Error::defect(format!("profiles/{path}: {e}"));
+    let mut profile: Profile = serde_saphyr::from_str(text).map_err(|e| defect(e.to_string()))?;
+    if profile.name != stem(path) {
+        return Err(defect(format!(
+            "name {:?} must match the file name",
+            profile.name
+        )));
+    }
+    add_sharing_questions(&mut profile).map_err(defect)?;
     Ok(profile)
 }
 
 /// Every LoadBalancer address gets its opt-in to sharing right after it, so no profile can
 /// forget it and answers are validated like any other.
-fn add_sharing_questions(profile: &mut Profile) -> anyhow::Result<()> {
+fn add_sharing_questions(profile: &mut Profile) -> Result<(), String> {
     let mut out = Vec::new();
     for q in std::mem::take(&mut profile.questions) {
         let Some(lb) = &q.loadbalancer else {
             out.push(q);
             continue;
         };
-        anyhow::ensure!(
-            q.default.is_empty() && q.validation == Validation::Host,
-            "question {}: a loadbalancer address has `validation: host` and no default (the next free pool address is offered)",
-            q.key
-        );
+        if !q.default.is_empty() || q.validation != Validation::Host {
+            return Err(format!(
+                "question {}: a loadbalancer address has `validation: host` and no default (the next free pool address is offered)",
+                q.key
+            ));
+        }
         for port in &lb.ports {
-            rules::parse_port(port).map_err(|e| anyhow::anyhow!("question {}: {e}", q.key))?;
+            rules::parse_port(port).map_err(|e| format!("question {}: {e}", q.key))?;
         }
         let shared = Question {
             key: profile::shared_key(&q.key),
@@ -77,16 +107,12 @@ fn add_sharing_questions(profile: &mut Profile) -> anyhow::Result<()> {
 
 /// Every embedded profile with any parse error, sorted by name. The catalog tests call this
 /// so a broken profile fails the build's tests rather than hiding from [`all`].
-pub fn load_all() -> anyhow::Result<Vec<Profile>> {
+pub fn load_all() -> Result<Vec<Profile>> {
     let mut out = Vec::new();
-    for file in PROFILES.files() {
-        let path = file.path().to_string_lossy().into_owned();
-        if !path.ends_with(".yaml") {
-            continue;
-        }
+    for (path, file) in profile_files(APPS) {
         let text = file
             .contents_utf8()
-            .ok_or_else(|| anyhow::anyhow!("profiles/{path} is not UTF-8"))?;
+            .ok_or_else(|| Error::defect(format!("profiles/{path} is not UTF-8")))?;
         out.push(parse(&path, text)?);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -95,21 +121,17 @@ pub fn load_all() -> anyhow::Result<Vec<Profile>> {
 
 /// Every profile of the catalog, sorted by name.
 pub fn all() -> Vec<Profile> {
-    load_all().expect("the embedded profiles are valid (checked by the catalog tests)")
+    CATALOG.clone()
 }
 
 /// The profile called `name`.
 pub fn get(name: &str) -> Option<Profile> {
-    all().into_iter().find(|p| p.name == name)
+    CATALOG.iter().find(|p| p.name == name).cloned()
 }
 
 /// The catalog name closest to a mistyped `name`, if one is close enough to be a typo.
 pub fn suggest(name: &str) -> Option<&'static str> {
-    let names: Vec<&'static str> = PROFILES
-        .files()
-        .filter_map(|f| f.path().to_str())
-        .filter_map(|p| p.strip_suffix(".yaml"))
-        .collect();
+    let names: Vec<&'static str> = CATALOG.iter().map(|p| p.name.as_str()).collect();
     let lower = name.to_ascii_lowercase();
     names
         .iter()
@@ -142,7 +164,7 @@ pub fn default_host(cfg: &Config, profile: &Profile) -> String {
 
 /// Profile names, for "see the list" messages.
 pub fn names() -> Vec<String> {
-    all().into_iter().map(|p| p.name).collect()
+    CATALOG.iter().map(|p| p.name.clone()).collect()
 }
 
 /// The app's settings with defaults filled in for questions it applies to but has no answer

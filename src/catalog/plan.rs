@@ -1,152 +1,36 @@
-//! What the repository consists of for a given configuration: which controllers (with their
-//! pinned charts), and which template renders which file.
+//! What the repository consists of for a given configuration: which components it installs
+//! (see [`crate::component`] for what each one is), their Flux Kustomizations, and which
+//! template renders which file.
 //!
 //! Kept apart from the rendering itself so the choices (traefik or envoy-gateway, which NFS
-//! provisioner, which issuers) read as one table, and so chart versions live in one place.
+//! provisioner, which issuers) read as one table.
 
 use serde::Serialize;
 
-use crate::config::{Challenge, Config, IngressController, Provisioner};
+use crate::component::{Component, ComponentId};
+use crate::config::{Challenge, Config, Provisioner};
 
-/// Where a chart comes from: an OCI artifact (Flux `OCIRepository` + HelmRelease `chartRef`)
-/// or a classic Helm repository (`HelmRepository` + `chart.spec`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    Oci,
-    Helm,
-}
+/// How long a controller's Flux Kustomization may take to apply and become healthy.
+const CONTROLLER_TIMEOUT: &str = "15m";
 
-/// A controller of the infrastructure layer, installed from a pinned chart.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Chart {
-    /// The folder under `infrastructure/controllers/`, the HelmRelease and source name.
-    pub name: &'static str,
-    /// The namespace the controller runs in.
-    pub namespace: &'static str,
-    pub source: SourceKind,
-    /// `oci://…` artifact (without tag) or the Helm repository URL.
-    pub url: &'static str,
-    /// The chart name in a Helm repository (unused for OCI).
-    pub chart: &'static str,
-    /// The exact chart version (the OCI tag for OCI charts).
-    pub version: &'static str,
-    /// The namespace runs privileged pods (MetalLB speakers, NFS node plugins).
-    pub privileged: bool,
-}
-
-pub const METALLB: Chart = Chart {
-    name: "metallb",
-    namespace: "metallb-system",
-    source: SourceKind::Helm,
-    url: "https://metallb.github.io/metallb",
-    chart: "metallb",
-    version: "0.16.1",
-    privileged: true,
-};
-
-pub const CERT_MANAGER: Chart = Chart {
-    name: "cert-manager",
-    namespace: "cert-manager",
-    source: SourceKind::Oci,
-    url: "oci://quay.io/jetstack/charts/cert-manager",
-    chart: "cert-manager",
-    version: "v1.21.1",
-    privileged: false,
-};
-
-pub const TRAEFIK: Chart = Chart {
-    name: "traefik",
-    namespace: "traefik",
-    source: SourceKind::Oci,
-    url: "oci://ghcr.io/traefik/helm/traefik",
-    chart: "traefik",
-    version: "41.3.0",
-    privileged: false,
-};
-
-pub const ENVOY_GATEWAY: Chart = Chart {
-    name: "envoy-gateway",
-    namespace: "envoy-gateway-system",
-    source: SourceKind::Oci,
-    url: "oci://docker.io/envoyproxy/gateway-helm",
-    chart: "gateway-helm",
-    version: "v1.9.0",
-    privileged: false,
-};
-
-pub const CSI_DRIVER_NFS: Chart = Chart {
-    name: "csi-driver-nfs",
-    namespace: "csi-driver-nfs",
-    source: SourceKind::Helm,
-    url: "https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/master/charts",
-    chart: "csi-driver-nfs",
-    version: "4.13.4",
-    privileged: true,
-};
-
-pub const NFS_SUBDIR: Chart = Chart {
-    name: "nfs-subdir-external-provisioner",
-    namespace: "nfs-provisioner",
-    source: SourceKind::Helm,
-    url: "https://kubernetes-sigs.github.io/nfs-subdir-external-provisioner",
-    chart: "nfs-subdir-external-provisioner",
-    version: "4.0.18",
-    privileged: true,
-};
-
-/// Every chart the renderer knows, for documentation and tests.
-pub const ALL_CHARTS: [Chart; 6] = [
-    METALLB,
-    CERT_MANAGER,
-    TRAEFIK,
-    ENVOY_GATEWAY,
-    CSI_DRIVER_NFS,
-    NFS_SUBDIR,
-];
-
-/// The namespace Flux runs in.
-pub const FLUX_NAMESPACE: &str = "flux-system";
-
-/// Namespaces no app may install into, each with who owns it: Kubernetes' own, Flux's, and
-/// every infrastructure controller's (all of them, not only today's choice, since
-/// `ingress.controller` or `storage.provisioner` can change later). An app's namespace is
-/// created by the `apps` Kustomization, which prunes: sharing one of these would let
-/// removing the app delete the controller's namespace.
-pub fn reserved_namespaces() -> Vec<(&'static str, &'static str)> {
-    let mut out = vec![
-        (FLUX_NAMESPACE, "Flux"),
-        ("kube-system", "Kubernetes"),
-        ("kube-public", "Kubernetes"),
-        ("kube-node-lease", "Kubernetes"),
-        ("default", "Kubernetes"),
-    ];
-    out.extend(ALL_CHARTS.iter().map(|c| (c.namespace, c.name)));
-    out
-}
-
-/// The StorageClass provisioner name of each NFS provisioner (set explicitly on the chart
-/// for nfs-subdir, so the StorageClass we render matches it).
+/// The StorageClass provisioner name of each NFS provisioner.
 pub fn storage_provisioner_name(p: Provisioner) -> &'static str {
-    match p {
-        Provisioner::CsiDriverNfs => "nfs.csi.k8s.io",
-        Provisioner::NfsSubdirExternalProvisioner => {
-            "cluster.local/nfs-subdir-external-provisioner"
-        }
-    }
+    p.component()
+        .component()
+        .storage_provisioner
+        .expect("every storage component names its provisioner (checked by the component tests)")
 }
 
 /// The controllers this configuration installs, in the order they are listed.
-pub fn controllers(cfg: &Config) -> Vec<Chart> {
-    let ingress = match cfg.ingress.controller {
-        IngressController::Traefik => TRAEFIK,
-        IngressController::EnvoyGateway => ENVOY_GATEWAY,
-    };
-    let storage = match cfg.storage.provisioner {
-        Provisioner::CsiDriverNfs => CSI_DRIVER_NFS,
-        Provisioner::NfsSubdirExternalProvisioner => NFS_SUBDIR,
-    };
-    vec![METALLB, CERT_MANAGER, ingress, storage]
+pub fn controllers(cfg: &Config) -> Vec<&'static Component> {
+    [
+        ComponentId::Metallb,
+        ComponentId::CertManager,
+        cfg.ingress.controller.component(),
+        cfg.storage.provisioner.component(),
+    ]
+    .map(ComponentId::component)
+    .to_vec()
 }
 
 /// A Flux Kustomization of the infrastructure: one per component, so one failing component
@@ -165,58 +49,30 @@ pub struct Layer {
     pub about: &'static str,
 }
 
-/// The Flux Kustomization that installs `chart`.
-pub fn layer_name(chart: &Chart) -> &'static str {
-    match chart.name {
-        "metallb" => "infra-metallb",
-        "cert-manager" => "infra-cert-manager",
-        "traefik" => "infra-traefik",
-        "envoy-gateway" => "infra-envoy-gateway",
-        // One name whichever provisioner, so what depends on storage need not know it.
-        _ => "infra-storage",
-    }
-}
-
-/// The Flux Kustomizations of the infrastructure, in dependency order.
+/// The Flux Kustomizations of the infrastructure, in dependency order: the controllers, then
+/// their configs layers.
 pub fn layers(cfg: &Config) -> Vec<Layer> {
-    let mut out = Vec::new();
-    for chart in controllers(cfg) {
-        let about = match chart.name {
-            "metallb" => "MetalLB, which gives LoadBalancer Services their addresses",
-            "cert-manager" => "cert-manager, which issues the certificates",
-            "traefik" => "Traefik, the ingress controller",
-            "envoy-gateway" => "Envoy Gateway, the Gateway API controller (and its CRDs)",
-            _ => "the NFS provisioner and the StorageClass of the volumes",
-        };
-        out.push(Layer {
-            name: layer_name(&chart),
-            path: format!("infrastructure/controllers/{}", chart.name),
+    let controllers = controllers(cfg);
+    let mut out: Vec<Layer> = controllers
+        .iter()
+        .map(|c| Layer {
+            name: c.layer,
+            path: format!("infrastructure/controllers/{}", c.name),
             depends_on: Vec::new(),
-            timeout: "15m",
-            about,
-        });
-    }
-    out.push(Layer {
-        name: "infra-metallb-pool",
-        path: "infrastructure/configs/metallb".into(),
-        depends_on: vec!["infra-metallb"],
-        timeout: "5m",
-        about: "the address pool, once MetalLB's CRDs and webhook are served",
-    });
-    out.push(Layer {
-        name: "infra-cert-issuers",
-        path: "infrastructure/configs/cert-manager".into(),
-        depends_on: vec!["infra-cert-manager"],
-        timeout: "5m",
-        about: "the ClusterIssuers, once cert-manager's CRDs and webhook are served",
-    });
-    if cfg.ingress.controller == IngressController::EnvoyGateway {
+            timeout: CONTROLLER_TIMEOUT,
+            about: c.about,
+        })
+        .collect();
+    for c in &controllers {
+        let Some(configs) = &c.configs else { continue };
+        let mut depends_on = vec![c.layer];
+        depends_on.extend(configs.needs.iter().map(|n| n.component().layer));
         out.push(Layer {
-            name: "infra-gateway",
-            path: "infrastructure/configs/envoy-gateway".into(),
-            depends_on: vec!["infra-envoy-gateway", "infra-cert-manager"],
-            timeout: "10m",
-            about: "the shared Gateway and its wildcard Certificate (Ready once the certificate is issued)",
+            name: configs.layer,
+            path: format!("infrastructure/configs/{}", c.name),
+            depends_on,
+            timeout: configs.timeout,
+            about: configs.about,
         });
     }
     out
@@ -226,10 +82,11 @@ pub fn layers(cfg: &Config) -> Vec<Layer> {
 /// (the HTTPRoute CRD with envoy-gateway). A failing NFS provisioner must not keep apps that
 /// need no volume from deploying; an app's volume waits for its claim to bind on its own.
 pub fn apps_depend_on(cfg: &Config) -> Vec<&'static str> {
-    match cfg.ingress.controller {
-        IngressController::Traefik => Vec::new(),
-        IngressController::EnvoyGateway => vec!["infra-envoy-gateway"],
-    }
+    controllers(cfg)
+        .iter()
+        .filter(|c| c.apps_need_it)
+        .map(|c| c.layer)
+        .collect()
 }
 
 /// One file of the repository: its path and the template that renders it, plus the controller
@@ -238,29 +95,36 @@ pub fn apps_depend_on(cfg: &Config) -> Vec<&'static str> {
 pub struct Entry {
     pub path: String,
     pub template: &'static str,
-    pub chart: Option<Chart>,
+    pub component: Option<&'static Component>,
     /// The files a `kustomization.yaml` lists (empty for other files).
     pub resources: Vec<&'static str>,
 }
 
-/// The files of a controller's folder, as listed in its kustomization.yaml.
-pub fn controller_files(chart: &Chart) -> Vec<&'static str> {
-    let mut files = vec!["namespace.yaml", "source.yaml", "release.yaml"];
-    if chart.name == CSI_DRIVER_NFS.name || chart.name == NFS_SUBDIR.name {
-        files.push("storage-class.yaml");
-    }
+/// The files of a controller's folder with their templates, in the order its
+/// kustomization.yaml lists them.
+pub fn controller_files(c: &Component) -> Vec<(&'static str, &'static str)> {
+    let mut files = vec![
+        (
+            "namespace.yaml",
+            "repo/infrastructure/controllers/namespace.yaml",
+        ),
+        ("source.yaml", "partials/chart-source.yaml"),
+        ("release.yaml", c.release_template),
+    ];
+    files.extend_from_slice(c.extra_files);
     files
 }
 
 /// Every templated file of the repository for `cfg` (homelab.yaml is serialized, not templated).
 pub fn entries(cfg: &Config) -> Vec<Entry> {
     let cluster = format!("clusters/{}", cfg.cluster.name);
-    let file = |path: String, template: &'static str, chart: Option<Chart>| Entry {
-        path,
-        template,
-        chart,
-        resources: Vec::new(),
-    };
+    let file =
+        |path: String, template: &'static str, component: Option<&'static Component>| Entry {
+            path,
+            template,
+            component,
+            resources: Vec::new(),
+        };
     let mut out = vec![
         file("README.md".into(), "repo/README.md", None),
         file(".gitignore".into(), "repo/gitignore", None),
@@ -280,64 +144,34 @@ pub fn entries(cfg: &Config) -> Vec<Entry> {
     ] {
         out.push(file(format!("{cluster}/{name}"), template, None));
     }
-    for chart in controllers(cfg) {
-        let dir = format!("infrastructure/controllers/{}", chart.name);
-        for name in controller_files(&chart) {
-            let template = match (name, chart.name) {
-                ("namespace.yaml", _) => "repo/infrastructure/controllers/namespace.yaml",
-                ("source.yaml", _) => "repo/infrastructure/controllers/source.yaml",
-                ("storage-class.yaml", _) => "repo/infrastructure/controllers/storage-class.yaml",
-                (_, "metallb") => "repo/infrastructure/controllers/release-metallb.yaml",
-                (_, "cert-manager") => "repo/infrastructure/controllers/release-cert-manager.yaml",
-                (_, "traefik") => "repo/infrastructure/controllers/release-traefik.yaml",
-                (_, "envoy-gateway") => {
-                    "repo/infrastructure/controllers/release-envoy-gateway.yaml"
-                }
-                (_, "csi-driver-nfs") => {
-                    "repo/infrastructure/controllers/release-csi-driver-nfs.yaml"
-                }
-                _ => "repo/infrastructure/controllers/release-nfs-subdir-external-provisioner.yaml",
-            };
-            out.push(file(format!("{dir}/{name}"), template, Some(chart)));
+    let controllers = controllers(cfg);
+    for &c in &controllers {
+        let dir = format!("infrastructure/controllers/{}", c.name);
+        let files = controller_files(c);
+        for &(name, template) in &files {
+            out.push(file(format!("{dir}/{name}"), template, Some(c)));
         }
         out.push(Entry {
-            resources: controller_files(&chart),
+            resources: files.iter().map(|(name, _)| *name).collect(),
             ..file(
                 format!("{dir}/kustomization.yaml"),
                 "repo/infrastructure/controllers/kustomization.yaml",
-                Some(chart),
+                Some(c),
             )
         });
     }
-    let mut configs = vec![
-        (
-            "metallb",
-            "pool.yaml",
-            "repo/infrastructure/configs/metallb.yaml",
-        ),
-        (
-            "cert-manager",
-            "cluster-issuers.yaml",
-            "repo/infrastructure/configs/cluster-issuers.yaml",
-        ),
-    ];
-    if cfg.ingress.controller == IngressController::EnvoyGateway {
-        configs.push((
-            "envoy-gateway",
-            "gateway.yaml",
-            "repo/infrastructure/configs/gateway.yaml",
-        ));
-    }
-    for (dir, name, template) in configs {
+    for c in &controllers {
+        let Some(configs) = &c.configs else { continue };
+        let dir = format!("infrastructure/configs/{}", c.name);
         out.push(file(
-            format!("infrastructure/configs/{dir}/{name}"),
-            template,
+            format!("{dir}/{}", configs.file),
+            configs.template,
             None,
         ));
         out.push(Entry {
-            resources: vec![name],
+            resources: vec![configs.file],
             ..file(
-                format!("infrastructure/configs/{dir}/kustomization.yaml"),
+                format!("{dir}/kustomization.yaml"),
                 "repo/infrastructure/configs/kustomization.yaml",
                 None,
             )
@@ -354,4 +188,45 @@ pub fn entries(cfg: &Config) -> Vec<Entry> {
 /// Does this configuration use ACME (Let's Encrypt) issuers?
 pub fn uses_acme(cfg: &Config) -> bool {
     cfg.certificates.challenge != Challenge::Selfsigned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Choice, IngressController};
+
+    fn example() -> Config {
+        serde_saphyr::from_str(include_str!("../../examples/homelab.yaml")).expect("example parses")
+    }
+
+    #[test]
+    fn every_choice_installs_one_component_per_role_and_depends_only_on_installed_layers() {
+        for &ingress_choice in IngressController::all() {
+            for &provisioner in Provisioner::all() {
+                let mut cfg = example();
+                cfg.ingress.controller = ingress_choice;
+                cfg.storage.provisioner = provisioner;
+                let ids: Vec<_> = controllers(&cfg).iter().map(|c| c.id).collect();
+                assert_eq!(
+                    ids,
+                    [
+                        ComponentId::Metallb,
+                        ComponentId::CertManager,
+                        ingress_choice.component(),
+                        provisioner.component()
+                    ]
+                );
+                let layers = layers(&cfg);
+                let names: Vec<_> = layers.iter().map(|l| l.name).collect();
+                for dep in layers
+                    .iter()
+                    .flat_map(|l| &l.depends_on)
+                    .chain(&apps_depend_on(&cfg))
+                {
+                    assert!(names.contains(dep), "{dep} is not installed: {names:?}");
+                }
+                assert!(!storage_provisioner_name(provisioner).is_empty());
+            }
+        }
+    }
 }

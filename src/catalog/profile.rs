@@ -1,4 +1,4 @@
-//! The profile format: what one `profiles/<app>.yaml` may say. Deserialized strictly
+//! The profile format: what one `profiles/apps/<app>.yaml` may say. Deserialized strictly
 //! (unknown fields are errors) so a typo in a profile fails the catalog tests, not a user.
 
 use std::collections::BTreeMap;

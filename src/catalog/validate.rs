@@ -44,7 +44,7 @@ pub fn rules(cfg: &Config, d: &mut Diagnostics) {
 }
 
 fn validate_apps(cfg: &Config, d: &mut Diagnostics) {
-    let reserved = super::plan::reserved_namespaces();
+    let reserved = crate::component::reserved_namespaces();
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     let mut hosts: BTreeMap<&str, usize> = BTreeMap::new();
     let mut namespaces: BTreeMap<&str, usize> = BTreeMap::new();

@@ -99,8 +99,7 @@ pub fn run_with(
     )?;
 
     let progress = crate::ui::printer::spinner(format!("adding {}", app.name));
-    let plain = crate::render::apps::plain_secret(&new_cfg, &profile, &app, &given)
-        .map_err(|e| Error::usage(format!("{e:#}")))?;
+    let plain = crate::render::apps::plain_secret(&new_cfg, &profile, &app, &given)?;
     let has_secret = plain.is_some();
     if let Some(plain) = plain {
         progress.set_message("encrypting the app's Secret (SOPS + age)");
@@ -108,8 +107,7 @@ pub fn run_with(
         if created {
             progress.suspend(|| crate::ui::render::announce_key(&key));
         }
-        let sealed = crate::secrets::encrypt_secret(&plain, &key.recipient)
-            .map_err(|e| Error::failed(format!("{e:#}")))?;
+        let sealed = crate::secrets::encrypt_secret(&plain, &key.recipient)?;
         change.files.insert(catalog::secret_path(&app), sealed);
         if !ws.tree().exists(SOPS_CONFIG)? {
             change.files.insert(

@@ -23,7 +23,7 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<Status> {
 
     // homelab.yaml is the input of the rendering, kept as the user wrote it (comments and
     // all), so it is not compared.
-    let render = |cfg: &crate::config::Config| -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let render = |cfg: &crate::config::Config| -> crate::error::Result<std::collections::BTreeMap<String, String>> {
         let manifests = std::env::var_os("HOMELAB_FLUX_MANIFESTS").map(std::path::PathBuf::from);
         let install = crate::flux::install_manifest(&cfg.flux.version, manifests.as_deref())?;
         let mut files = crate::render::render(cfg, &install)?.files;

@@ -25,13 +25,8 @@ fn answers(dir: &Path, args: &InitArgs) -> Result<Answers> {
                 "pass the path of a homelab.yaml-shaped file, e.g. examples/homelab.yaml",
             )
         })?;
-        let cfg = crate::catalog::parse_config(&text).map_err(|diagnostics| {
-            let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
-            Error::usage(lines.join("\n")).with_hint(format!(
-                "fix {} and run `homelab init` again",
-                file.display()
-            ))
-        })?;
+        let cfg = crate::catalog::parse_config(&text)
+            .map_err(|diagnostics| crate::config::validate::invalid(file, &diagnostics))?;
         return Ok(Answers::from_file(cfg, args.bootstrap.kube.context.clone()));
     }
     if args.bootstrap.yes {

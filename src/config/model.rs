@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::component::ComponentId;
+
 /// The file name of the configuration, at the repository root.
 pub const CONFIG_FILE: &str = "homelab.yaml";
 
@@ -183,6 +185,16 @@ choice! {
     }
 }
 
+impl IngressController {
+    /// The infrastructure component that serves this choice.
+    pub fn component(self) -> ComponentId {
+        match self {
+            IngressController::Traefik => ComponentId::Traefik,
+            IngressController::EnvoyGateway => ComponentId::EnvoyGateway,
+        }
+    }
+}
+
 /// What serves the apps over HTTPS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
@@ -313,6 +325,16 @@ choice! {
         CsiDriverNfs,
         /// One directory of the share per volume, without CSI.
         NfsSubdirExternalProvisioner,
+    }
+}
+
+impl Provisioner {
+    /// The infrastructure component that serves this choice.
+    pub fn component(self) -> ComponentId {
+        match self {
+            Provisioner::CsiDriverNfs => ComponentId::CsiDriverNfs,
+            Provisioner::NfsSubdirExternalProvisioner => ComponentId::NfsSubdir,
+        }
     }
 }
 

@@ -135,23 +135,26 @@ pub fn load_with(dir_or_file: &Path, rules: Rules<'_>) -> Result<Config> {
             )));
         }
     };
-    parse_with(&text, rules).map_err(|diags| {
-        let count = if diags.len() == 1 {
-            "1 problem".to_owned()
-        } else {
-            format!("{} problems", diags.len())
-        };
-        let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
-        Error::usage(format!(
-            "{} is not valid ({count}):\n{}",
-            file.display(),
-            lines.join("\n")
-        ))
-        .with_hint(format!(
-            "fix each key listed above in {}, then run the command again; the configuration reference documents every key",
-            file.display()
-        ))
-    })
+    parse_with(&text, rules).map_err(|diags| invalid(&file, &diags))
+}
+
+/// The error for a `homelab.yaml`-shaped `file` with problems, whichever command read it.
+pub fn invalid(file: &Path, diags: &[Diagnostic]) -> Error {
+    let count = if diags.len() == 1 {
+        "1 problem".to_owned()
+    } else {
+        format!("{} problems", diags.len())
+    };
+    let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    Error::usage(format!(
+        "{} is not valid ({count}):\n{}",
+        file.display(),
+        lines.join("\n")
+    ))
+    .with_hint(format!(
+        "fix each key listed above in {}, then run the command again; the configuration reference documents every key",
+        file.display()
+    ))
 }
 
 /// Serialize a configuration as `homelab.yaml`: keys in the model's order, ending with a
@@ -1092,68 +1095,27 @@ pub mod field {
         }
     }
 
-    /// A git remote URL (ssh://, user@host:path, https://, http://, git://, file://, an
-    /// absolute path), or empty for a local-only repository. Never with a password.
+    /// A git remote URL (the forms [`crate::config::git_url::GitUrl`] accepts), or empty for
+    /// a local-only repository. Never with a password.
     pub fn git_url(s: &str) -> Result<(), String> {
-        use crate::config::git_url::{credential, redact};
+        use crate::config::git_url::{FORMS, GitUrl, Problem, redact};
         if s.is_empty() {
             return Ok(());
         }
-        // Before anything else, and without echoing the URL: a refused URL's message must
-        // not show the secret either.
-        if let Some(what) = credential(s) {
+        // Credentials before anything else, and without echoing the URL: a refused URL's
+        // message must not show the secret either.
+        let problem = match GitUrl::parse(s) {
+            Ok(_) => return Ok(()),
+            Err(problem) => problem,
+        };
+        if let Problem::Credential(_) = problem {
             return Err(format!(
-                "{} contains {what}, which would be committed to git and stored in .git/config; remove it and export HOMELAB_GIT_TOKEN instead (also revoke the token if this file was shared)",
+                "{} {problem}; remove it and export HOMELAB_GIT_TOKEN instead (also revoke the token if this file was shared)",
                 Shown(&redact(s))
             ));
         }
         crate::text::check_visible(&redact(s))?;
-        let q = Shown(s);
-        let bad = || {
-            Err(format!(
-                "{q} is not a git remote: use ssh://git@host/owner/repo.git, git@host:owner/repo.git, https://host/owner/repo.git, file:///path or a path"
-            ))
-        };
-        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return bad();
-        }
-        // Paths: absolute, or relative to the repository (`../homelab.git`).
-        if s.starts_with('/') || s.starts_with("./") || s.starts_with("../") {
-            return Ok(());
-        }
-        if let Some((scheme, rest)) = s.split_once("://") {
-            match scheme {
-                "ssh" | "https" | "http" | "git" => {}
-                "file" => return if rest.starts_with('/') { Ok(()) } else { bad() },
-                _ => return bad(),
-            }
-            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-            let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            let host = match hostport.rsplit_once(':') {
-                Some((h, p)) if p.parse::<u16>().is_ok() => h,
-                Some(_) => return bad(),
-                None => hostport,
-            };
-            if !remote_host(host) || path.is_empty() {
-                return bad();
-            }
-            return Ok(());
-        }
-        // scp-like: user@host:path
-        if let Some((user_host, path)) = s.split_once(':')
-            && let Some((user, host)) = user_host.split_once('@')
-            && !user.is_empty()
-            && remote_host(host)
-            && !path.is_empty()
-        {
-            return Ok(());
-        }
-        bad()
-    }
-
-    /// A git server: any IPv4 address (test servers listen on loopback) or a hostname.
-    fn remote_host(host: &str) -> bool {
-        host.parse::<Ipv4Addr>().is_ok() || host_or_ipv4(host).is_ok()
+        Err(format!("{} is not a git remote: {FORMS}", Shown(s)))
     }
 
     /// A branch name git accepts (`git check-ref-format --branch`).

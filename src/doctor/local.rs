@@ -45,21 +45,22 @@ pub fn git_url_finding(cfg: &Config) -> Option<Finding> {
     if url.is_empty() {
         return None;
     }
-    let flux = crate::render::flux_git_url(url);
-    if ["ssh://", "https://", "http://"]
-        .iter()
-        .any(|scheme| flux.starts_with(scheme))
-    {
-        return Some(Finding::ok("local.git-url", format!("Flux pulls {flux}")));
-    }
-    let why = if flux.starts_with("git://") {
-        "Flux does not speak the git:// protocol"
-    } else {
-        "it is a path on this machine, which Flux in the cluster cannot reach"
+    let why = match crate::config::git_url::GitUrl::parse(url) {
+        Ok(parsed) => match parsed.unpullable() {
+            None => {
+                let flux = parsed.flux_url();
+                return Some(Finding::ok("local.git-url", format!("Flux pulls {flux}")));
+            }
+            Some(why) => why.to_owned(),
+        },
+        Err(problem) => format!("it {problem}"),
     };
     Some(Finding::failed(
         "local.git-url",
-        format!("git.url {url} cannot be pulled by Flux: {why}"),
+        format!(
+            "git.url {} cannot be pulled by Flux: {why}",
+            crate::config::git_url::redact(url)
+        ),
         "set git.url to an ssh:// or https:// URL of a git server the cluster can reach, then run `homelab render`, `homelab push` and `homelab bootstrap`",
     ))
 }

@@ -181,7 +181,7 @@ impl Report {
 /// the doctor does not depend on how the repository is rendered (nor on the Flux manifest
 /// download that rendering may need).
 pub type RenderFn<'a> =
-    dyn Fn(&Config) -> anyhow::Result<BTreeMap<String, String>> + Send + Sync + 'a;
+    dyn Fn(&Config) -> crate::error::Result<BTreeMap<String, String>> + Send + Sync + 'a;
 
 /// The inputs of a doctor run.
 pub struct Options<'a> {

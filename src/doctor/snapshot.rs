@@ -314,7 +314,7 @@ async fn dns_secret(client: &Client, cfg: &Config) -> SecretKeys {
 }
 
 /// Where cert-manager runs and where its DNS provider Secret lives.
-pub const CERT_MANAGER_NAMESPACE: &str = "cert-manager";
+pub const CERT_MANAGER_NAMESPACE: &str = crate::component::ComponentId::CertManager.namespace();
 
 impl Snapshot {
     /// A cluster with nothing in it and every kind installed: the base of unit tests.

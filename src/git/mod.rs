@@ -10,17 +10,14 @@ pub mod tree;
 
 pub use credentials::{ENV_GIT_TOKEN, ENV_SSH_PASSPHRASE};
 pub use push::{
-    PushOptions, PushOutcome, REMOTE, RemoteUrl, SyncStatus, head_commit, parse_url, push,
-    remote_status,
+    PushOptions, PushOutcome, REMOTE, SyncStatus, head_commit, parse_url, push, remote_status,
 };
 
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
-
-use crate::error::Error;
+use crate::error::{Context as _, Error, Result};
 use git2::{IndexAddOption, Repository, RepositoryInitOptions, Signature};
 
 /// Make libgit2 give up connecting, and waiting for a server's next bytes, after `timeout`;
@@ -190,7 +187,7 @@ pub fn commit_paths(
     if parent.is_none() && tree.is_empty() {
         return Ok(None);
     }
-    let sig = signature(repo).map_err(|e| Error::failed(format!("git: {e:#}")))?;
+    let sig = signature(repo).context("git")?;
     let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
     let oid = repo
         .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)

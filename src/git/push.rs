@@ -24,6 +24,7 @@ use git2::{
 
 use super::credentials::{Negotiator, SecretCache};
 use super::hostkeys::HostKeyPolicy;
+use crate::config::git_url::{FORMS, GitUrl, Problem, Transport, redact};
 use crate::error::{Error, Result};
 use crate::net::{Budget, DEFAULT_GIT_TIMEOUT, Elapsed, GIT_EXCHANGE_FACTOR, human};
 
@@ -102,141 +103,28 @@ pub fn head_commit(repo: &Repository) -> Option<Oid> {
     repo.head().ok()?.peel_to_commit().ok().map(|c| c.id())
 }
 
-/// The parts of a remote URL that matter for authentication and host-key checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RemoteUrl {
-    Ssh {
-        user: Option<String>,
-        host: String,
-        port: Option<u16>,
-    },
-    Https {
-        user: Option<String>,
-        host: String,
-    },
-    /// git://, file:// or a path: no credentials involved.
-    Anonymous,
-}
-
-/// Parse and vet `git.url`. Rejects credentials embedded in the URL (they would end up in
-/// `.git/config`) and schemes libgit2 cannot push to.
-pub fn parse_url(url: &str) -> Result<RemoteUrl> {
-    let bad = |why: &str| {
-        Error::usage(format!(
-            "git.url {} {why}",
-            crate::text::Shown(&crate::config::git_url::redact(url))
-        ))
-        .with_hint(
-            "use ssh://user@host[:port]/path, user@host:path, https://host/path, git://host/path, \
-             file:///path or a local path",
-        )
-    };
-    if url.trim().is_empty() {
-        return Err(Error::usage("git.url is empty: there is no remote to push to").with_hint(
-            "set git.url in homelab.yaml (e.g. git@github.com:you/homelab.git or ssh://git@nas.lan/srv/git/homelab.git)",
-        ));
-    }
-    if url.chars().any(char::is_whitespace) {
-        return Err(bad("contains whitespace"));
-    }
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let authority = rest.split('/').next().unwrap_or_default();
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
-        };
-        match scheme.to_ascii_lowercase().as_str() {
-            "ssh" | "git+ssh" | "ssh+git" => {
-                let (host, port) =
-                    split_host_port(hostport).ok_or_else(|| bad("has a bad port"))?;
-                if host.is_empty() {
-                    return Err(bad("names no host"));
-                }
-                if userinfo.is_some_and(|u| u.contains(':')) {
-                    return Err(bad("contains a password").with_hint(
-                        "remove it from the URL; SSH uses keys (--ssh-key, the agent or ~/.ssh)",
-                    ));
-                }
-                Ok(RemoteUrl::Ssh {
-                    user: userinfo.map(str::to_owned),
-                    host,
-                    port,
-                })
-            }
-            "https" | "http" => {
-                if userinfo.is_some_and(|u| u.contains(':')) {
-                    return Err(Error::usage(
-                        "git.url contains a password or token; it would be stored in .git/config and in homelab.yaml",
-                    )
-                    .with_hint("remove it from git.url and set HOMELAB_GIT_TOKEN instead"));
-                }
-                let (host, _) = split_host_port(hostport).ok_or_else(|| bad("has a bad port"))?;
-                if host.is_empty() {
-                    return Err(bad("names no host"));
-                }
-                Ok(RemoteUrl::Https {
-                    user: userinfo.map(str::to_owned),
-                    host,
-                })
-            }
-            "git" | "file" => Ok(RemoteUrl::Anonymous),
-            other => Err(bad(&format!("uses the unsupported scheme {other}://"))),
+/// Parse and vet `git.url` for a push: the one parser ([`GitUrl::parse`]), with errors that
+/// say how to fix it. Credentials are refused (they would end up in `.git/config`).
+pub fn parse_url(url: &str) -> Result<GitUrl> {
+    GitUrl::parse(url).map_err(|problem| {
+        let shown = crate::text::Shown(&redact(url));
+        match problem {
+            Problem::Empty => Error::usage("git.url is empty: there is no remote to push to").with_hint(
+                "set git.url in homelab.yaml (e.g. git@github.com:you/homelab.git or ssh://git@nas.lan/srv/git/homelab.git)",
+            ),
+            Problem::Credential(_) => Error::usage(format!("git.url {shown} {problem}"))
+                .with_hint("remove it from git.url: HTTPS takes a token from HOMELAB_GIT_TOKEN, SSH uses keys (--ssh-key, the agent or ~/.ssh)"),
+            Problem::Malformed(_) => Error::usage(format!("git.url {shown} {problem}"))
+                .with_hint(FORMS),
         }
-    } else if let Some((userhost, _path)) = scp_like(url) {
-        let (user, host) = match userhost.rsplit_once('@') {
-            Some((u, h)) => (Some(u.to_owned()), h),
-            None => (None, userhost),
-        };
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        if host.is_empty() {
-            return Err(bad("names no host"));
-        }
-        Ok(RemoteUrl::Ssh {
-            user,
-            host,
-            port: None,
-        })
-    } else {
-        Ok(RemoteUrl::Anonymous)
-    }
-}
-
-/// git's rule: `host:path` is scp-like when a colon comes before any slash.
-fn scp_like(url: &str) -> Option<(&str, &str)> {
-    let colon = if url.starts_with('[') {
-        url.find("]:")? + 1
-    } else {
-        url.find(':')?
-    };
-    let slash = url.find('/').unwrap_or(usize::MAX);
-    // A single letter before the colon is a Windows drive, not a host.
-    (colon < slash && colon > 1).then(|| (&url[..colon], &url[colon + 1..]))
-}
-
-fn split_host_port(hostport: &str) -> Option<(String, Option<u16>)> {
-    if let Some(rest) = hostport.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p.parse().ok()?),
-            None if after.is_empty() => None,
-            None => return None,
-        };
-        return Some((host.to_owned(), port));
-    }
-    match hostport.split_once(':') {
-        Some((h, "")) => Some((h.to_owned(), None)),
-        Some((h, p)) => Some((h.to_owned(), Some(p.parse().ok()?))),
-        None => Some((hostport.to_owned(), None)),
-    }
+    })
 }
 
 /// The URL as stored in `.git/config`: relative paths are made absolute against the work
 /// tree, so the remote works whatever directory git is later run from.
 fn effective_url(repo: &Repository, url: &str) -> String {
-    let is_path = !url.contains("://") && scp_like(url).is_none();
+    let is_path = GitUrl::parse(url).is_ok_and(|u| u.transport == Transport::File)
+        && !url.starts_with("file://");
     if is_path && Path::new(url).is_relative() {
         let base = repo.workdir().unwrap_or_else(|| repo.path());
         let joined = base.join(url);
@@ -264,7 +152,7 @@ fn ensure_remote<'r>(repo: &'r Repository, url: &str) -> Result<git2::Remote<'r>
 /// Everything the callbacks of one exchange share, and what they found out.
 struct Session<'a> {
     opts: &'a PushOptions,
-    parsed: RemoteUrl,
+    parsed: GitUrl,
     policy: HostKeyPolicy,
     /// The exchange's overall deadline, paused while a prompt waits for the user.
     budget: Arc<Budget>,
@@ -279,7 +167,7 @@ struct Session<'a> {
 }
 
 /// Vet what can be vetted without the network: the URL and the `--ssh-key` file.
-fn validate(opts: &PushOptions) -> Result<RemoteUrl> {
+fn validate(opts: &PushOptions) -> Result<GitUrl> {
     let parsed = parse_url(&opts.url)?;
     if let Some(key) = &opts.ssh_key
         && !key.is_file()
@@ -331,10 +219,7 @@ impl<'a> Session<'a> {
                 // TLS: keep libgit2's own verification against the system CAs.
                 return Ok(CertificateCheckStatus::CertificatePassthrough);
             };
-            let port = match &self.parsed {
-                RemoteUrl::Ssh { port, .. } => *port,
-                _ => None,
-            };
+            let port = self.parsed.port;
             let Some(raw) = hostkey.hostkey() else {
                 let err = Error::failed(format!(
                     "the SSH server {host} did not show its host key; cannot verify it"
@@ -377,8 +262,8 @@ impl<'a> Session<'a> {
             } else {
                 format!("tried {}", tried.join(", then "))
             };
-            let hint = match &self.parsed {
-                RemoteUrl::Https { .. } => format!(
+            let hint = match self.parsed.transport {
+                Transport::Https | Transport::Http => format!(
                     "set {} to an access token with write access to the repository",
                     super::credentials::ENV_GIT_TOKEN
                 ),
@@ -389,20 +274,20 @@ impl<'a> Session<'a> {
             };
             return Error::failed(format!(
                 "cannot {what} {}: authentication failed ({methods})",
-                crate::config::git_url::redact(&self.opts.url)
+                redact(&self.opts.url)
             ))
             .with_hint(hint);
         }
         if is_timeout(&err) {
             return Error::failed(format!(
                 "cannot {what} {}: the server did not answer within {} ({})",
-                crate::config::git_url::redact(&self.opts.url),
+                redact(&self.opts.url),
                 human(self.opts.timeout),
                 err.message()
             ))
             .with_hint(TIMEOUT_HINT);
         }
-        Error::failed(format!("cannot {what} {}: {}", crate::config::git_url::redact(&self.opts.url), err.message())).with_hint(
+        Error::failed(format!("cannot {what} {}: {}", redact(&self.opts.url), err.message())).with_hint(
             "check git.url in homelab.yaml, that the server is reachable, and that the repository exists",
         )
     }
@@ -463,7 +348,7 @@ impl<'a> Session<'a> {
         if let Some((refname, why)) = rejected.first() {
             return Err(Error::failed(format!(
                 "the remote {} refused to update {refname}: {why}{}",
-                crate::config::git_url::redact(&self.opts.url),
+                redact(&self.opts.url),
                 server_said(&said.borrow())
             ))
             .with_hint(
@@ -798,47 +683,6 @@ mod tests {
         let said = server_said(&chatty);
         assert_eq!(said.matches("remote:").count(), 20);
         assert!(said.ends_with("remote: line 29") && !said.contains("line 9\n"));
-    }
-
-    #[test]
-    fn url_kinds() {
-        assert_eq!(
-            parse_url("ssh://git@nas.lan:2222/srv/homelab.git").unwrap(),
-            RemoteUrl::Ssh {
-                user: Some("git".into()),
-                host: "nas.lan".into(),
-                port: Some(2222)
-            }
-        );
-        assert_eq!(
-            parse_url("git@github.com:me/homelab.git").unwrap(),
-            RemoteUrl::Ssh {
-                user: Some("git".into()),
-                host: "github.com".into(),
-                port: None
-            }
-        );
-        assert_eq!(
-            parse_url("ssh://[::1]:22/x").unwrap(),
-            RemoteUrl::Ssh {
-                user: None,
-                host: "::1".into(),
-                port: Some(22)
-            }
-        );
-        assert!(matches!(
-            parse_url("https://gitea.lan/me/homelab.git").unwrap(),
-            RemoteUrl::Https { .. }
-        ));
-        for anon in [
-            "git://127.0.0.1:9418/homelab.git",
-            "file:///srv/git/homelab.git",
-            "/srv/git/homelab.git",
-            "../remote.git",
-            "C:/repos/x",
-        ] {
-            assert_eq!(parse_url(anon).unwrap(), RemoteUrl::Anonymous, "{anon}");
-        }
     }
 
     #[test]

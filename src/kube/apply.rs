@@ -122,8 +122,9 @@ impl ApplyReport {
 }
 
 /// Parse a multi-document YAML stream into JSON values, skipping empty documents.
-pub fn parse_documents(yaml: &str) -> anyhow::Result<Vec<Value>> {
-    let docs: Vec<Value> = serde_saphyr::from_multiple(yaml)?;
+pub fn parse_documents(yaml: &str) -> Result<Vec<Value>> {
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(yaml).map_err(|e| Error::failed(e.to_string()))?;
     Ok(docs
         .into_iter()
         .filter(|d| !d.is_null() && d.as_object().is_none_or(|o| !o.is_empty()))

@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::kube::client::describe;
 
 /// Where Flux runs, and the name of the GitRepository and Kustomization `bootstrap` creates.
-pub const FLUX_NAMESPACE: &str = "flux-system";
+pub use crate::component::FLUX_NAMESPACE;
 /// The GitRepository (and root Kustomization) that syncs the homelab repository.
 pub const SYNC_NAME: &str = "flux-system";
 

@@ -172,6 +172,9 @@ pub struct Goal {
     /// The request that was made, if any: once the source controller has handled it, a
     /// source at another revision means the commit is not on the remote.
     pub token: Option<String>,
+    /// Later requests to single Kustomizations (see [`unblocked`]), which replace `token`
+    /// as the value their controller answers with.
+    pub nudged: BTreeMap<ObjectRef, String>,
 }
 
 /// Which link of the chain a round got to.
@@ -234,12 +237,51 @@ fn suspended_pending(object: &ObjectStatus) -> Pending {
     }
 }
 
-/// Whether the controller has handled the request (or there was none).
+/// Whether the controller has handled the latest request made to the object (or there was
+/// none).
 fn handled(object: &ObjectStatus, goal: &Goal) -> bool {
-    match &goal.token {
+    match goal.nudged.get(&object.reference()).or(goal.token.as_ref()) {
         Some(token) => object.last_handled.as_deref() == Some(token.as_str()),
         None => true,
     }
+}
+
+/// The reason kustomize-controller gives a Kustomization it put off because a dependency was
+/// not Ready. It looks again only after a fixed delay (`--requeue-dependency`, 30 s by
+/// default), not when the dependency becomes Ready.
+const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
+
+/// The Kustomizations put off for a dependency that is now Ready at the goal, whose
+/// controller has handled every request so far: asking again now saves the rest of the
+/// controller's fixed delay (with the default, the 30 s a sync otherwise waits per level of
+/// `dependsOn`). `objects` is a round's list (the source first).
+pub fn unblocked<'a>(objects: &'a [ObjectStatus], goal: &Goal) -> Vec<&'a ObjectStatus> {
+    let source = sync_source();
+    let by_ref: BTreeMap<ObjectRef, &ObjectStatus> = objects
+        .iter()
+        .filter(|o| o.kind == KUSTOMIZATION.kind)
+        .map(|o| (o.reference(), o))
+        .collect();
+    let current = |dep: &ObjectRef| {
+        by_ref.get(dep).is_some_and(|d| {
+            // kustomize-controller wants a dependency of the same source at its revision.
+            d.ready
+                && (d.source.as_ref() != Some(&source)
+                    || d.revision.as_deref() == Some(goal.revision.as_str()))
+        })
+    };
+    by_ref
+        .values()
+        .copied()
+        .filter(|k| {
+            !k.suspended
+                && !k.ready
+                && k.reason == DEPENDENCY_NOT_READY
+                && !k.depends_on.is_empty()
+                && handled(k, goal)
+                && k.depends_on.iter().all(current)
+        })
+        .collect()
 }
 
 fn judge_source(obj: &ObjectStatus, goal: &Goal) -> Option<Pending> {
@@ -410,12 +452,23 @@ pub async fn wait(
     deadline: tokio::time::Instant,
     mut progress: impl FnMut(&Round),
 ) -> Result<Outcome> {
+    let mut goal = goal.clone();
     loop {
-        match look(client, goal).await {
+        match look(client, &goal).await {
             Ok(round) => {
                 progress(&round);
                 if round.phase == Phase::Done {
                     return Ok(Outcome::Done(round));
+                }
+                if round.phase == Phase::Kustomizations {
+                    for k in unblocked(&round.objects, &goal) {
+                        // Only saves time: if the request fails, the controller's own
+                        // retry still comes.
+                        let token = new_token();
+                        if annotate(client, &k.reference(), &token).await.is_ok() {
+                            goal.nudged.insert(k.reference(), token);
+                        }
+                    }
                 }
                 if round.hopeless().is_some() {
                     return Ok(Outcome::Hopeless(round));
@@ -488,7 +541,70 @@ mod tests {
         Goal {
             revision: "main@sha1:new".into(),
             token: token.map(str::to_owned),
+            nudged: BTreeMap::new(),
         }
+    }
+
+    /// `apps` put off by kustomize-controller, waiting on `infra` (at `infra_revision`).
+    fn put_off(
+        infra_ready: bool,
+        infra_revision: &str,
+        handled: Option<&str>,
+    ) -> Vec<ObjectStatus> {
+        let infra_state = if infra_ready {
+            State::Ready
+        } else {
+            State::Progressing
+        };
+        let infra = obj("Kustomization", "infra", infra_state, Some(infra_revision));
+        let mut apps = obj(
+            "Kustomization",
+            "apps",
+            State::Failed,
+            Some("main@sha1:old"),
+        );
+        apps.reason = DEPENDENCY_NOT_READY.into();
+        apps.depends_on = vec![infra.reference()];
+        apps.last_handled = handled.map(str::to_owned);
+        vec![
+            obj(
+                "GitRepository",
+                "flux-system",
+                State::Ready,
+                Some("main@sha1:new"),
+            ),
+            infra,
+            apps,
+        ]
+    }
+
+    fn names(objects: Vec<&ObjectStatus>) -> Vec<&str> {
+        objects.iter().map(|o| o.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_kustomization_put_off_for_a_dependency_now_current_is_asked_again() {
+        let goal = goal(Some("t1"));
+        let objects = put_off(true, "main@sha1:new", Some("t1"));
+        assert_eq!(names(unblocked(&objects, &goal)), ["apps"]);
+
+        // Not while the dependency is not Ready, or Ready at an older commit.
+        assert!(unblocked(&put_off(false, "main@sha1:new", Some("t1")), &goal).is_empty());
+        assert!(unblocked(&put_off(true, "main@sha1:old", Some("t1")), &goal).is_empty());
+        // Not while the controller has not answered the request yet.
+        assert!(unblocked(&put_off(true, "main@sha1:new", None), &goal).is_empty());
+        // Not for another reason of not being Ready.
+        let mut failing = put_off(true, "main@sha1:new", Some("t1"));
+        failing[2].reason = "BuildFailed".into();
+        assert!(unblocked(&failing, &goal).is_empty());
+
+        // Asked again: the new request is the one its controller must answer.
+        let mut asked = goal.clone();
+        asked.nudged.insert(objects[2].reference(), "t2".into());
+        assert!(unblocked(&objects, &asked).is_empty());
+        let mut answered = objects.clone();
+        answered[2].last_handled = Some("t2".into());
+        assert_eq!(names(unblocked(&answered, &asked)), ["apps"]);
     }
 
     #[test]

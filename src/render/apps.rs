@@ -1,19 +1,20 @@
 //! From a profile and an installed app to the files under `apps/<name>/`.
 //!
-//! Object skeletons come from `templates/apps/` (strict, JSON-escaped); HelmRelease values
+//! Object skeletons come from `templates/apps/` and `templates/partials/` (the chart source
+//! and release policy shared with the infrastructure; strict, JSON-escaped); HelmRelease values
 //! come from the profile as structured data, with `{{ … }}` expressions in string leaves
 //! evaluated one leaf at a time and the result serialized as JSON, so no answer can
 //! change the shape of the YAML.
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context as _, Result, anyhow};
 use minijinja::{Environment, UndefinedBehavior, context};
 use serde_json::Value;
 
 use super::{GATEWAY_NAME, GATEWAY_NAMESPACE, GATEWAY_SECTION, cluster_issuer_name};
 use crate::catalog::{self, Profile, effective_settings, has_secrets, local_class, matches};
 use crate::config::{App, Choice, Config, IngressController};
+use crate::error::{Context as _, Error, Result};
 
 /// serde_json → minijinja, without minijinja's serde feature.
 fn to_mj(v: &Value) -> minijinja::Value {
@@ -130,7 +131,7 @@ fn eval_str(env: &Environment<'_>, ctx: &minijinja::Value, s: &str) -> Result<Va
         let expr = env.compile_expression(inner.trim())?;
         let value = expr.eval(ctx)?;
         if value.is_undefined() {
-            return Err(anyhow!("{inner} is undefined"));
+            return Err(Error::failed(format!("{inner} is undefined")));
         }
         return from_mj(&value);
     }
@@ -189,22 +190,20 @@ fn add_loadbalancer_annotations(
         let mut node = &mut *values;
         for part in lb.annotations.split('.') {
             let Value::Object(map) = node else {
-                return Err(anyhow!(
+                return Err(Error::failed(format!(
                     "loadbalancer.annotations {:?} of {}: {part} is not a mapping",
-                    lb.annotations,
-                    q.key
-                ));
+                    lb.annotations, q.key
+                )));
             };
             node = map
                 .entry(part.to_owned())
                 .or_insert_with(|| Value::Object(serde_json::Map::new()));
         }
         let Value::Object(annotations) = node else {
-            return Err(anyhow!(
+            return Err(Error::failed(format!(
                 "loadbalancer.annotations {:?} of {} is not a mapping",
-                lb.annotations,
-                q.key
-            ));
+                lb.annotations, q.key
+            )));
         };
         annotations.insert(
             "metallb.io/loadBalancerIPs".to_owned(),
@@ -229,29 +228,51 @@ fn render_template(name: &str, ctx: minijinja::Value) -> Result<String> {
 }
 
 /// Every file under `apps/<name>/` except the encrypted Secret (written once by `add-app`,
-/// see [`catalog::secret_path`]), keyed by repository-relative path.
+/// see [`catalog::secret_path`]), keyed by repository-relative path. An app outside the
+/// catalog is a configuration error (validation names it first); a profile that does not
+/// render an app validation accepted is a defect of the profile.
 pub fn render_app(cfg: &Config, app: &App) -> Result<BTreeMap<String, String>> {
     let profile = catalog::get(&app.name).ok_or_else(|| {
-        anyhow!(
+        Error::usage(format!(
             "apps: {:?} is not in the app catalog (known: {})",
             app.name,
             catalog::names().join(", ")
-        )
+        ))
+        .with_hint("remove it from apps: in homelab.yaml, or see `homelab apps`")
     })?;
+    render_profile(cfg, &profile, app)
+}
+
+/// [`render_app`] with `profile`: its failures are the profile's defects.
+fn render_profile(cfg: &Config, profile: &Profile, app: &App) -> Result<BTreeMap<String, String>> {
+    profile_files(cfg, profile, app).map_err(|e| profile_defect(profile, e))
+}
+
+/// A profile's own failure, as every command reports it.
+fn profile_defect(profile: &Profile, err: Error) -> Error {
+    Error::defect(format!(
+        "the app profile {} does not render: {}",
+        profile.name, err.message
+    ))
+}
+
+fn profile_files(cfg: &Config, profile: &Profile, app: &App) -> Result<BTreeMap<String, String>> {
     let dir = catalog::app_dir(&app.name);
-    let settings = effective_settings(&profile, app);
+    let settings = effective_settings(profile, app);
     let env = expression_env();
     let vctx = value_context(cfg, app, &settings);
     let service = match eval_str(&env, &vctx, &profile.expose.service)? {
         Value::String(s) => s,
         other => other.to_string(),
     };
-    let values = values(cfg, &profile, app)?;
+    let values = values(cfg, profile, app)?;
     let base = context! {
         name => &app.name,
         namespace => &app.namespace,
         host => &app.host,
         chart => to_mj(&serde_json::to_value(&profile.chart)?),
+        version => &profile.chart.version,
+        oci => profile.chart.oci.is_some(),
         source => to_mj(&serde_json::to_value(super::mirror::app_source(cfg, &profile.chart))?),
         issuer => cluster_issuer_name(cfg),
         tls_secret => format!("{}-tls", app.name),
@@ -275,10 +296,10 @@ pub fn render_app(cfg: &Config, app: &App) -> Result<BTreeMap<String, String>> {
     };
     files.insert(
         format!("{dir}/{source}"),
-        render_template(&format!("apps/{source}"), base.clone())?,
+        render_template("partials/chart-source.yaml", base.clone())?,
     );
     resources.push(source.to_owned());
-    if has_secrets(&profile, app) {
+    if has_secrets(profile, app) {
         resources.push("secret.sops.yaml".to_owned());
     }
     files.insert(
@@ -335,33 +356,37 @@ pub fn plain_secret(
         let value = if let Some(v) = given.get(&key.key) {
             v.clone()
         } else if let Some(template) = &key.value {
-            match eval_str(&env, &ctx, template)? {
+            match eval_str(&env, &ctx, template)
+                .with_context(|| format!("secrets.{}", key.key))
+                .map_err(|e| profile_defect(profile, e))?
+            {
                 Value::String(s) => s,
                 other => other.to_string(),
             }
         } else if let Some(len) = key.generate {
             crate::secrets::generate_password(len)
         } else {
-            return Err(anyhow!(
+            return Err(Error::usage(format!(
                 "the Secret key {:?} ({}) has no value: pass --set {}=…",
-                key.key,
-                key.description,
-                key.key
-            ));
+                key.key, key.description, key.key
+            )));
         };
         data.insert(key.key.clone(), value);
     }
     if data.is_empty() {
         return Ok(None);
     }
-    Ok(Some(render_template(
+    let data = serde_json::to_value(&data)?;
+    render_template(
         "apps/secret.yaml",
         context! {
             secret_name => catalog::secret_name(app),
             namespace => &app.namespace,
-            data => to_mj(&serde_json::to_value(&data)?),
+            data => to_mj(&data),
         },
-    )?))
+    )
+    .map(Some)
+    .map_err(|e| profile_defect(profile, e))
 }
 
 /// `.sops.yaml` at the repository root, so `sops` edits app secrets with the right key.
@@ -371,4 +396,69 @@ pub fn sops_config(recipient: &str) -> String {
         context! { recipient => recipient, encrypted_regex => crate::secrets::ENCRYPTED_REGEX },
     )
     .expect("the .sops.yaml template renders")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+
+    fn example() -> (Config, Profile, App) {
+        let cfg: Config =
+            serde_saphyr::from_str(include_str!("../../examples/homelab.yaml")).expect("example");
+        let profile = catalog::get("grafana").expect("grafana");
+        let app = App {
+            name: profile.name.clone(),
+            namespace: profile.namespace.clone(),
+            host: "grafana.example.com".to_owned(),
+            settings: BTreeMap::new(),
+        };
+        (cfg, profile, app)
+    }
+
+    /// A profile that does not render a validated app is homelab's defect: exit 1 with the
+    /// hint saying so, from `render` and `add-app` alike (both render through here).
+    #[test]
+    fn a_broken_profile_is_a_defect_not_a_config_error() {
+        let (cfg, mut profile, app) = example();
+        assert!(render_profile(&cfg, &profile, &app).is_ok());
+        profile.values = serde_json::json!({ "x": "{{ settings.no_such_setting }}" });
+        let err = render_profile(&cfg, &profile, &app).expect_err("undefined");
+        assert_eq!(err.kind, Kind::Failed);
+        assert!(
+            err.message
+                .starts_with("the app profile grafana does not render: values.x: "),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("defect of homelab"))
+        );
+    }
+
+    /// The Secret: a value the user must give is a usage error (it names the flag); a value
+    /// template that does not evaluate is the same defect as in the values.
+    #[test]
+    fn secret_values_fail_by_whose_move_it_is() {
+        let (cfg, mut profile, app) = example();
+        let given = BTreeMap::new();
+        profile.secrets.truncate(1);
+        profile.secrets[0].when.clear();
+        profile.secrets[0].generate = None;
+        profile.secrets[0].value = None;
+        let err = plain_secret(&cfg, &profile, &app, &given).expect_err("no value");
+        assert_eq!(err.kind, Kind::Usage);
+        assert!(err.message.contains("pass --set"), "{}", err.message);
+        profile.secrets[0].value = Some("{{ nope }}".to_owned());
+        let err = plain_secret(&cfg, &profile, &app, &given).expect_err("undefined");
+        assert_eq!(err.kind, Kind::Failed);
+        assert!(
+            err.message
+                .starts_with("the app profile grafana does not render: secrets."),
+            "{}",
+            err.message
+        );
+    }
 }

@@ -6,12 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context as _;
 use minijinja::value::Serde;
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
+use crate::component::{Component, ComponentId, SourceKind};
 use crate::config::{AcmeServer, Challenge, Config};
+use crate::error::{Error, Result};
 
 pub mod apps;
 pub mod change;
@@ -33,7 +34,7 @@ pub const ACME_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/dir
 /// The shared Gateway (envoy-gateway only) apps attach their HTTPRoutes to.
 pub const GATEWAY_NAME: &str = "homelab";
 /// The namespace of the shared Gateway: Envoy Gateway's own.
-pub const GATEWAY_NAMESPACE: &str = plan::ENVOY_GATEWAY.namespace;
+pub const GATEWAY_NAMESPACE: &str = ComponentId::EnvoyGateway.namespace();
 /// The Gateway's HTTPS listener, which serves the wildcard `*.<domain>` certificate and which
 /// app HTTPRoutes name as their `sectionName`.
 pub const GATEWAY_SECTION: &str = "https";
@@ -52,40 +53,64 @@ pub struct Rendered {
 }
 
 /// Render the whole repository with the templates embedded in this binary.
-pub fn render(cfg: &Config, flux_install: &str) -> anyhow::Result<Rendered> {
-    let env = templates::environment().context("loading the embedded templates")?;
+pub fn render(cfg: &Config, flux_install: &str) -> Result<Rendered> {
+    let env = embedded_templates()?;
     render_with(&env, cfg, flux_install)
 }
 
 /// Render every file but the Flux install manifest (which only `flux.version` and
 /// `flux.components` change, and which needs the Flux release): what `add-app`,
 /// `remove-app` and `push`'s freshness check compare.
-pub fn render_without_flux(cfg: &Config) -> anyhow::Result<Rendered> {
-    let env = templates::environment().context("loading the embedded templates")?;
+pub fn render_without_flux(cfg: &Config) -> Result<Rendered> {
+    let env = embedded_templates()?;
     render_without_flux_with(&env, cfg)
 }
 
-fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> anyhow::Result<Rendered> {
+/// The templates embedded in this binary; one that does not load is a defect.
+fn embedded_templates() -> Result<Environment<'static>> {
+    templates::environment().map_err(|e| {
+        Error::defect(format!(
+            "loading the embedded templates: {}",
+            crate::error::chain(&e)
+        ))
+    })
+}
+
+fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> Result<Rendered> {
     check_path_names(cfg)?;
     let base = base_context(cfg);
     let mut files = BTreeMap::new();
     for entry in plan::entries(cfg) {
-        let tmpl = env
-            .get_template(entry.template)
-            .with_context(|| format!("template {} is missing", entry.template))?;
-        let ctx = match entry.chart {
-            Some(chart) => context! {
-                chart => Value::from(Serde(chart)),
-                source => Value::from(Serde(chart_source(cfg, &chart))),
-                layer => plan::layer_name(&chart),
+        let tmpl = env.get_template(entry.template).map_err(|e| {
+            Error::defect(format!(
+                "template {} is missing: {}",
+                entry.template,
+                crate::error::chain(&e)
+            ))
+        })?;
+        let ctx = match entry.component {
+            Some(component) => context! {
+                chart => Value::from(Serde(component)),
+                // What the chart source template shares with apps.
+                name => component.name,
+                namespace => component.namespace,
+                version => component.version,
+                oci => component.source == SourceKind::Oci,
+                source => Value::from(Serde(chart_source(cfg, component))),
+                layer => component.layer,
                 resources => entry.resources,
                 ..base.clone()
             },
             None => context! { resources => entry.resources, ..base.clone() },
         };
-        let text = tmpl
-            .render(ctx)
-            .with_context(|| format!("rendering {} from {}", entry.path, entry.template))?;
+        let text = tmpl.render(ctx).map_err(|e| {
+            Error::defect(format!(
+                "rendering {} from {}: {}",
+                entry.path,
+                entry.template,
+                crate::error::chain(&e)
+            ))
+        })?;
         files.insert(entry.path, text);
     }
     // Installed apps are part of the repository: a re-render keeps them in step with the
@@ -93,7 +118,7 @@ fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> anyhow::Resu
     for app in &cfg.apps {
         files.extend(apps::render_app(cfg, app)?);
     }
-    files.insert(crate::config::CONFIG_FILE.to_owned(), config_yaml(cfg)?);
+    files.insert(crate::config::CONFIG_FILE.to_owned(), config_yaml(cfg));
     // Beside homelab.yaml, whose first line points editors at it; rendered, so it follows
     // the binary that reads the file.
     files.insert(
@@ -113,32 +138,11 @@ pub fn flux_components_path(cfg: &Config) -> String {
 }
 
 /// Render the whole repository with the templates of `env` (e.g. an older template set).
-pub fn render_with(
-    env: &Environment<'_>,
-    cfg: &Config,
-    flux_install: &str,
-) -> anyhow::Result<Rendered> {
+pub fn render_with(env: &Environment<'_>, cfg: &Config, flux_install: &str) -> Result<Rendered> {
     let Rendered { mut files } = render_without_flux_with(env, cfg)?;
-    let gotk = crate::flux::gotk_components(flux_install, &cfg.flux.version, &cfg.flux.components)
-        .map_err(anyhow::Error::new)?;
+    let gotk = crate::flux::gotk_components(flux_install, &cfg.flux.version, &cfg.flux.components)?;
     files.insert(flux_components_path(cfg), gotk);
     Ok(Rendered { files })
-}
-
-/// `git.url` as Flux's GitRepository accepts it: Flux takes only `ssh://`, `http(s)://`
-/// URLs, so the scp-like form people copy from their forge (`git@host:owner/repo.git`)
-/// becomes `ssh://git@host/owner/repo.git`. Other forms are kept as written.
-pub fn flux_git_url(url: &str) -> String {
-    let plain = !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !plain || url.contains("://") || url.starts_with('/') || url.starts_with('.') {
-        return url.to_owned();
-    }
-    match url.split_once(':') {
-        Some((authority, path)) if !authority.is_empty() && !authority.contains('/') => {
-            format!("ssh://{authority}/{}", path.trim_start_matches('/'))
-        }
-        _ => url.to_owned(),
-    }
 }
 
 /// The ClusterIssuer every app's certificates come from.
@@ -158,39 +162,38 @@ pub fn apps_resources(cfg: &Config) -> Vec<String> {
 /// Names that become repository paths must be DNS-1123 labels, so no configuration can
 /// write outside the repository or collide with another file (validation says so too; this
 /// keeps `render` safe on its own).
-fn check_path_names(cfg: &Config) -> anyhow::Result<()> {
+fn check_path_names(cfg: &Config) -> Result<()> {
     let mut names = vec![("cluster.name", cfg.cluster.name.as_str())];
     names.extend(cfg.apps.iter().map(|a| ("apps[].name", a.name.as_str())));
     for (field, name) in names {
         if !crate::catalog::is_dns_label(name) {
-            return Err(crate::error::Error::usage(format!(
+            return Err(Error::usage(format!(
                 "{field}: {name:?} is not a DNS label"
             ))
-            .with_hint("use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit")
-            .into());
+            .with_hint("use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"));
         }
     }
     Ok(())
 }
 
 /// `homelab.yaml` as written to the repository.
-pub fn config_yaml(cfg: &Config) -> anyhow::Result<String> {
+pub fn config_yaml(cfg: &Config) -> String {
     let body = crate::config::to_yaml(cfg);
-    Ok(format!(
+    format!(
         "{}\n# The homelab's configuration: edit it and run `homelab render` to update the repository.\n{body}",
         crate::config::schema::modeline()
-    ))
+    )
 }
 
 /// The DNS-over-HTTPS resolvers cert-manager checks DNS-01 records with (cert-manager takes
 /// `https://` URLs here since v1.13): two operators, addressed by IP so no lookup is needed.
 pub const DNS01_RESOLVERS: &str = "https://1.1.1.1/dns-query,https://8.8.8.8/dns-query";
 
-/// The source of an infrastructure chart, upstream or on the mirror.
-pub fn chart_source(cfg: &Config, chart: &plan::Chart) -> mirror::Source {
-    match chart.source {
-        plan::SourceKind::Oci => mirror::oci_repository(cfg, chart.url),
-        plan::SourceKind::Helm => mirror::helm_repository(cfg, chart.url),
+/// The source of a component's chart, upstream or on the mirror.
+pub fn chart_source(cfg: &Config, component: &Component) -> mirror::Source {
+    match component.source {
+        SourceKind::Oci => mirror::oci_repository(cfg, component.url),
+        SourceKind::Helm => mirror::helm_repository(cfg, component.url),
     }
 }
 
@@ -220,7 +223,7 @@ fn base_context(cfg: &Config) -> Value {
     context! {
         cfg => Value::from(Serde(cfg)),
         cluster_path => format!("./clusters/{}", cfg.cluster.name),
-        flux_url => flux_git_url(&cfg.git.url),
+        flux_url => crate::config::git_url::flux_url(&cfg.git.url),
         issuer => cluster_issuer_name(cfg),
         acme => plan::uses_acme(cfg),
         acme_servers => context! { production => ACME_PRODUCTION, staging => ACME_STAGING },
@@ -239,14 +242,13 @@ fn base_context(cfg: &Config) -> Value {
         chart_mirrors => mirror::urls(cfg),
         apps => apps_resources(cfg),
         storage_provisioner => plan::storage_provisioner_name(cfg.storage.provisioner),
-        charts => context! {
-            metallb => Value::from(Serde(plan::METALLB)),
-            cert_manager => Value::from(Serde(plan::CERT_MANAGER)),
-            traefik => Value::from(Serde(plan::TRAEFIK)),
-            envoy_gateway => Value::from(Serde(plan::ENVOY_GATEWAY)),
-            csi_driver_nfs => Value::from(Serde(plan::CSI_DRIVER_NFS)),
-            nfs_subdir => Value::from(Serde(plan::NFS_SUBDIR)),
-        },
+        // Every component by id (`charts.cert_manager.namespace`), installed or not.
+        charts => Value::from(Serde(
+            ComponentId::ALL
+                .map(|id| (id, id.component()))
+                .into_iter()
+                .collect::<BTreeMap<_, _>>(),
+        )),
     }
 }
 
@@ -342,12 +344,14 @@ mod tests {
                 }
             }
         }
-        // Partials (`_name`) are rendered through their includers.
+        // Partials (`_name`) are rendered through their includers; `partials/` are shared
+        // with the apps.
         let all: BTreeSet<String> = templates::sources()
             .into_iter()
             .map(|(name, _)| name)
             .filter(|n| n.starts_with("repo/") && !n.rsplit('/').next().unwrap().starts_with('_'))
             .collect();
+        used.retain(|n| !n.starts_with("partials/"));
         assert_eq!(all, used);
     }
 
@@ -522,7 +526,10 @@ mod tests {
         );
         let source = &docs(&r.files["infrastructure/controllers/traefik/source.yaml"])[0];
         assert_eq!(source["kind"], "OCIRepository");
-        assert_eq!(source["spec"]["ref"]["tag"], plan::TRAEFIK.version);
+        assert_eq!(
+            source["spec"]["ref"]["tag"],
+            ComponentId::Traefik.component().version
+        );
         assert_eq!(release["spec"]["chartRef"]["name"], "traefik");
     }
 
@@ -551,7 +558,6 @@ mod tests {
         let mut cfg = example();
         cfg.cluster.name = "../../etc".into();
         let err = render(&cfg, &install).unwrap_err();
-        let err = crate::error::Error::from(err);
         assert_eq!(err.exit_code(), 2);
         assert!(err.message.contains("cluster.name"), "{}", err.message);
         let mut cfg = example();

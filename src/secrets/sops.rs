@@ -14,11 +14,24 @@
 use std::fmt;
 use std::str::FromStr as _;
 
+use crate::error::{Context as _, Error, Result};
 use aes_gcm::aead::consts::U32;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::aes::Aes256;
 use aes_gcm::{AesGcm, Nonce};
-use anyhow::{Context as _, Result, anyhow, bail, ensure};
+
+/// A failure with a formatted message (the file or its key is wrong, or sealing failed).
+macro_rules! fail {
+    ($($t:tt)*) => { Error::failed(format!($($t)*)) };
+}
+/// Return [`fail!`].
+macro_rules! bail {
+    ($($t:tt)*) => { return Err(fail!($($t)*)) };
+}
+/// [`bail!`] unless the condition holds.
+macro_rules! ensure {
+    ($cond:expr, $($t:tt)*) => { if !$cond { bail!($($t)*); } };
+}
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use rand::RngCore as _;
@@ -184,7 +197,8 @@ impl Serialize for Node {
 pub fn parse(text: &str) -> Result<Node> {
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
-    serde_saphyr::from_str_with_options::<Node>(text, options).context("not valid YAML")
+    serde_saphyr::from_str_with_options::<Node>(text, options)
+        .map_err(|e| fail!("not valid YAML: {e}"))
 }
 
 /// Which values a file encrypts: the one rule its metadata records (sops allows one).
@@ -226,7 +240,7 @@ impl Rule {
             }
         };
         let regex = |key: &str, r: String| {
-            regex::Regex::new(&r).map_err(|e| anyhow!("sops.{key} is not a valid regex: {e}"))
+            regex::Regex::new(&r).map_err(|e| fail!("sops.{key} is not a valid regex: {e}"))
         };
         let mut rules = Vec::new();
         if let Some(s) = text("unencrypted_suffix")? {
@@ -282,7 +296,7 @@ fn additional_data(path: &[String]) -> String {
 /// values below keys matching `encrypted_regex` and leaving the rest readable.
 pub fn encrypt(plain_yaml: &str, recipient: &str, encrypted_regex: &str) -> Result<String> {
     let recipient_key = age::x25519::Recipient::from_str(recipient)
-        .map_err(|e| anyhow!("invalid age recipient {recipient:?}: {e}"))?;
+        .map_err(|e| fail!("invalid age recipient {recipient:?}: {e}"))?;
     let mut doc = parse(plain_yaml).context("the Secret is not valid YAML")?;
     let Node::Map(_) = doc else {
         bail!("the Secret must be a YAML mapping");
@@ -290,7 +304,9 @@ pub fn encrypt(plain_yaml: &str, recipient: &str, encrypted_regex: &str) -> Resu
     if doc.get(METADATA).is_some() {
         bail!("the Secret is already SOPS-encrypted");
     }
-    let rule = Rule::EncryptedRegex(regex::Regex::new(encrypted_regex).context("the regex")?);
+    let rule = Rule::EncryptedRegex(
+        regex::Regex::new(encrypted_regex).map_err(|e| fail!("the regex: {e}"))?,
+    );
 
     let mut data_key = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut data_key);
@@ -314,7 +330,7 @@ pub fn encrypt(plain_yaml: &str, recipient: &str, encrypted_regex: &str) -> Resu
     let digest = hex_upper(&mac.finalize());
     let sealed_mac = seal(&digest, "str", &data_key, &lastmodified)?;
     let enc = age::encrypt_and_armor(&recipient_key, &data_key)
-        .map_err(|e| anyhow!("cannot seal the data key: {e}"))?;
+        .map_err(|e| fail!("cannot seal the data key: {e}"))?;
     let stanza = Node::Map(vec![
         ("recipient".into(), Node::Str(recipient.to_owned())),
         ("enc".into(), Node::Str(enc)),
@@ -332,7 +348,7 @@ pub fn encrypt(plain_yaml: &str, recipient: &str, encrypted_regex: &str) -> Resu
     if let Node::Map(items) = &mut doc {
         items.push((METADATA.to_owned(), metadata));
     }
-    serde_saphyr::to_string(&doc).context("cannot write the encrypted Secret")
+    serde_saphyr::to_string(&doc).map_err(|e| fail!("cannot write the encrypted Secret: {e}"))
 }
 
 /// Why a file could not be decrypted, for the message and the exit code.
@@ -482,7 +498,7 @@ fn seal(plain: &str, kind: &str, key: &[u8; 32], additional_data: &str) -> Resul
                 aad: additional_data.as_bytes(),
             },
         )
-        .map_err(|_| anyhow!("AES-GCM encryption failed"))?;
+        .map_err(|_| fail!("AES-GCM encryption failed"))?;
     let (data, tag) = sealed.split_at(sealed.len() - 16);
     Ok(format!(
         "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{kind}]",
@@ -497,22 +513,22 @@ fn open(sealed: &str, key: &[u8; 32], additional_data: &str) -> Result<Node> {
     let inner = sealed
         .strip_prefix("ENC[AES256_GCM,")
         .and_then(|s| s.strip_suffix(']'))
-        .ok_or_else(|| anyhow!("not an encrypted value"))?;
+        .ok_or_else(|| fail!("not an encrypted value"))?;
     let mut fields = [None; 4];
     for part in inner.split(',') {
         let (name, value) = part
             .split_once(':')
-            .ok_or_else(|| anyhow!("malformed encrypted value"))?;
+            .ok_or_else(|| fail!("malformed encrypted value"))?;
         let slot = ["data", "iv", "tag", "type"]
             .iter()
             .position(|n| *n == name)
-            .ok_or_else(|| anyhow!("malformed encrypted value"))?;
+            .ok_or_else(|| fail!("malformed encrypted value"))?;
         fields[slot] = Some(value);
     }
     let [Some(data), Some(iv), Some(tag), Some(kind)] = fields else {
         bail!("malformed encrypted value");
     };
-    let decode = |b64: &str| B64.decode(b64).map_err(|_| anyhow!("malformed base64"));
+    let decode = |b64: &str| B64.decode(b64).map_err(|_| fail!("malformed base64"));
     let iv = decode(iv)?;
     ensure!(iv.len() == 32, "unexpected nonce length");
     let mut msg = decode(data)?;
@@ -526,12 +542,12 @@ fn open(sealed: &str, key: &[u8; 32], additional_data: &str) -> Result<Node> {
                 aad: additional_data.as_bytes(),
             },
         )
-        .map_err(|_| anyhow!("does not authenticate (changed, or moved from another key)"))?;
-    let text = String::from_utf8(plain).map_err(|_| anyhow!("not UTF-8 text"))?;
+        .map_err(|_| fail!("does not authenticate (changed, or moved from another key)"))?;
+    let text = String::from_utf8(plain).map_err(|_| fail!("not UTF-8 text"))?;
     Ok(match kind {
         "str" | "bytes" | "time" => Node::Str(text),
-        "int" => Node::Int(text.parse().map_err(|_| anyhow!("not an integer"))?),
-        "float" => Node::Float(text.parse().map_err(|_| anyhow!("not a number"))?),
+        "int" => Node::Int(text.parse().map_err(|_| fail!("not an integer"))?),
+        "float" => Node::Float(text.parse().map_err(|_| fail!("not a number"))?),
         // Go's strconv.ParseBool.
         "bool" => Node::Bool(match text.as_str() {
             "1" | "t" | "T" | "TRUE" | "true" | "True" => true,

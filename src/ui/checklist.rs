@@ -122,7 +122,7 @@ pub fn init_items(cfg: &Config, outcome: &InitOutcome) -> Vec<Item> {
         && let Err(why) = crate::bootstrap::cluster_secrets::parse_remote(&cfg.git.url)
     {
         items.push(todo(format!(
-            "Flux in the cluster cannot pull from git.url: {}; set an ssh:// or https:// URL it can reach, `homelab render` and `homelab push`",
+            "{}; set an ssh:// or https:// URL it can reach, `homelab render` and `homelab push`",
             why.message
         )));
     }
@@ -355,20 +355,22 @@ mod tests {
         assert!(!items.contains("CLOUDFLARE"));
         assert!(items.contains("HTTP-01 needs port 80 reachable from the internet"));
         assert!(items.contains("skipped push (--no-push)"));
-        assert!(!items.contains("cannot pull from git.url"));
+        assert!(!items.contains("cannot be pulled by Flux"));
     }
 
     #[test]
     fn a_local_path_remote_cannot_be_bootstrapped() {
         let mut cfg = cfg();
         cfg.git.url = "/srv/git/lab.git".to_owned();
-        let why = "git.url \"/srv/git/lab.git\" is a local path, which the cluster cannot reach";
+        let why = crate::bootstrap::cluster_secrets::parse_remote("/srv/git/lab.git")
+            .expect_err("a path")
+            .message;
         let items = text(&init_items(
             &cfg,
             &outcome(Push::Done, Bootstrap::Unpullable(why.to_owned())),
         ));
         assert!(items.contains(&format!("skipped bootstrap: {why}; set a git.url")));
-        assert_eq!(items.matches("local path").count(), 1, "{items}");
+        assert_eq!(items.matches("path on this machine").count(), 1, "{items}");
         // Another reason stopped the bootstrap first: the URL still needs fixing.
         for other in [
             Bootstrap::Declined,
@@ -376,9 +378,7 @@ mod tests {
         ] {
             let items = text(&init_items(&cfg, &outcome(Push::Done, other)));
             assert!(
-                items.contains(&format!(
-                    "Flux in the cluster cannot pull from git.url: {why};"
-                )),
+                items.contains(&format!("{why}; set an ssh:// or https:// URL")),
                 "{items}"
             );
         }

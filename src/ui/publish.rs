@@ -45,13 +45,11 @@ impl Publish {
 
 /// How a command pushes after committing: `(repository dir, config, push options)`.
 /// A parameter so the commands can be tested without a remote.
-pub type PushFn<'a> = &'a dyn Fn(&Path, &Config, &Publish) -> anyhow::Result<()>;
+pub type PushFn<'a> = &'a dyn Fn(&Path, &Config, &Publish) -> Result<()>;
 
 /// The push used by the CLI: the same as `homelab push`.
-pub fn default_push(dir: &Path, cfg: &Config, args: &Publish) -> anyhow::Result<()> {
-    push_repo(dir, cfg, args)
-        .map(|_| ())
-        .map_err(anyhow::Error::new)
+pub fn default_push(dir: &Path, cfg: &Config, args: &Publish) -> Result<()> {
+    push_repo(dir, cfg, args).map(|_| ())
 }
 
 /// Check the repository in `dir` and push its branch to `config.git.url`, reporting the
@@ -240,8 +238,7 @@ pub fn push_if_configured(
     if cfg.git.url.is_empty() || no_push {
         return Ok(Status::Ok);
     }
-    push(dir, cfg, args).map_err(|e| {
-        let err = Error::from(e);
+    push(dir, cfg, args).map_err(|err| {
         if err.hint.is_some() {
             err
         } else {

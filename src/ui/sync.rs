@@ -80,6 +80,7 @@ pub async fn sync_to_local(
     let goal = Goal {
         revision: revision.clone(),
         token: Some(requested.token),
+        nudged: Default::default(),
     };
     let started = tokio::time::Instant::now();
     let bar = printer::spinner(format!("waiting for Flux to run {short}"));

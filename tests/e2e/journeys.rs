@@ -546,7 +546,7 @@ fn wait_and_sync(journey: &mut Journey) -> Result<(), String> {
     note("add-app --wait waited for helm-controller and returned with the app Ready");
 
     // sync, with kustomize-controller held back: a change pushed without --wait.
-    let app = "jellyfin";
+    let app = "uptime-kuma";
     journey
         .cluster
         .pause_flux_controller("kustomize-controller");

@@ -13,18 +13,7 @@ use homelab::config::{App, Challenge, Config, IngressController};
 use homelab::render::apps;
 use serde_json::Value;
 
-use crate::support::{self, homelab, sops};
-
-pub(crate) fn example() -> Config {
-    let text = std::fs::read_to_string(support::example_config()).expect("example config");
-    serde_saphyr::from_str(&text).expect("example config parses")
-}
-
-pub(crate) fn full() -> Config {
-    let text = std::fs::read_to_string(support::root().join("examples/full.yaml"))
-        .expect("full example config");
-    serde_saphyr::from_str(&text).expect("full example config parses")
-}
+use crate::support::{self, example, homelab, sops};
 
 /// `cfg` with every app of the catalog installed as `add-app --non-interactive` would,
 /// one after the other (so each LoadBalancer address is the next free one).
@@ -179,6 +168,43 @@ fn catalog_has_the_promised_apps_with_pinned_versions() {
     assert_eq!(catalog::suggest("nextclod"), Some("nextcloud"));
     assert_eq!(catalog::suggest("jelyfin"), Some("jellyfin"));
     assert_eq!(catalog::suggest("zzzzqqq"), None);
+}
+
+/// The catalog table of docs/apps.md says, for every app, the chart version and namespace
+/// its profile pins: one row per profile, the same values.
+#[test]
+fn the_catalog_table_in_the_docs_matches_the_profiles() {
+    let docs = std::fs::read_to_string(support::root().join("docs/apps.md")).expect("docs");
+    let header = "| App | Chart | Version | Namespace | Data |";
+    let rows: BTreeMap<String, (String, String)> = docs
+        .split_once(header)
+        .unwrap_or_else(|| panic!("docs/apps.md has no {header:?} table"))
+        .1
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            (
+                cells[0].to_owned(),
+                (cells[2].to_owned(), cells[3].to_owned()),
+            )
+        })
+        .collect();
+    let profiles: BTreeMap<String, (String, String)> = catalog::load_all()
+        .expect("every profile parses")
+        .into_iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                (p.chart.version.clone(), p.namespace.clone()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows, profiles,
+        "docs/apps.md (left) against profiles/ (right)"
+    );
 }
 
 #[test]
@@ -629,10 +655,12 @@ fn add_refuse_remove_and_add_back_nextcloud() {
     let head = repo.head();
 
     // Adding it again is refused and changes nothing.
+    let fingerprint = crate::support::fingerprint(&repo.dir);
     repo.add(&["nextcloud", "--no-push"])
         .code_is(2)
         .stderr_has("nextcloud is already installed")
         .stderr_has("hint:");
+    assert_eq!(crate::support::fingerprint(&repo.dir), fingerprint);
     assert_eq!(repo.snapshot(), added);
     assert_eq!(repo.head(), head);
 
@@ -653,16 +681,25 @@ fn add_refuse_remove_and_add_back_nextcloud() {
     repo.add(&["vaultwarden", "--set", "colour=blue"])
         .code_is(2)
         .stderr_has("has no setting called \"colour\"");
-    repo.add(&["nextcloud-x", "--namespace", "Bad_NS"])
-        .code_is(2);
+    repo.add(&["jellyfin", "--namespace", "Bad_NS", "--no-push"])
+        .code_is(2)
+        .stderr_has("--namespace: \"Bad_NS\" is not a valid namespace name")
+        .stderr_has("hint: use at most 63 lowercase letters");
     repo.add(&["pihole", "--set", "dns_address=192.168.1.240"])
         .code_is(2)
         .stderr_has("--set dns_address: 192.168.1.240 is network.ingress_address");
     assert_eq!(repo.snapshot(), added);
     assert_eq!(repo.head(), head);
 
-    // Remove: back to the start, apart from an empty apps list and .sops.yaml.
+    // Remove: back to the start, apart from an empty apps list and .sops.yaml, in one commit.
     repo.remove("nextcloud").code_is(0);
+    let git = git2::Repository::open(&repo.dir).expect("open");
+    let removal = git.find_commit(repo.head()).expect("commit");
+    assert_eq!(
+        removal.parent_ids().collect::<Vec<_>>(),
+        [head],
+        "one commit"
+    );
     assert!(!repo.dir.join("apps/nextcloud").exists());
     assert!(repo.config().apps.is_empty());
     let kust = parse_yaml("apps", &repo.read("apps/kustomization.yaml"));
@@ -675,9 +712,11 @@ fn add_refuse_remove_and_add_back_nextcloud() {
         }
     }
     assert_eq!(repo.config().apps, example().apps);
+    let removed = crate::support::fingerprint(&repo.dir);
     repo.remove("nextcloud")
         .code_is(2)
         .stderr_has("\"nextcloud\" is not installed");
+    assert_eq!(crate::support::fingerprint(&repo.dir), removed);
 
     // Add back: the same files (new passwords in the encrypted Secret).
     repo.add(&["nextcloud", "--no-push"]).code_is(0);
@@ -695,22 +734,54 @@ fn add_refuse_remove_and_add_back_nextcloud() {
     assert!(repo.clean());
 }
 
+/// `homelab render` after `add-app` adopts what add-app wrote: nothing to do at first, and a
+/// config change later re-renders the app's files but never the encrypted Secret.
+#[test]
+fn render_after_add_app_changes_nothing_then_keeps_the_encrypted_secret() {
+    let repo = Repo::rendered(&support::example_config());
+    repo.add(&["nextcloud", "--no-push"]).code_is(0);
+    let render = || {
+        homelab()
+            .dir(&repo.dir)
+            .env("HOMELAB_AGE_KEY_FILE", &repo.key)
+            .arg("render")
+            .run()
+            .code_is(0)
+    };
+    let added = crate::support::fingerprint(&repo.dir);
+    render().stderr_has("nothing to commit");
+    assert_eq!(crate::support::fingerprint(&repo.dir), added);
+
+    let secret = repo.read("apps/nextcloud/secret.sops.yaml");
+    repo.edit_config("domain: example.com", "domain: example.org");
+    repo.edit_config("host: nextcloud.example.com", "host: nextcloud.example.org");
+    render().stderr_has("committed");
+    assert!(repo.clean());
+    assert_ne!(repo.head(), added.head.expect("head"));
+    assert!(
+        repo.read("apps/nextcloud/ingress.yaml")
+            .contains("nextcloud.example.org")
+    );
+    assert_eq!(repo.read("apps/nextcloud/secret.sops.yaml"), secret);
+}
+
 #[test]
 fn no_plaintext_secret_in_the_repository_or_its_history_and_sops_decrypts_it() {
     let repo = Repo::new();
     let given_admin = "Given-Admin-Pass-7f3a9c";
     let given_db = "Given-Db-Pass-91bd2e";
-    repo.add(&[
-        "nextcloud",
-        "--no-push",
-        "--host=files.example.com",
-        "--set=database=external",
-        "--set=db_host=10.0.0.5",
-        &format!("--set=nextcloud-password={given_admin}"),
-        &format!("--set=db-password={given_db}"),
-    ])
-    .code_is(0);
-    repo.add(&["vaultwarden", "--no-push"]).code_is(0);
+    let nextcloud = repo
+        .add(&[
+            "nextcloud",
+            "--no-push",
+            "--host=files.example.com",
+            "--set=database=external",
+            "--set=db_host=10.0.0.5",
+            &format!("--set=nextcloud-password={given_admin}"),
+            &format!("--set=db-password={given_db}"),
+        ])
+        .code_is(0);
+    let vaultwarden = repo.add(&["vaultwarden", "--no-push"]).code_is(0);
 
     // The real sops decrypts what we wrote, with the key file add-app created.
     let plain = sops::decrypt(&repo.dir.join("apps/nextcloud/secret.sops.yaml"), &repo.key);
@@ -747,9 +818,17 @@ fn no_plaintext_secret_in_the_repository_or_its_history_and_sops_decrypts_it() {
             assert!(!text.contains(s), "plaintext secret found in {path}");
         }
     }
-    // Nor on the command's output.
+    // Nor on the output of the commands that received or generated them.
     let out = repo.remove("vaultwarden");
-    assert!(!out.stdout().contains(&token) && !out.stderr().contains(&token));
+    for run in [&nextcloud, &vaultwarden, &out] {
+        for s in secrets {
+            assert!(
+                !run.stdout().contains(s) && !run.stderr().contains(s),
+                "a secret in the output: {}",
+                run.describe()
+            );
+        }
+    }
 }
 
 #[test]
@@ -958,7 +1037,7 @@ fn add_app_refuses_an_invalid_homelab_yaml_and_writes_no_key() {
 
 #[test]
 fn add_and_remove_edit_homelab_yaml_in_place_keeping_comments() {
-    let full = support::root().join("examples/full.yaml");
+    let full = support::full_example_config();
     let repo = Repo::rendered(&full);
     let original = repo.read("homelab.yaml");
     let comments = |t: &str| t.lines().filter(|l| l.contains('#')).count();
@@ -1030,20 +1109,6 @@ fn add_app_is_rolled_back_after_a_failure_or_a_crash_at_any_write() {
     assert!(n > 5, "add-app wrote only {n} files");
     assert!(repo.clean());
     assert!(repo.read("homelab.yaml").contains("nextcloud"));
-}
-
-#[test]
-fn after_add_app_render_has_nothing_to_do() {
-    let repo = Repo::rendered(&support::example_config());
-    repo.add(&["nextcloud", "--no-push"]).code_is(0);
-    let head = repo.head();
-    homelab()
-        .dir(&repo.dir)
-        .env("HOMELAB_AGE_KEY_FILE", &repo.key)
-        .arg("render")
-        .ok()
-        .stderr_has("nothing to commit");
-    assert_eq!(repo.head(), head);
 }
 
 #[test]
@@ -1171,4 +1236,43 @@ fn envoy_gateway_refuses_hosts_its_wildcard_listener_cannot_serve() {
     repo.render()
         .code_is(2)
         .stderr_has("apps[0].host: start.other.org is outside example.com");
+}
+
+/// An app whose settings its profile cannot render with is a configuration error, and the
+/// same one whichever command meets it: `render` and `add-app` (of another app) exit 2
+/// with the same message naming the key, and change nothing; `add-app` given the same
+/// value by `--set` exits 2 too, naming the flag.
+#[test]
+fn an_app_setting_its_profile_refuses_fails_alike_from_render_and_add_app() {
+    let repo = Repo::new();
+    repo.edit_config(
+        "apps: []",
+        "apps:\n  - name: grafana\n    namespace: grafana\n    host: grafana.example.com\n    settings:\n      storage_size: lots\n",
+    );
+    repo.commit_all("grafana with a size its profile refuses");
+    let before = repo.snapshot();
+    let head = repo.head();
+    let error_lines = |run: &support::Run| -> Vec<String> {
+        run.stderr()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let render = homelab()
+        .dir(&repo.dir)
+        .env("HOMELAB_AGE_KEY_FILE", &repo.key)
+        .arg("render")
+        .expect_code(2)
+        .stderr_has("apps[0].settings.storage_size");
+    let add = repo.add(&["jellyfin", "--no-push"]).code_is(2);
+    assert_eq!(error_lines(&add), error_lines(&render));
+    assert_eq!(repo.snapshot(), before);
+    assert_eq!(repo.head(), head);
+
+    repo.edit_config("      storage_size: lots\n", "      storage_size: 5Gi\n");
+    repo.commit_all("a size it takes");
+    repo.add(&["uptime-kuma", "--no-push", "--set", "storage_size=lots"])
+        .code_is(2)
+        .stderr_has("storage_size");
 }

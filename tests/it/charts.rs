@@ -4,7 +4,8 @@
 //! values homelab rendered and the chart's values schema enforced. The charts come from the
 //! fixtures (`$HOMELAB_FIXTURES_DIR/charts`), found through their `index.yaml` by the chart
 //! name and version the HelmRelease (or its OCIRepository) pins, so a pin the fixtures do
-//! not hold fails here.
+//! not hold fails here, unless it is one of the few [`STAND_INS`]: a released version the
+//! fixtures lack, templated with a package of theirs that renders the same objects.
 //!
 //! What the chart really renders is then checked against what homelab relies on: every
 //! Ingress / HTTPRoute backend is a Service of the chart with that port; fixed
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use homelab::catalog::{self, Profile, StorageNeed};
+use homelab::component::{ComponentId, SourceKind};
 use homelab::config::Config;
 use serde_json::Value;
 
@@ -45,8 +47,19 @@ impl Charts {
         Self { dir, index }
     }
 
-    /// The package of `chart` at exactly `version`, if the fixtures hold it.
+    /// The package templated for `chart` at `version`: exactly that version if the fixtures
+    /// hold it, else its documented stand-in ([`STAND_INS`]).
     fn package(&self, chart: &str, version: &str) -> Option<PathBuf> {
+        self.exact(chart, version).or_else(|| {
+            let s = STAND_INS
+                .iter()
+                .find(|s| s.chart == chart && s.pinned == version)?;
+            self.exact(chart, s.packaged)
+        })
+    }
+
+    /// The package of `chart` at exactly `version`, if the fixtures hold it.
+    fn exact(&self, chart: &str, version: &str) -> Option<PathBuf> {
         self.index["entries"][chart]
             .as_array()?
             .iter()
@@ -68,14 +81,49 @@ impl Charts {
     }
 }
 
+/// A pinned version the fixtures do not hold, templated with a package they do hold because
+/// the two were compared with homelab's values and found to render the same objects.
+struct StandIn {
+    chart: &'static str,
+    /// The version homelab pins: a release in upstream's index.
+    pinned: &'static str,
+    /// The fixtures' package templated in its place.
+    packaged: &'static str,
+    /// What differs between the two for homelab's values (docs/apps.md says the same).
+    differs: &'static str,
+}
+
+/// The fixtures' jellyfin package is upstream's `master` after 3.2.0, whose Chart.yaml already
+/// says 3.3.0, a version upstream has not released (no tag, not in its `gh-pages` index), so
+/// homelab pins the released 3.2.0. `helm template` of 3.2.0 (packaged from upstream's tag
+/// `jellyfin-3.2.0`) and of the fixture, with the values the profile renders, gives the same
+/// objects but for the lines below.
+const STAND_INS: &[StandIn] = &[StandIn {
+    chart: "jellyfin",
+    pinned: "3.2.0",
+    packaged: "3.3.0",
+    differs: "the chart version labels, the default image tag (10.11.8 in 3.2.0) and the \
+              Service port's name (`http` in 3.2.0); the ports, volumes and claims are the same",
+}];
+
+/// The version of `chart` whose package the fixtures hold for the pin `version`: the pin
+/// itself, or its stand-in's.
+pub(crate) fn fixture_version<'a>(chart: &str, version: &'a str) -> &'a str {
+    STAND_INS
+        .iter()
+        .find(|s| s.chart == chart && s.pinned == version)
+        .map_or(version, |s| s.packaged)
+}
+
 /// Every pinned chart as (who pins it, chart name, version). An OCI chart's name is the
 /// last segment of its reference, which is how the fixtures' README maps them.
 fn pins() -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    for chart in homelab::render::plan::ALL_CHARTS {
+    for id in ComponentId::ALL {
+        let chart = id.component();
         let name = match chart.source {
-            homelab::render::plan::SourceKind::Oci => oci_name(chart.url),
-            homelab::render::plan::SourceKind::Helm => chart.chart.to_owned(),
+            SourceKind::Oci => oci_name(chart.url),
+            SourceKind::Helm => chart.chart.to_owned(),
         };
         out.push((
             format!("infrastructure controller {}", chart.name),
@@ -98,7 +146,7 @@ fn oci_name(url: &str) -> String {
 }
 
 #[test]
-fn every_pinned_chart_version_is_in_the_fixtures_index() {
+fn every_pinned_chart_version_is_in_the_fixtures_index_or_has_a_stand_in() {
     let charts = Charts::load();
     let mut missing = Vec::new();
     for (who, chart, version) in pins() {
@@ -119,6 +167,37 @@ fn every_pinned_chart_version_is_in_the_fixtures_index() {
         "pinned chart versions that cannot be verified:\n{}",
         missing.join("\n")
     );
+}
+
+/// A stand-in is for a pin the fixtures lack and stands in with a package they hold; once the
+/// fixtures hold the pinned release, the stand-in goes and the release itself is templated.
+#[test]
+fn every_stand_in_is_still_needed_and_its_package_exists() {
+    let charts = Charts::load();
+    let pins = pins();
+    for s in STAND_INS {
+        assert!(
+            pins.iter().any(|(_, c, v)| c == s.chart && v == s.pinned),
+            "stand-in for {} {}: nothing pins that version any more",
+            s.chart,
+            s.pinned
+        );
+        assert!(
+            charts.exact(s.chart, s.pinned).is_none(),
+            "the fixtures now hold {} {}: remove its stand-in ({})",
+            s.chart,
+            s.pinned,
+            s.differs
+        );
+        assert!(
+            charts
+                .exact(s.chart, s.packaged)
+                .is_some_and(|p| p.is_file()),
+            "the stand-in package {} {} is not in the fixtures",
+            s.chart,
+            s.packaged
+        );
+    }
 }
 
 /// Every document of every rendered `.yaml` file, with the file it came from.
@@ -679,9 +758,9 @@ fn every_helm_release_templates_with_its_real_chart_and_serves_what_homelab_rout
     let mut failures = Vec::new();
 
     // traefik, csi-driver-nfs, every volume on NFS.
-    let default = crate::apps::with_every_app(crate::apps::example());
+    let default = crate::apps::with_every_app(support::example());
     // envoy-gateway, nfs-subdir-external-provisioner, databases on a node-local class.
-    let mut full = crate::apps::full();
+    let mut full = support::full_example();
     full.storage.local_class = Some("local-path".to_owned());
     let full = crate::apps::with_every_app(full);
     for cfg in [&default, &full] {

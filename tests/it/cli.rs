@@ -61,7 +61,11 @@ fn help_lists_every_subcommand() {
 
 #[test]
 fn unknown_flag_is_a_usage_error() {
-    homelab().arg("--no-such-flag").expect_code(2);
+    homelab()
+        .arg("--no-such-flag")
+        .expect_code(2)
+        .stderr_has("unexpected argument '--no-such-flag'")
+        .stderr_has("Usage: homelab");
 }
 
 #[test]
@@ -230,4 +234,62 @@ fn completions_subcommand_prints_a_script() {
         .args(["completions", "bash"])
         .ok()
         .stdout_has("_homelab()");
+}
+
+/// Every command checks the whole homelab.yaml before it does anything: with an invalid
+/// one, each that reads it stops with exit 2 naming the field, and the repository is left
+/// exactly as it was (no file, time or ref changed). (`status` reads only the cluster;
+/// `doctor` reports the file as a finding; `init` is checked against the whole corpus.)
+#[test]
+fn an_invalid_homelab_yaml_stops_every_command_before_it_changes_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("lab");
+    let key = tmp.path().join("keys/age.agekey");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(crate::support::example_config(), dir.join("homelab.yaml")).unwrap();
+    let run = |args: &[&str]| {
+        homelab()
+            .dir(&dir)
+            .env("HOMELAB_AGE_KEY_FILE", &key)
+            .args(args)
+            .run()
+    };
+    assert_eq!(run(&["render"]).code(), 0);
+    let added = run(&["add-app", "homepage", "--no-push", "--non-interactive"]);
+    assert_eq!(added.code(), 0, "{}", added.describe());
+    let text = std::fs::read_to_string(dir.join("homelab.yaml")).unwrap();
+    std::fs::write(
+        dir.join("homelab.yaml"),
+        text.replace("domain: example.com", "domain: not a domain"),
+    )
+    .unwrap();
+    let before = crate::support::fingerprint(&dir);
+    let kubeconfig = crate::support::network::write_kubeconfig(
+        &tmp.path().join("kubeconfig"),
+        "https://127.0.0.1:1",
+        crate::support::network::TOKEN_USER,
+    );
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    for args in [
+        &["render"][..],
+        &["render", "--force"],
+        &["add-app", "vaultwarden", "--no-push", "--non-interactive"],
+        &["remove-app", "homepage", "--no-push"],
+        &["push"],
+        &["bootstrap", "--yes", "--kubeconfig", kubeconfig],
+        &["sync", "--kubeconfig", kubeconfig],
+    ] {
+        let out = run(args);
+        assert_eq!(out.code(), 2, "{args:?}: {}", out.describe());
+        assert!(
+            out.stderr().contains("cluster.domain"),
+            "{args:?} does not name the field: {}",
+            out.describe()
+        );
+        assert_eq!(
+            crate::support::fingerprint(&dir),
+            before,
+            "{args:?} changed the repository"
+        );
+    }
 }

@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind};
 use serde_json::Value;
 
-use crate::support::{self, envtest};
+use crate::support::{self, envtest, example};
 
 /// A valid value for every setting any provider takes.
 fn sample(key: &str) -> &'static str {
@@ -63,11 +63,6 @@ fn combinations(provider: DnsProvider) -> Vec<BTreeMap<String, String>> {
                 .collect()
         })
         .collect()
-}
-
-fn example() -> Config {
-    let text = std::fs::read_to_string(support::example_config()).expect("example config");
-    homelab::catalog::parse_config(&text).expect("example is valid")
 }
 
 /// Every `(Secret name, key)` the `*SecretRef`s anywhere below `value` point at.

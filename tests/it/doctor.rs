@@ -13,6 +13,7 @@ use kube::api::{
 };
 use serde_json::{Value, json};
 
+use crate::support::apiproxy::ApiProxy;
 use crate::support::envtest::{self, ApiServer};
 use crate::support::gitserver::HttpsServer;
 use crate::support::gitserver::{Stall, StallServer};
@@ -733,10 +734,15 @@ impl Outcome {
 
 impl Doctor<'_> {
     fn run(&self) -> Outcome {
+        self.run_with(self.server.kubeconfig())
+    }
+
+    /// As [`Self::run`], reaching the cluster through `kubeconfig` (a proxy, another user).
+    fn run_with(&self, kubeconfig: &Path) -> Outcome {
         let base = || {
             homelab()
                 .args(["doctor", "--kubeconfig"])
-                .arg(self.server.kubeconfig())
+                .arg(kubeconfig)
                 .dir(&self.repo.dir)
                 .env("HOMELAB_NFS_PORT", self.nfs_port.to_string())
                 .env("SSL_CERT_FILE", &self.repo.server.ca_file)
@@ -1554,6 +1560,162 @@ async fn infrastructure_and_app_failures_each_with_a_hint() {
     );
 }
 
+/// The findings the other runs only ever see ok, each made to fail or warn once: the
+/// cluster's version, a source that is gone, a suspended release, a certificate not issued,
+/// an ingress address elsewhere, a diverged branch, and a user who may read nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_remaining_checks_each_fail_with_a_hint() {
+    let (server, client, repo, nfs_port) = healthy_cluster().await;
+    let revision = format!("main@sha1:{}", repo.head());
+    let doctor = Doctor {
+        server: &server,
+        repo: &repo,
+        nfs_port,
+    };
+    assert_eq!(doctor.run().code, 0);
+
+    // A server older than Flux supports: the other sections still report (all ok).
+    let proxy = ApiProxy::start(server.kubeconfig());
+    proxy.rules(|r| r.version = Some("v1.32.4".into()));
+    doctor.run_with(proxy.kubeconfig()).expect_only_failure(
+        "cluster.version",
+        "Kubernetes v1.32.4 is older than 1.33",
+        "upgrade the cluster to Kubernetes 1.33 or newer",
+    );
+    proxy.rules(|r| r.version = None);
+    assert_eq!(doctor.run_with(proxy.kubeconfig()).code, 0);
+    // It changes nothing in the cluster: every request it made was a read.
+    let log = proxy.log();
+    assert!(log.len() > 10, "{log:?}");
+    let writes: Vec<_> = log.iter().filter(|s| s.method != "GET").collect();
+    assert!(writes.is_empty(), "doctor wrote to the cluster: {writes:?}");
+    drop(proxy);
+
+    // The GitRepository is gone: Flux is not connected to the repository.
+    let source = git_repository(&revision);
+    delete(&client, &source).await;
+    let out = doctor.run();
+    assert_eq!(out.code, 1, "{}", out.text);
+    out.expect(
+        "failed",
+        "flux.source",
+        "GitRepository flux-system/flux-system does not exist",
+        "homelab bootstrap",
+    );
+    put(&client, source).await;
+
+    // A release suspended on purpose: a warning, not a failure.
+    let mut suspended = helm_release("traefik", "traefik", true, "Helm install succeeded");
+    suspended["spec"]["suspend"] = json!(true);
+    put(&client, suspended).await;
+    doctor.run().expect_only_warning(
+        "flux.helmreleases",
+        "HelmRelease traefik/traefik is suspended: Flux does not reconcile it",
+        "spec.suspend: true",
+    );
+    put(
+        &client,
+        helm_release("traefik", "traefik", true, "Helm install succeeded"),
+    )
+    .await;
+
+    // A certificate cert-manager could not issue.
+    let mut pending = certificate(&in_days(60));
+    pending["status"] = json!({"conditions": condition(false, "DoesNotExist",
+        "Issuing certificate as Secret does not exist")});
+    put(&client, pending).await;
+    doctor.run().expect_only_failure(
+        "certs.certificates",
+        "Certificate homepage/homepage-tls not ready: DoesNotExist: Issuing certificate as Secret does not exist",
+        "check the DNS provider credentials",
+    );
+    put(&client, certificate(&in_days(60))).await;
+
+    // The ingress Service got another address than homelab.yaml's.
+    put(&client, lb_service("traefik", "traefik", Some("127.0.0.2"))).await;
+    doctor.run().expect_only_failure(
+        "lb.ingress",
+        "traefik/traefik has address 127.0.0.2, homelab.yaml says 127.0.0.1",
+        "network.ingress_address",
+    );
+    put(&client, lb_service("traefik", "traefik", Some("127.0.0.1"))).await;
+    assert_eq!(doctor.run().code, 0);
+
+    // A user who may read nothing: every listing is a failed finding naming what could not
+    // be listed, none is taken for "none there".
+    let out = doctor.run_with(server.limited_kubeconfig());
+    assert_eq!(out.code, 1, "{}", out.text);
+    let access = "needs read access to the whole cluster";
+    for (check, what) in [
+        ("nodes.list", "cannot list nodes: "),
+        ("lb.services", "cannot list services: "),
+        ("certs.issuers", "cannot list ClusterIssuers: "),
+        ("apps.helmrelease", "cannot list HelmReleases: "),
+    ] {
+        let f = out.expect("failed", check, what, access);
+        assert!(f["message"].as_str().unwrap().contains("forbidden"), "{f}");
+    }
+    for check in ["nodes.present", "certs.certificates", "apps.host"] {
+        assert!(
+            out.findings()
+                .iter()
+                .all(|f| f["check"] != check || f["status"] != "ok"),
+            "{check} ok without reading anything\n{}",
+            out.text
+        );
+    }
+
+    // The branch diverged from the remote: someone pushed, and a local commit was never
+    // pushed.
+    let other = tempfile::tempdir().unwrap();
+    git(
+        other.path(),
+        &["clone", "-q", repo.remote.to_str().unwrap(), "c"],
+    );
+    let clone = other.path().join("c");
+    std::fs::write(clone.join("extra.yaml"), "x: 1\n").unwrap();
+    git(&clone, &["add", "-A"]);
+    git(&clone, &["commit", "-q", "-m", "remote change"]);
+    git(&clone, &["push", "-q", "origin", "main"]);
+    repo.commit("local.yaml");
+    doctor.run().expect(
+        "failed",
+        "local.remote",
+        "main has diverged from",
+        "homelab push",
+    );
+
+    // An invalid homelab.yaml: the cluster answers, but is not judged against a homelab
+    // the file does not describe.
+    let config = repo.dir.join("homelab.yaml");
+    let valid = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        valid.replace("domain: example.com", "domain: not a domain"),
+    )
+    .unwrap();
+    let out = doctor.run();
+    assert_eq!(out.code, 1, "{}", out.text);
+    out.expect("failed", "local.config", "cluster.domain", "");
+    out.expect(
+        "warning",
+        "cluster.skipped",
+        "cluster checks skipped: homelab.yaml could not be read",
+        "fix homelab.yaml first",
+    );
+    assert_eq!(
+        out.find("cluster.version", "Kubernetes v1.")["status"],
+        "ok"
+    );
+    let sections: Vec<&str> = out.json["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(!sections.contains(&"nodes"), "{}", out.text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_without_flux_says_to_bootstrap_once() {
     let server = ApiServer::start();
@@ -1774,6 +1936,20 @@ fn local_failures_need_no_cluster() {
             .contains("Flux does not speak the git:// protocol"),
         "{f}"
     );
+
+    // No git.url at all: nothing for Flux to pull, a warning with where to set it.
+    std::fs::write(repo.join("homelab.yaml"), config_yaml("\"\"")).unwrap();
+    git(&repo, &["commit", "-q", "-am", "no url"]);
+    let f = doctor(&repo)("local.remote");
+    assert_eq!(f["status"], "warning", "{f}");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("no git remote (git.url is empty)"),
+        "{f}"
+    );
+    assert!(hint(&f).contains("git.url"), "{f}");
 
     // Not a git repository.
     let plain = tmp.path().join("plain");

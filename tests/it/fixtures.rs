@@ -14,9 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use homelab::render::plan::{ALL_CHARTS, SourceKind};
+use homelab::component::{ComponentId, SourceKind};
 
 use crate::support;
 
@@ -92,7 +91,7 @@ fn the_list_holds_every_pinned_chart_at_the_source_homelab_renders() {
             missing.push(format!("{who}: {kind} {}", source.join(" ")));
         }
     };
-    for c in ALL_CHARTS {
+    for c in ComponentId::ALL.map(ComponentId::component) {
         let who = format!("infrastructure controller {}", c.name);
         match c.source {
             SourceKind::Oci => want(who, "oci", vec![c.url.into(), c.version.into()]),
@@ -110,7 +109,12 @@ fn the_list_holds_every_pinned_chart_at_the_source_homelab_renders() {
             (None, Some(repo)) => want(
                 who,
                 "helm",
-                vec![repo.clone(), chart.name.clone(), chart.version.clone()],
+                vec![
+                    repo.clone(),
+                    chart.name.clone(),
+                    // A stand-in's package is what the fixtures, and so the list, hold.
+                    crate::charts::fixture_version(&chart.name, &chart.version).to_owned(),
+                ],
             ),
             (None, None) => panic!("{who} names no chart source"),
         }
@@ -749,13 +753,12 @@ fn the_download_path_fills_a_verified_cache_from_a_loopback_stand_in_for_upstrea
         .output()
         .unwrap());
 
-    // A second run downloads nothing: with both stand-ins gone it still answers at once.
+    // A second run downloads nothing: with both stand-ins gone (and the URLs pointing at a
+    // closed port) it still succeeds.
     drop(http);
     drop(registry);
-    let start = Instant::now();
     let out = download("http://127.0.0.1:9", "http://127.0.0.1:9");
     assert_eq!(PathBuf::from(ok(&out).trim()), cache);
-    assert!(start.elapsed() < Duration::from_secs(30));
 
     // The downloaded directory serves real tests: render + kustomize, CRD field checks, and
     // every HelmRelease templated with its chart from the cache.
@@ -764,7 +767,7 @@ fn the_download_path_fills_a_verified_cache_from_a_loopback_stand_in_for_upstrea
             "--exact",
             "render::example_renders_a_tree_kustomize_builds",
             "render::every_custom_object_uses_only_fields_its_crd_declares",
-            "charts::every_pinned_chart_version_is_in_the_fixtures_index",
+            "charts::every_pinned_chart_version_is_in_the_fixtures_index_or_has_a_stand_in",
             "charts::every_helm_release_templates_with_its_real_chart_and_serves_what_homelab_routes_to",
         ])
         .env("HOMELAB_FIXTURES_DIR", &cache)

@@ -19,7 +19,7 @@ use homelab::config::{
 use homelab::render::apps;
 use serde_json::Value;
 
-use crate::support::{example_config, flux_install};
+use crate::support::{example, flux_install};
 
 /// One value holding every hostile construct at once, tagged so each field's copy can be
 /// told apart. The U+2028 part is the known attack: it ended the line of a comment for
@@ -78,10 +78,6 @@ fn hostile_config(mut next: impl FnMut(&str) -> String, base: &Config) -> Config
         }
     }
     cfg
-}
-
-fn example() -> Config {
-    serde_saphyr::from_str(&std::fs::read_to_string(example_config()).unwrap()).unwrap()
 }
 
 /// Every infrastructure variant the templates branch on.

@@ -41,12 +41,14 @@ fn init_from_config_renders_and_commits_once() {
         "work tree not clean after init"
     );
 
-    // Twice: nothing changes.
+    // Twice: nothing changes, not a file, not its time, not a ref.
+    let before = crate::support::fingerprint(&dir);
     homelab()
         .args(["init", "--no-push", "--no-bootstrap", "--config"])
         .arg(example_config())
         .dir(&dir)
         .ok();
+    assert_eq!(crate::support::fingerprint(&dir), before);
     assert_eq!(commit_count(&dir), 1);
 }
 
@@ -74,7 +76,8 @@ fn init_refuses_a_different_existing_homelab() {
 }
 
 /// Every invalid config of the corpus fails through the binary with exactly its expected
-/// diagnostics, exit 2, and writes nothing.
+/// diagnostics, exit 2, and writes nothing; `render` of the same file fails with the same
+/// exit code and message.
 #[test]
 fn invalid_configs_fail_with_their_diagnostics_and_write_nothing() {
     let corpus = root().join("tests/corpus/invalid");
@@ -88,12 +91,18 @@ fn invalid_configs_fail_with_their_diagnostics_and_write_nothing() {
         let expected = crate::support::snapshot::corpus_expectation(&path);
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join("lab");
+        let existing = tmp.path().join("existing");
+        std::fs::create_dir(&existing).expect("mkdir");
+        let config = existing.join("homelab.yaml");
+        std::fs::copy(&path, &config).expect("copy");
         let run = homelab()
             .args(["init", "--no-push", "--no-bootstrap", "--config"])
-            .arg(&path)
+            .arg(&config)
             .dir(&dir)
             .expect_code(2);
         let stderr = run.stderr();
+        let render = homelab().arg("render").dir(&existing).expect_code(2);
+        assert_eq!(render.stderr(), stderr, "{}", path.display());
         for line in expected.lines().filter(|l| !l.trim().is_empty()) {
             assert!(
                 stderr.contains(line),

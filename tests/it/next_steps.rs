@@ -29,8 +29,7 @@ fn after_a_push_init_lists_what_is_left_and_add_app_says_when_flux_deploys() {
         &format!("[ok] pushed to {url}"),
         "skipped bootstrap (--no-bootstrap)",
         // Pushing to a file:// URL works; Flux in the cluster cannot pull from it.
-        "Flux in the cluster cannot pull from git.url: git.url",
-        "uses a scheme Flux cannot pull from; set an ssh:// or https:// URL",
+        "cannot be pulled by Flux: it is a path on this machine, which Flux in the cluster cannot reach; set an ssh:// or https:// URL",
         "export CLOUDFLARE_API_TOKEN before `homelab bootstrap`",
         "point *.example.com at 192.168.1.240 in your DNS",
         &format!("back up the age key {} (public key age1", key.display()),

@@ -509,7 +509,10 @@ fn import_restores_the_key_privately_and_idempotently() {
 
     // A new machine: no key store at all.
     std::fs::remove_dir_all(lab.xdg()).expect("rm key store");
-    lab.run(&["secret", "show", "grafana"]).expect_code(1);
+    lab.run(&["secret", "show", "grafana"])
+        .expect_code(1)
+        .stderr_has("is missing: expected")
+        .stderr_has("homelab key import");
     let run = lab.run(&["key", "import"]).arg(&backup).ok();
     assert!(
         run.stderr()

@@ -269,23 +269,56 @@ fn resource_version(o: &DynamicObject) -> u64 {
         .unwrap()
 }
 
+/// The commit Flux ran before the one sync waits for.
+const OLD: &str = "main@sha1:0123456789abcdef0123456789abcdef01234567";
+
+/// A fresh API server with a homelab's Flux objects (no status yet) and a local commit to
+/// sync: the GitRepository, the Kustomizations flux-system, infra-controllers, infra-configs
+/// and apps (each depending on the one before), and one HelmRelease.
+struct Synced {
+    server: ApiServer,
+    client: kube::Client,
+    repo: Repo,
+    revision: String,
+    objects: [Value; 6],
+}
+
+impl Synced {
+    async fn start() -> Synced {
+        let server = ApiServer::start();
+        let client = server.client().await;
+        install(&client).await;
+        homelab_objects(&client).await;
+        let repo = Repo::new();
+        let revision = repo.revision();
+        let objects = [
+            git_repository(),
+            kustomization("flux-system", &[]),
+            kustomization("infra-controllers", &[]),
+            kustomization("infra-configs", &["infra-controllers"]),
+            kustomization("apps", &["infra-configs"]),
+            helm_release("metallb-system", "metallb"),
+        ];
+        Synced {
+            server,
+            client,
+            repo,
+            revision,
+            objects,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_waits_link_by_link_until_flux_runs_the_local_commit() {
-    let server = ApiServer::start();
-    let client = server.client().await;
-    install(&client).await;
-    homelab_objects(&client).await;
-    let repo = Repo::new();
-    let revision = repo.revision();
-    let old = "main@sha1:0123456789abcdef0123456789abcdef01234567";
-    let (source, fluxk, controllers, configs, apps, metallb) = (
-        git_repository(),
-        kustomization("flux-system", &[]),
-        kustomization("infra-controllers", &[]),
-        kustomization("infra-configs", &["infra-controllers"]),
-        kustomization("apps", &["infra-configs"]),
-        helm_release("metallb-system", "metallb"),
-    );
+    let Synced {
+        server,
+        client,
+        repo,
+        revision,
+        objects: [source, fluxk, controllers, configs, apps, metallb],
+    } = Synced::start().await;
+    let old = OLD;
     // Flux ran the old commit until now.
     report(
         &client,
@@ -495,6 +528,115 @@ async fn sync_waits_link_by_link_until_flux_runs_the_local_commit() {
     let doc: Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(doc["ready"], false);
     assert_eq!(doc["summary"]["not_ready"], 1);
+}
+
+/// The `reconcile.fluxcd.io/requestedAt` value on `obj` now.
+async fn requested_at(client: &kube::Client, obj: &Value) -> Option<String> {
+    get(client, obj)
+        .await
+        .metadata
+        .annotations
+        .unwrap_or_default()
+        .get("reconcile.fluxcd.io/requestedAt")
+        .cloned()
+}
+
+/// kustomize-controller puts off a Kustomization whose dependency is not Ready yet and looks
+/// again only after a fixed delay (30 s by default). sync asks it again as soon as its
+/// dependencies are current, and not before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_asks_a_kustomization_put_off_for_a_dependency_again_once_it_is_current() {
+    let Synced {
+        server,
+        client,
+        repo,
+        revision,
+        objects: [source, fluxk, controllers, configs, apps, metallb],
+    } = Synced::start().await;
+    let old = OLD;
+    report(
+        &client,
+        &metallb,
+        json!({"conditions": ready("Helm install succeeded")}),
+    )
+    .await;
+    let mut sync = Background::start(
+        &["sync", "--timeout", "60s"],
+        &repo.dir,
+        server.kubeconfig(),
+    );
+    let token = requested_token(&client, &[source.clone(), apps.clone()]).await;
+    report(
+        &client,
+        &source,
+        json!({"conditions": ready("stored"), "artifact": artifact(&revision),
+        "lastHandledReconcileAt": token}),
+    )
+    .await;
+    for k in [&fluxk, &controllers] {
+        report(
+            &client,
+            k,
+            json!({"conditions": ready("Applied"), "lastAppliedRevision": revision,
+            "lastHandledReconcileAt": token}),
+        )
+        .await;
+    }
+    // infra-configs is still applying the commit; apps was put off for it.
+    report(
+        &client,
+        &configs,
+        json!({"conditions": condition(false, "Progressing", "Reconciliation in progress"),
+        "lastAppliedRevision": old, "lastHandledReconcileAt": token}),
+    )
+    .await;
+    let put_off = json!({"conditions": condition(false, "DependencyNotReady",
+        "dependency 'flux-system/infra-configs' is not ready"),
+        "lastAppliedRevision": old, "lastHandledReconcileAt": token});
+    report(&client, &apps, put_off.clone()).await;
+    sync.pending_with("Kustomization flux-system/infra-configs: ")
+        .await;
+    assert_eq!(
+        requested_at(&client, &apps).await.as_deref(),
+        Some(token.as_str()),
+        "asked again while its dependency was not Ready:\n{}",
+        sync.log()
+    );
+
+    // infra-configs applied the commit: apps is asked again at once.
+    report(
+        &client,
+        &configs,
+        json!({"conditions": ready("Applied"), "lastAppliedRevision": revision,
+        "lastHandledReconcileAt": token}),
+    )
+    .await;
+    let deadline = Instant::now() + SYNC_TIMEOUT;
+    let again = loop {
+        match requested_at(&client, &apps).await {
+            Some(t) if t != token => break t,
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never asked again:\n{}",
+            sync.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Once, until the controller answers that request.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(requested_at(&client, &apps).await, Some(again.clone()));
+
+    report(
+        &client,
+        &apps,
+        json!({"conditions": ready("Applied"), "lastAppliedRevision": revision,
+        "lastHandledReconcileAt": again}),
+    )
+    .await;
+    let (code, log) = sync.finish().await;
+    assert_eq!(code, 0, "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

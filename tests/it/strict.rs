@@ -7,11 +7,6 @@ use serde_json::Value;
 
 use crate::support::{self, envtest};
 
-fn load(path: &std::path::Path) -> Config {
-    let text = std::fs::read_to_string(path).expect("read config");
-    homelab::catalog::parse_config(&text).unwrap_or_else(|d| panic!("{}: {d:?}", path.display()))
-}
-
 /// The Kubernetes objects of a rendered repository: every YAML file but kustomize's own
 /// files, homelab's files and SOPS-encrypted Secrets (Flux decrypts those before applying).
 fn objects(cfg: &Config) -> Vec<Value> {
@@ -73,16 +68,16 @@ async fn the_whole_rendered_repository_passes_a_strict_server_side_dry_run() {
 
     // The defaults (traefik, dns01 cloudflare, csi-driver-nfs) with every app.
     // Flux pulls from a remote: the scp-like form people copy from their forge.
-    let mut default = with_every_app(load(&support::example_config()));
+    let mut default = with_every_app(support::example());
     default.git.url = "git@github.com:me/homelab.git".to_owned();
     assert_strictly_valid(&server, &default).await;
 
     // Every non-default option (envoy-gateway, staging, route53, nfs-subdir, …) with every app.
-    let full = with_every_app(load(&support::root().join("examples/full.yaml")));
+    let full = with_every_app(support::full_example());
     assert_strictly_valid(&server, &full).await;
 
     // Every source moved to a chart mirror (plain-HTTP OCI registry, OCI Helm repository).
-    let mut mirrored = with_every_app(load(&support::root().join("examples/full.yaml")));
+    let mut mirrored = with_every_app(support::full_example());
     mirrored.charts.mirror = Some(homelab::config::Mirror {
         helm_repository: Some("oci://127.0.0.1:5000/charts".to_owned()),
         oci_registry: Some("oci://127.0.0.1:5000/mirror".to_owned()),
@@ -96,7 +91,7 @@ async fn the_whole_rendered_repository_passes_a_strict_server_side_dry_run() {
         homelab::config::Challenge::Selfsigned,
         homelab::config::Challenge::Http01,
     ] {
-        let mut cfg = load(&support::example_config());
+        let mut cfg = support::example();
         cfg.git.url = "https://gitea.example.com/me/homelab.git".to_owned();
         cfg.certificates.challenge = challenge;
         assert_strictly_valid(&server, &cfg).await;

@@ -344,7 +344,7 @@ fn rules_are_checked_where_each_answer_is_given_in_the_wizards_words() {
     acme_and_storage(&mut p);
     // A path is a valid remote to push to; the wizard says Flux cannot pull from it.
     answer(&mut p, "Git remote URL", "/srv/git/lab.git");
-    expect(&mut p, "Flux in the cluster cannot pull from it");
+    expect(&mut p, "cannot be pulled by Flux");
     answer(&mut p, "Git branch", "");
     // Without helm-controller: refused, and asked again with the selection kept.
     keys(

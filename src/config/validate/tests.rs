@@ -183,6 +183,9 @@ fn git_urls() {
         "file:///srv/git/homelab.git",
         "/srv/git/homelab.git",
         "https://me@github.com/me/homelab.git",
+        "nas.lan:/srv/git/homelab.git",
+        "ssh://[::1]:2222/homelab.git",
+        "./homelab.git",
     ] {
         assert_eq!(field::git_url(ok), Ok(()), "{ok}");
     }
@@ -195,6 +198,8 @@ fn git_urls() {
         "https://host:port/repo",
         "https://git hub.com/r",
         "relative/path",
+        "ssh://host:0/x",
+        "git+ssh://host/x",
     ] {
         assert!(field::git_url(bad).is_err(), "{bad}");
     }

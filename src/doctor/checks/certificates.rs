@@ -4,6 +4,7 @@
 use kube::ResourceExt;
 
 use super::{name_of, str_at, unreadable};
+use crate::component::ComponentId;
 use crate::config::{Challenge, Choice, Config};
 use crate::doctor::causes::{Causes, Root};
 use crate::doctor::snapshot::{CERT_MANAGER_NAMESPACE, Listing, SecretKeys, Snapshot};
@@ -31,7 +32,11 @@ pub fn certificates(cfg: &Config, snap: &Snapshot, causes: &Causes) -> Section {
     let mut issuer_root: Option<Root> = None;
     match &snap.cluster_issuers {
         Listing::NotInstalled => {
-            issuer_root = Some(cm_root.clone().unwrap_or(Root("cert-manager".into())));
+            issuer_root = Some(
+                cm_root
+                    .clone()
+                    .unwrap_or(Root(ComponentId::CertManager.name().into())),
+            );
             out.push(Finding::failed_unless(
                 "certs.issuers",
                 "cert-manager is not installed (no ClusterIssuer kind)",

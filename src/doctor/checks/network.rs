@@ -10,7 +10,7 @@ use kube::api::DynamicObject;
 use serde_json::Value;
 
 use super::{first_pod_problem, name_of, unreadable};
-use crate::catalog::plan;
+use crate::component::ComponentId;
 use crate::config::{Config, IngressController};
 use crate::doctor::causes::{Causes, Root};
 use crate::doctor::snapshot::{Listing, Snapshot};
@@ -38,10 +38,7 @@ fn is_load_balancer(svc: &Service) -> bool {
 
 /// The namespace of the ingress controller homelab.yaml chooses.
 pub(super) fn ingress_namespace(cfg: &Config) -> &'static str {
-    match cfg.ingress.controller {
-        IngressController::Traefik => plan::TRAEFIK.namespace,
-        IngressController::EnvoyGateway => plan::ENVOY_GATEWAY.namespace,
-    }
+    cfg.ingress.controller.component().namespace()
 }
 
 /// A MetalLB workload (controller Deployment or speaker DaemonSet) as a finding.
@@ -52,7 +49,7 @@ fn metallb_workload(
     causes: &Causes,
     not_ready_hint: &str,
 ) -> Finding {
-    let ns = plan::METALLB.namespace;
+    let ns = ComponentId::Metallb.namespace();
     let Some(obj) = obj else {
         return Finding::failed_unless(
             "lb.metallb",
@@ -91,7 +88,7 @@ pub fn loadbalancing(cfg: &Config, snap: &Snapshot, causes: &Causes) -> Section 
     out.extend(unreadable("lb.metallb", "deployments", &snap.deployments));
     out.extend(unreadable("lb.metallb", "daemonsets", &snap.daemonsets));
     out.extend(unreadable("lb.services", "services", &snap.services));
-    let metallb_ns = plan::METALLB.namespace;
+    let metallb_ns = ComponentId::Metallb.namespace();
 
     // MetalLB: the chart names them <release>-controller / <release>-speaker, the plain
     // manifests controller / speaker.
@@ -221,16 +218,18 @@ pub fn loadbalancing(cfg: &Config, snap: &Snapshot, causes: &Causes) -> Section 
     // The ingress controller's Service and its fixed address.
     let services = snap.services.items();
     let ingress_ns = ingress_namespace(cfg);
+    // Traefik's chart names its Service after the release, which is the component's name.
+    let traefik = ComponentId::Traefik.name();
     let ingress_svc: Option<&Service> = match cfg.ingress.controller {
         IngressController::Traefik => services
             .iter()
-            .find(|s| s.namespace().as_deref() == Some(ingress_ns) && s.name_any() == "traefik"),
+            .find(|s| s.namespace().as_deref() == Some(ingress_ns) && s.name_any() == traefik),
         IngressController::EnvoyGateway => services
             .iter()
             .find(|s| s.labels().contains_key(ENVOY_OWNER_LABEL) && is_load_balancer(s)),
     };
     let ingress_name = match cfg.ingress.controller {
-        IngressController::Traefik => format!("Service {ingress_ns}/traefik"),
+        IngressController::Traefik => format!("Service {ingress_ns}/{traefik}"),
         IngressController::EnvoyGateway => "the Envoy Gateway's Service".to_owned(),
     };
     match ingress_svc {

@@ -6,8 +6,7 @@ use std::time::Duration;
 use kube::ResourceExt;
 
 use super::unreadable;
-use crate::catalog::plan;
-use crate::config::{Config, Provisioner};
+use crate::config::Config;
 use crate::doctor::causes::{Causes, Root};
 use crate::doctor::snapshot::{Listing, Snapshot};
 use crate::doctor::{Finding, Section};
@@ -25,10 +24,7 @@ pub fn nfs_port() -> u16 {
 
 /// Where the configured NFS provisioner runs.
 fn provisioner_namespace(cfg: &Config) -> &'static str {
-    match cfg.storage.provisioner {
-        Provisioner::CsiDriverNfs => plan::CSI_DRIVER_NFS.namespace,
-        Provisioner::NfsSubdirExternalProvisioner => plan::NFS_SUBDIR.namespace,
-    }
+    cfg.storage.provisioner.component().namespace()
 }
 
 pub async fn storage(cfg: &Config, snap: &Snapshot, causes: &Causes) -> Section {

@@ -874,7 +874,7 @@ impl Wizard<'_> {
                     && let Err(why) = crate::bootstrap::cluster_secrets::parse_remote(url)
                 {
                     crate::note!(
-                        "{} {}: homelab can push there, but Flux in the cluster cannot pull from it, so `homelab init` will not bootstrap",
+                        "{} {}; homelab can push there, but `homelab init` will not bootstrap",
                         style::yellow("note:"),
                         why.message
                     );

@@ -59,6 +59,29 @@ pub fn example_config() -> PathBuf {
     root().join("examples/homelab.yaml")
 }
 
+/// The full example: every non-default option (the configuration reference's example).
+pub fn full_example_config() -> PathBuf {
+    root().join("examples/full.yaml")
+}
+
+/// `examples/homelab.yaml`, parsed and validated the way every command loads `homelab.yaml`.
+pub fn example() -> homelab::config::Config {
+    load_config(&example_config())
+}
+
+/// `examples/full.yaml`, parsed and validated the way every command loads `homelab.yaml`.
+pub fn full_example() -> homelab::config::Config {
+    load_config(&full_example_config())
+}
+
+/// A configuration file through the validating parser; a test starting from an invalid
+/// example would prove nothing, so it stops here with every problem.
+pub fn load_config(path: &Path) -> homelab::config::Config {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    homelab::catalog::parse_config(&text).unwrap_or_else(|d| panic!("{}: {d:?}", path.display()))
+}
+
 /// The `XDG_CONFIG_HOME` of the binary under test: the age keys it creates live there.
 pub fn config_home() -> PathBuf {
     // Set for test binaries; an example sharing these helpers gets one under the target dir.
@@ -90,6 +113,105 @@ pub fn history_blobs(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .expect("walk");
     }
     out
+}
+
+/// Everything a command could change in a repository: every file outside `.git` with its
+/// content and modification time, HEAD, the tree it points at, every ref, and the paths
+/// `git status` reports. Two equal fingerprints mean a run changed nothing, not even by
+/// rewriting a file with the same bytes or moving a ref.
+#[derive(PartialEq, Eq)]
+pub struct Fingerprint {
+    pub files: std::collections::BTreeMap<String, (Vec<u8>, std::time::SystemTime)>,
+    pub head: Option<git2::Oid>,
+    pub tree: Option<git2::Oid>,
+    pub refs: Vec<(String, git2::Oid)>,
+    pub status: Vec<String>,
+}
+
+/// Files as their size, a hash of their bytes and their time, so a failed comparison shows
+/// which paths differ rather than every byte.
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::hash::{Hash as _, Hasher as _};
+        let files: std::collections::BTreeMap<&str, String> = self
+            .files
+            .iter()
+            .map(|(path, (bytes, mtime))| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                bytes.hash(&mut h);
+                let since = mtime
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                (
+                    path.as_str(),
+                    format!("{} bytes #{:016x} @{since:?}", bytes.len(), h.finish()),
+                )
+            })
+            .collect();
+        f.debug_struct("Fingerprint")
+            .field("files", &files)
+            .field("head", &self.head)
+            .field("tree", &self.tree)
+            .field("refs", &self.refs)
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+/// The [`Fingerprint`] of the repository at `dir`.
+pub fn fingerprint(dir: &Path) -> Fingerprint {
+    fn walk(
+        root: &Path,
+        dir: &Path,
+        out: &mut std::collections::BTreeMap<String, (Vec<u8>, std::time::SystemTime)>,
+    ) {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            let rel = path.strip_prefix(root).expect("prefix");
+            if rel == Path::new(".git") {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).expect("metadata");
+            if meta.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let content = std::fs::read(&path).unwrap_or_default();
+                let mtime = meta.modified().expect("mtime");
+                out.insert(rel.to_string_lossy().into_owned(), (content, mtime));
+            }
+        }
+    }
+    let mut files = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut files);
+    let repo = git2::Repository::open(dir).expect("open the repository");
+    let head = repo.head().ok().and_then(|h| h.target());
+    let tree = head
+        .and_then(|id| repo.find_commit(id).ok())
+        .map(|c| c.tree_id());
+    let mut refs: Vec<(String, git2::Oid)> = repo
+        .references()
+        .expect("refs")
+        .filter_map(|r| {
+            let r = r.ok()?;
+            Some((r.name().ok()?.to_owned(), r.target()?))
+        })
+        .collect();
+    refs.sort();
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(true);
+    let status = repo
+        .statuses(Some(&mut opts))
+        .expect("status")
+        .iter()
+        .map(|e| format!("{:?} {}", e.status(), e.path().unwrap_or_default()))
+        .collect();
+    Fingerprint {
+        files,
+        head,
+        tree,
+        refs,
+        status,
+    }
 }
 
 /// Start building a `homelab` invocation.
