@@ -7,7 +7,7 @@
 //! rendering, doctor, bootstrap and validation read them from here instead of repeating
 //! names. [`ComponentId::component`] matches exhaustively and [`Component`] has no defaults:
 //! a new component does not compile until every fact is given. Which components a
-//! configuration installs is decided by `render::plan`.
+//! configuration installs is decided by `catalog::plan`.
 //!
 //! Depends on nothing else in the crate, so any module may read it.
 

@@ -10,6 +10,7 @@ use minijinja::value::Serde;
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
+use crate::catalog::plan;
 use crate::component::{Component, ComponentId, SourceKind};
 use crate::config::{AcmeServer, Challenge, Config};
 use crate::error::{Error, Result};
@@ -18,9 +19,6 @@ pub mod apps;
 pub mod change;
 pub mod lock;
 pub mod mirror;
-/// The infrastructure components are catalog facts (validation needs their namespaces);
-/// rendering reads them from there.
-pub use crate::catalog::plan;
 pub mod renovate;
 pub mod state;
 pub mod templates;

@@ -676,7 +676,7 @@ fn check_repository(helm: &Path, charts: &Charts, cfg: &Config, failures: &mut V
         .collect();
     assert_eq!(
         releases.len(),
-        homelab::render::plan::controllers(cfg).len() + cfg.apps.len(),
+        homelab::catalog::plan::controllers(cfg).len() + cfg.apps.len(),
         "one HelmRelease per controller and app"
     );
     for hr in releases {

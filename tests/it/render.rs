@@ -119,7 +119,7 @@ fn assert_builds(cfg: &Config) -> Rendered {
         "./infrastructure/configs/cert-manager".to_owned(),
         "./infrastructure/configs/metallb".to_owned(),
     ];
-    for chart in homelab::render::plan::controllers(cfg) {
+    for chart in homelab::catalog::plan::controllers(cfg) {
         expected.push(format!("./infrastructure/controllers/{}", chart.name));
     }
     if cfg.ingress.controller == IngressController::EnvoyGateway {
@@ -867,7 +867,7 @@ fn renovate_finds_every_pinned_version_and_nothing_else() {
 
         // What homelab pins: the controllers of this configuration and every app's chart.
         let mut expected = BTreeSet::new();
-        for c in homelab::render::plan::controllers(&cfg) {
+        for c in homelab::catalog::plan::controllers(&cfg) {
             expected.insert(match c.source {
                 homelab::component::SourceKind::Oci => (c.url.to_owned(), c.version.to_owned()),
                 homelab::component::SourceKind::Helm => {
