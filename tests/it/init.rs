@@ -15,9 +15,7 @@ fn commit_count(dir: &Path) -> usize {
 fn init_from_config_renders_and_commits_once() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("lab");
-    homelab()
-        .args(["init", "--no-push", "--no-bootstrap", "--config"])
-        .arg(example_config())
+    crate::support::init_example()
         .dir(&dir)
         .ok()
         .stderr_has("skipped push")
@@ -43,11 +41,7 @@ fn init_from_config_renders_and_commits_once() {
 
     // Twice: nothing changes, not a file, not its time, not a ref.
     let before = crate::support::fingerprint(&dir);
-    homelab()
-        .args(["init", "--no-push", "--no-bootstrap", "--config"])
-        .arg(example_config())
-        .dir(&dir)
-        .ok();
+    crate::support::init_example().dir(&dir).ok();
     assert_eq!(crate::support::fingerprint(&dir), before);
     assert_eq!(commit_count(&dir), 1);
 }
@@ -56,11 +50,7 @@ fn init_from_config_renders_and_commits_once() {
 fn init_refuses_a_different_existing_homelab() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("lab");
-    homelab()
-        .args(["init", "--no-push", "--no-bootstrap", "--config"])
-        .arg(example_config())
-        .dir(&dir)
-        .ok();
+    crate::support::init_example().dir(&dir).ok();
     let other = tmp.path().join("other.yaml");
     let text = std::fs::read_to_string(example_config())
         .expect("read")

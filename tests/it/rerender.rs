@@ -1304,9 +1304,7 @@ fn dir_naming_a_file_is_a_usage_error() {
             .expect_code(2)
             .stderr_has("it is a file, not a directory");
     }
-    homelab()
-        .args(["init", "--no-push", "--no-bootstrap", "--config"])
-        .arg(example_config())
+    crate::support::init_example()
         .dir(&file)
         .expect_code(2)
         .stderr_has("it is a file, not a directory");

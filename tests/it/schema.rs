@@ -1,7 +1,7 @@
 //! The JSON Schema of `homelab.yaml`: `homelab schema`, its committed copy, and the schema
 //! file and modeline every rendered repository carries for editors.
 
-use crate::support::{example_config, homelab, root};
+use crate::support::{homelab, init_example, root};
 
 /// What `cargo run --example schema` writes: the committed copy, for people and tools
 /// outside a homelab repository.
@@ -38,11 +38,7 @@ fn schema_prints_the_json_schema_of_homelab_yaml() {
 fn init_points_homelab_yaml_at_the_schema_beside_it() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("lab");
-    homelab()
-        .args(["init", "--no-push", "--no-bootstrap", "--config"])
-        .arg(example_config())
-        .dir(&dir)
-        .ok();
+    init_example().dir(&dir).ok();
     let config = std::fs::read_to_string(dir.join("homelab.yaml")).expect("homelab.yaml");
     let first = config.lines().next().unwrap_or_default();
     let target = first

@@ -7,7 +7,7 @@ use std::process::Command;
 use rexpect::process::WaitStatus;
 use rexpect::session::{PtySession, spawn_command};
 
-use crate::support::{example_config, flux_install, homelab};
+use crate::support::{flux_install, homelab, init_example};
 
 const ENTER: &str = "\r";
 const DOWN: &str = "\x1b[B";
@@ -518,9 +518,7 @@ fn a_failure_at_the_end_asks_again_only_the_offending_answer() {
 #[test]
 fn init_starts_from_an_existing_homelab_yaml() {
     let lab = Lab::new();
-    homelab()
-        .args(["init", "--no-push", "--no-bootstrap", "--config"])
-        .arg(example_config())
+    init_example()
         .dir(&lab.dir)
         .env("HOME", lab.root.join("home"))
         .ok();

@@ -59,6 +59,14 @@ pub fn example_config() -> PathBuf {
     root().join("examples/homelab.yaml")
 }
 
+/// `homelab init` from `examples/homelab.yaml`, pushing and bootstrapping nothing; the
+/// caller names the directory and what to expect.
+pub fn init_example() -> Homelab {
+    homelab()
+        .args(["init", "--no-push", "--no-bootstrap", "--config"])
+        .arg(example_config())
+}
+
 /// The full example: every non-default option (the configuration reference's example).
 pub fn full_example_config() -> PathBuf {
     root().join("examples/full.yaml")
