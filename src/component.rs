@@ -1,30 +1,39 @@
 //! The infrastructure components: the controllers the repository installs beside Flux
 //! (MetalLB, cert-manager, an ingress controller, an NFS provisioner), addressed by
-//! [`ComponentId`].
+//! [`ComponentId`] and described by `profiles/infrastructure/<name>.yaml` in the format apps
+//! use ([`crate::profile`]).
 //!
-//! Each component owns every fact about it (namespace, pinned chart, Flux Kustomization,
-//! files, release template, the StorageClass provisioner it serves, its configs layer), so
+//! Each profile owns every fact about its component (namespace, pinned chart, values, Flux
+//! Kustomization, extra files, the StorageClass provisioner it serves, its configs layer), so
 //! rendering, doctor, bootstrap and validation read them from here instead of repeating
-//! names. [`ComponentId::component`] matches exhaustively and [`Component`] has no defaults:
-//! a new component does not compile until every fact is given. Which components a
-//! configuration installs is decided by `catalog::plan`.
-//!
-//! Depends on nothing else in the crate, so any module may read it.
+//! names. Every id has exactly one profile and every profile an id, which loading checks:
+//! code addresses components by id, never by a string. Which components a configuration
+//! installs is decided by `catalog::plan`.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::profile::{self, Infrastructure, Profile};
 
 /// The namespace Flux runs in, and where every Flux object of the repository lives.
 pub const FLUX_NAMESPACE: &str = "flux-system";
 
-/// An infrastructure component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// An infrastructure component; its name (`cert-manager`) is its profile's file name.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum ComponentId {
     Metallb,
     CertManager,
     Traefik,
     EnvoyGateway,
     CsiDriverNfs,
+    #[strum(serialize = "nfs-subdir-external-provisioner")]
     NfsSubdir,
 }
 
@@ -39,232 +48,109 @@ impl ComponentId {
         ComponentId::NfsSubdir,
     ];
 
-    /// Everything known about this component.
-    pub const fn component(self) -> &'static Component {
-        match self {
-            ComponentId::Metallb => &METALLB,
-            ComponentId::CertManager => &CERT_MANAGER,
-            ComponentId::Traefik => &TRAEFIK,
-            ComponentId::EnvoyGateway => &ENVOY_GATEWAY,
-            ComponentId::CsiDriverNfs => &CSI_DRIVER_NFS,
-            ComponentId::NfsSubdir => &NFS_SUBDIR,
-        }
+    /// The folder, HelmRelease and chart source name, and the profile's file name.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// The component with this name.
+    pub fn from_name(name: &str) -> Option<ComponentId> {
+        Self::ALL.into_iter().find(|id| id.name() == name)
+    }
+
+    /// Its profile: everything known about it.
+    pub fn profile(self) -> &'static Profile {
+        &COMPONENTS[&self]
+    }
+
+    /// What makes it infrastructure: its Kustomization, files and configs layer.
+    pub fn infrastructure(self) -> &'static Infrastructure {
+        self.profile()
+            .infrastructure
+            .as_ref()
+            .expect("every component profile has an infrastructure block (checked at load)")
     }
 
     /// The namespace the component runs in (where its Secrets live too).
-    pub const fn namespace(self) -> &'static str {
-        self.component().namespace
+    pub fn namespace(self) -> &'static str {
+        &self.profile().namespace
     }
 
-    /// The folder, HelmRelease and chart source name.
-    pub const fn name(self) -> &'static str {
-        self.component().name
-    }
-}
-
-/// Where a chart comes from: an OCI artifact (Flux `OCIRepository` + HelmRelease `chartRef`)
-/// or a classic Helm repository (`HelmRepository` + `chart.spec`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    Oci,
-    Helm,
-}
-
-/// One infrastructure component. Serialized flat for the templates (`chart.name`,
-/// `chart.namespace`, `chart.version`, …).
-#[derive(Debug, Serialize)]
-pub struct Component {
-    pub id: ComponentId,
-    /// The folder under `infrastructure/controllers/`, the HelmRelease and source name.
-    pub name: &'static str,
-    /// The namespace the controller runs in.
-    pub namespace: &'static str,
-    pub source: SourceKind,
-    /// `oci://…` artifact (without tag) or the Helm repository URL.
-    pub url: &'static str,
-    /// The chart name in a Helm repository (unused for OCI).
-    pub chart: &'static str,
-    /// The exact chart version (the OCI tag for OCI charts).
-    pub version: &'static str,
-    /// The namespace runs privileged pods (MetalLB speakers, NFS node plugins).
-    pub privileged: bool,
     /// The Flux Kustomization that installs it.
-    pub layer: &'static str,
+    pub fn kustomization(self) -> &'static str {
+        &self.infrastructure().kustomization
+    }
+
     /// What that Kustomization holds, as the comment above it says.
-    pub about: &'static str,
-    /// The template of its `release.yaml` (the HelmRelease and its values).
-    pub release_template: &'static str,
-    /// Files of its controller folder beyond the Namespace, source and HelmRelease:
-    /// `(file name, template)`.
-    pub extra_files: &'static [(&'static str, &'static str)],
-    /// The StorageClass provisioner name it serves, for a storage provisioner.
-    pub storage_provisioner: Option<&'static str>,
-    /// The objects that need its CRDs and webhooks, applied once it is Ready.
-    pub configs: Option<Configs>,
-    /// Apps cannot be applied without it (their manifests use its CRDs), so the `apps`
-    /// Kustomization depends on it. Nothing else does: a failing controller must not hold
-    /// back apps that do not need it.
-    pub apps_need_it: bool,
+    pub fn about(self) -> &'static str {
+        self.infrastructure()
+            .about
+            .as_deref()
+            .unwrap_or(&self.profile().description)
+    }
+
+    /// The components its configs layer waits for, beyond itself.
+    pub fn configs_need(self) -> Vec<ComponentId> {
+        self.infrastructure()
+            .configs
+            .iter()
+            .flat_map(|c| &c.needs)
+            .map(|name| {
+                ComponentId::from_name(name)
+                    .expect("configs.needs names components (checked at load)")
+            })
+            .collect()
+    }
 }
 
-/// A component's configs layer: one file under `infrastructure/configs/<component>/`, applied
-/// by its own Flux Kustomization once the component (and `needs`) is Ready.
-#[derive(Debug, Serialize)]
-pub struct Configs {
-    /// The Flux Kustomization's name.
-    pub layer: &'static str,
-    pub file: &'static str,
-    pub template: &'static str,
-    /// Other components it waits for, beyond its own.
-    pub needs: &'static [ComponentId],
-    /// How long applying and the health checks may take.
-    pub timeout: &'static str,
-    /// What the Kustomization holds, as the comment above it says.
-    pub about: &'static str,
+/// The component profiles, parsed and checked once on first use.
+static COMPONENTS: LazyLock<BTreeMap<ComponentId, Profile>> = LazyLock::new(|| {
+    load_all().expect("the embedded component profiles are valid (checked by the component tests)")
+});
+
+/// Every profile of `profiles/infrastructure/` by id. A file without an id, an id without a
+/// file, or a profile with an app's fields (or without its `infrastructure:` block) is a
+/// defect naming the file.
+pub fn load_all() -> Result<BTreeMap<ComponentId, Profile>> {
+    let mut out = BTreeMap::new();
+    for p in profile::load(profile::INFRASTRUCTURE)? {
+        let defect = |e: &str| {
+            Error::defect(format!(
+                "profiles/{}/{}.yaml: {e}",
+                profile::INFRASTRUCTURE,
+                p.name
+            ))
+        };
+        let id = ComponentId::from_name(&p.name)
+            .ok_or_else(|| defect("no ComponentId has this name: add one"))?;
+        let Some(infra) = &p.infrastructure else {
+            return Err(defect(
+                "an infrastructure profile needs an `infrastructure:` block",
+            ));
+        };
+        if p.expose.is_some() || !p.questions.is_empty() || !p.secrets.is_empty() {
+            return Err(defect(
+                "expose, questions and secrets are for apps; a component reads homelab.yaml",
+            ));
+        }
+        for need in infra.configs.iter().flat_map(|c| &c.needs) {
+            if ComponentId::from_name(need).is_none_or(|n| n == id) {
+                return Err(defect(&format!(
+                    "configs.needs: {need:?} is not another component"
+                )));
+            }
+        }
+        out.insert(id, p);
+    }
+    if let Some(missing) = ComponentId::ALL.iter().find(|id| !out.contains_key(id)) {
+        return Err(Error::defect(format!(
+            "profiles/{}/{}.yaml is missing",
+            profile::INFRASTRUCTURE,
+            missing.name()
+        )));
+    }
+    Ok(out)
 }
-
-const STORAGE_CLASS: &[(&str, &str)] = &[(
-    "storage-class.yaml",
-    "repo/infrastructure/controllers/storage-class.yaml",
-)];
-
-/// The Flux Kustomization of the storage provisioner: one name whichever provisioner, so
-/// what depends on storage need not know it.
-const STORAGE_LAYER: &str = "infra-storage";
-const STORAGE_ABOUT: &str = "the NFS provisioner and the StorageClass of the volumes";
-
-const METALLB: Component = Component {
-    id: ComponentId::Metallb,
-    name: "metallb",
-    namespace: "metallb-system",
-    source: SourceKind::Helm,
-    url: "https://metallb.github.io/metallb",
-    chart: "metallb",
-    version: "0.16.1",
-    privileged: true,
-    layer: "infra-metallb",
-    about: "MetalLB, which gives LoadBalancer Services their addresses",
-    release_template: "repo/infrastructure/controllers/release-metallb.yaml",
-    extra_files: &[],
-    storage_provisioner: None,
-    configs: Some(Configs {
-        layer: "infra-metallb-pool",
-        file: "pool.yaml",
-        template: "repo/infrastructure/configs/metallb.yaml",
-        needs: &[],
-        timeout: "5m",
-        about: "the address pool, once MetalLB's CRDs and webhook are served",
-    }),
-    apps_need_it: false,
-};
-
-const CERT_MANAGER: Component = Component {
-    id: ComponentId::CertManager,
-    name: "cert-manager",
-    namespace: "cert-manager",
-    source: SourceKind::Oci,
-    url: "oci://quay.io/jetstack/charts/cert-manager",
-    chart: "cert-manager",
-    version: "v1.21.1",
-    privileged: false,
-    layer: "infra-cert-manager",
-    about: "cert-manager, which issues the certificates",
-    release_template: "repo/infrastructure/controllers/release-cert-manager.yaml",
-    extra_files: &[],
-    storage_provisioner: None,
-    configs: Some(Configs {
-        layer: "infra-cert-issuers",
-        file: "cluster-issuers.yaml",
-        template: "repo/infrastructure/configs/cluster-issuers.yaml",
-        needs: &[],
-        timeout: "5m",
-        about: "the ClusterIssuers, once cert-manager's CRDs and webhook are served",
-    }),
-    apps_need_it: false,
-};
-
-const TRAEFIK: Component = Component {
-    id: ComponentId::Traefik,
-    name: "traefik",
-    namespace: "traefik",
-    source: SourceKind::Oci,
-    url: "oci://ghcr.io/traefik/helm/traefik",
-    chart: "traefik",
-    version: "41.3.0",
-    privileged: false,
-    layer: "infra-traefik",
-    about: "Traefik, the ingress controller",
-    release_template: "repo/infrastructure/controllers/release-traefik.yaml",
-    extra_files: &[],
-    storage_provisioner: None,
-    configs: None,
-    // Apps' Ingresses are plain Kubernetes objects.
-    apps_need_it: false,
-};
-
-const ENVOY_GATEWAY: Component = Component {
-    id: ComponentId::EnvoyGateway,
-    name: "envoy-gateway",
-    namespace: "envoy-gateway-system",
-    source: SourceKind::Oci,
-    url: "oci://docker.io/envoyproxy/gateway-helm",
-    chart: "gateway-helm",
-    version: "v1.9.0",
-    privileged: false,
-    layer: "infra-envoy-gateway",
-    about: "Envoy Gateway, the Gateway API controller (and its CRDs)",
-    release_template: "repo/infrastructure/controllers/release-envoy-gateway.yaml",
-    extra_files: &[],
-    storage_provisioner: None,
-    configs: Some(Configs {
-        layer: "infra-gateway",
-        file: "gateway.yaml",
-        template: "repo/infrastructure/configs/gateway.yaml",
-        needs: &[ComponentId::CertManager],
-        timeout: "10m",
-        about: "the shared Gateway and its wildcard Certificate (Ready once the certificate is issued)",
-    }),
-    // Apps' HTTPRoutes need the Gateway API CRDs it installs.
-    apps_need_it: true,
-};
-
-const CSI_DRIVER_NFS: Component = Component {
-    id: ComponentId::CsiDriverNfs,
-    name: "csi-driver-nfs",
-    namespace: "csi-driver-nfs",
-    source: SourceKind::Helm,
-    url: "https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/master/charts",
-    chart: "csi-driver-nfs",
-    version: "4.13.4",
-    privileged: true,
-    layer: STORAGE_LAYER,
-    about: STORAGE_ABOUT,
-    release_template: "repo/infrastructure/controllers/release-csi-driver-nfs.yaml",
-    extra_files: STORAGE_CLASS,
-    storage_provisioner: Some("nfs.csi.k8s.io"),
-    configs: None,
-    apps_need_it: false,
-};
-
-const NFS_SUBDIR: Component = Component {
-    id: ComponentId::NfsSubdir,
-    name: "nfs-subdir-external-provisioner",
-    namespace: "nfs-provisioner",
-    source: SourceKind::Helm,
-    url: "https://kubernetes-sigs.github.io/nfs-subdir-external-provisioner",
-    chart: "nfs-subdir-external-provisioner",
-    version: "4.0.18",
-    privileged: true,
-    layer: STORAGE_LAYER,
-    about: STORAGE_ABOUT,
-    release_template: "repo/infrastructure/controllers/release-nfs-subdir-external-provisioner.yaml",
-    extra_files: STORAGE_CLASS,
-    // Set explicitly on the chart, so the StorageClass we render matches it.
-    storage_provisioner: Some("cluster.local/nfs-subdir-external-provisioner"),
-    configs: None,
-    apps_need_it: false,
-};
 
 /// Namespaces no app may install into, each with who owns it: Kubernetes' own, Flux's, and
 /// every component's (all of them, not only today's choice, since `ingress.controller` or
@@ -294,29 +180,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_component_knows_its_own_id_and_names_are_unique() {
-        let mut names = BTreeSet::new();
-        let mut layers = BTreeSet::new();
+    fn every_component_has_one_profile_and_names_are_unique() {
+        let all = load_all().expect("component profiles load");
+        assert_eq!(all.len(), ComponentId::ALL.len());
+        let mut kustomizations = BTreeSet::new();
+        let mut namespaces = BTreeSet::new();
         for id in ComponentId::ALL {
-            let c = id.component();
-            assert_eq!(c.id, id);
-            assert!(names.insert(c.name), "{} twice", c.name);
-            if let Some(configs) = &c.configs {
-                assert!(layers.insert(configs.layer), "{} twice", configs.layer);
-                assert!(!configs.needs.contains(&id), "{}", c.name);
+            let p = id.profile();
+            assert_eq!(p.name, id.name());
+            assert!(namespaces.insert(&p.namespace), "{} twice", p.namespace);
+            if let Some(configs) = &id.infrastructure().configs {
+                assert!(
+                    kustomizations.insert(configs.kustomization.as_str()),
+                    "{} twice",
+                    configs.kustomization
+                );
             }
         }
         // Only the storage provisioners share a Flux Kustomization; they exclude each other.
-        let storage: Vec<_> = ComponentId::ALL
+        let storage = ComponentId::ALL
             .iter()
-            .filter(|id| id.component().layer == STORAGE_LAYER)
-            .collect();
+            .filter(|id| id.kustomization() == ComponentId::CsiDriverNfs.kustomization())
+            .collect::<Vec<_>>();
         assert_eq!(
             storage,
             [&ComponentId::CsiDriverNfs, &ComponentId::NfsSubdir]
         );
-        for id in storage {
-            assert!(id.component().storage_provisioner.is_some(), "{id:?}");
+        for id in ComponentId::ALL {
+            assert_eq!(
+                id.infrastructure().storage_provisioner.is_some(),
+                storage.contains(&&id),
+                "{id:?}"
+            );
+            if !storage.contains(&&id) {
+                assert!(kustomizations.insert(id.kustomization()), "{id:?}");
+            }
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod flux;
 pub mod git;
 pub mod kube;
 pub mod net;
+pub mod profile;
 pub mod render;
 pub mod secrets;
 pub mod text;

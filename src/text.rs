@@ -7,6 +7,8 @@
 //! look harmless in an editor or a diff and still change what Flux applies. This module is
 //! the one definition of that class: validation refuses it in every value, and the template
 //! environment escapes it in every output, so neither relies on the other.
+//!
+//! It also owns the shape of a DNS name, which profiles, the catalog and validation share.
 
 use std::fmt;
 
@@ -203,6 +205,21 @@ pub fn plain_scalar(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
         && !WORDS.contains(&s.to_ascii_lowercase().as_str())
+}
+
+/// A DNS name: dot-separated labels of letters, digits and inner hyphens, 253 chars at most.
+pub fn is_dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 #[cfg(test)]

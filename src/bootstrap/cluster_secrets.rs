@@ -25,7 +25,9 @@ pub const GIT_SECRET: (&str, &str) = ("flux-system", "flux-system");
 /// The Secret the Kustomizations decrypt SOPS files with.
 pub const SOPS_SECRET: (&str, &str) = ("flux-system", "sops-age");
 /// Where cert-manager looks for the DNS provider's credentials.
-pub const PROVIDER_NAMESPACE: &str = crate::component::ComponentId::CertManager.namespace();
+pub fn provider_namespace() -> &'static str {
+    crate::component::ComponentId::CertManager.namespace()
+}
 
 /// How Flux reaches the git remote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,6 +224,7 @@ pub async fn dns_credentials(
     env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
     mut prompt: Prompt<'_>,
 ) -> Result<DnsCredentials> {
+    let ns = provider_namespace();
     if cfg.certificates.challenge != crate::config::Challenge::Dns01 {
         return Ok(DnsCredentials {
             docs: Vec::new(),
@@ -237,18 +240,20 @@ pub async fn dns_credentials(
         .iter()
         .map(|c| env(c.env).filter(|v| !v.is_empty()))
         .collect();
-    let missing_hint =
-        |what: &str| {
-            Error::usage(format!(
+    let missing_hint = |what: &str| {
+        Error::usage(format!(
             "{what}: cert-manager needs the {} credentials for DNS-01 challenges",
             provider.as_str()
         ))
         .with_hint(format!(
-            "export {} (they go into Secret {PROVIDER_NAMESPACE}/{}, never into git) and run again",
-            vars.iter().map(|v| format!("{v}=...")).collect::<Vec<_>>().join(" "),
+            "export {} (they go into Secret {ns}/{}, never into git) and run again",
+            vars.iter()
+                .map(|v| format!("{v}=..."))
+                .collect::<Vec<_>>()
+                .join(" "),
             spec.secret
         ))
-        };
+    };
     let mut data = BTreeMap::new();
     if set.iter().all(Option::is_some) {
         for (c, value) in needed.iter().zip(set) {
@@ -277,12 +282,12 @@ pub async fn dns_credentials(
         return Err(missing_hint(&not_set(&unset)));
     } else {
         let keys: Vec<&str> = needed.iter().map(|c| c.secret_key).collect();
-        let existing = existing_secret(client, PROVIDER_NAMESPACE, spec.secret).await?;
+        let existing = existing_secret(client, provider_namespace(), spec.secret).await?;
         if has_keys(&existing, &keys) {
             return Ok(DnsCredentials {
                 docs: Vec::new(),
                 note: Some(format!(
-                    "keeping the existing {} credentials in Secret {PROVIDER_NAMESPACE}/{} (set {} to replace them)",
+                    "keeping the existing {} credentials in Secret {ns}/{} (set {} to replace them)",
                     provider.as_str(),
                     spec.secret,
                     vars.join(" and ")
@@ -309,9 +314,9 @@ pub async fn dns_credentials(
             json!({
                 "apiVersion": "v1",
                 "kind": "Namespace",
-                "metadata": {"name": PROVIDER_NAMESPACE},
+                "metadata": {"name": provider_namespace()},
             }),
-            secret(PROVIDER_NAMESPACE, spec.secret, &data),
+            secret(provider_namespace(), spec.secret, &data),
         ],
         note: None,
     })

@@ -6,7 +6,6 @@
 //! files under `apps/<name>/` are rendered from them by `render::apps`.
 
 pub mod plan;
-mod profile;
 mod rules;
 mod validate;
 
@@ -14,56 +13,37 @@ use std::collections::BTreeMap;
 
 use std::sync::LazyLock;
 
-use include_dir::{Dir, include_dir};
-
 use crate::config::{App, Config};
 use crate::error::{Error, Result};
+use crate::profile;
 
-pub use profile::{
+pub use crate::profile::{
     Chart, DEFAULT_TIMEOUT, Expose, LoadBalancer, Needs, Overlay, Profile, Question, SecretKey,
-    StorageNeed, Validation, is_dns_label, is_dns_name, matches, shared_key,
+    StorageNeed, Validation, When, matches, shared_key,
 };
 pub use rules::{app_problems, check_host, config_problems, next_free_address, sharing_key};
 pub use validate::{check_new_app, load_config, parse_config, rules, validate_config};
-
-/// The `profiles/` directory, embedded at build time.
-static PROFILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/profiles");
-
-/// The folder of `profiles/` that holds the app catalog.
-const APPS: &str = "apps";
 
 /// The catalog, parsed once on first use.
 static CATALOG: LazyLock<Vec<Profile>> = LazyLock::new(|| {
     load_all().expect("the embedded profiles are valid (checked by the catalog tests)")
 });
 
-/// The embedded YAML files of one folder of `profiles/`: `(path below profiles/, file)`.
-fn profile_files(
-    folder: &str,
-) -> impl Iterator<Item = (String, &'static include_dir::File<'static>)> {
-    PROFILES
-        .get_dir(folder)
-        .into_iter()
-        .flat_map(|dir| dir.files())
-        .map(|f| (f.path().to_string_lossy().into_owned(), f))
-        .filter(|(path, _)| path.ends_with(".yaml"))
-}
-
-/// The name a profile file must carry: its file name without `.yaml`.
-fn stem(path: &str) -> &str {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    file.strip_suffix(".yaml").unwrap_or(file)
-}
-
-/// Parse one embedded profile file; errors name the file.
-fn parse(path: &str, text: &str) -> Result<Profile> {
-    let defect = |e: String| Error::defect(format!("profiles/{path}: {e}"));
-    let mut profile: Profile = serde_saphyr::from_str(text).map_err(|e| defect(e.to_string()))?;
-    if profile.name != stem(path) {
-        return Err(defect(format!(
-            "name {:?} must match the file name",
-            profile.name
-        )));
+/// Check an app profile beyond its format: it says how it is exposed, has no
+/// infrastructure block, and every LoadBalancer question gets its sharing opt-in.
+fn check(mut profile: Profile) -> Result<Profile> {
+    let name = profile.name.clone();
+    let defect = |e: String| Error::defect(format!("profiles/{}/{name}.yaml: {e}", profile::APPS));
+    if profile.expose.is_none() {
+        return Err(defect(
+            "an app profile says which Service it exposes (`expose:`)".into(),
+        ));
+    }
+    if profile.infrastructure.is_some() {
+        return Err(defect(
+            "`infrastructure:` is for profiles/infrastructure/; an app is installed by `apps`"
+                .into(),
+        ));
     }
     add_sharing_questions(&mut profile).map_err(defect)?;
     Ok(profile)
@@ -88,7 +68,7 @@ fn add_sharing_questions(profile: &mut Profile) -> Result<(), String> {
             rules::parse_port(port).map_err(|e| format!("question {}: {e}", q.key))?;
         }
         let shared = Question {
-            key: profile::shared_key(&q.key),
+            key: shared_key(&q.key),
             prompt: format!(
                 "Let other apps that opt in share the address of {} (different ports only)",
                 q.key
@@ -105,18 +85,13 @@ fn add_sharing_questions(profile: &mut Profile) -> Result<(), String> {
     Ok(())
 }
 
-/// Every embedded profile with any parse error, sorted by name. The catalog tests call this
+/// Every embedded app profile with any error, sorted by name. The catalog tests call this
 /// so a broken profile fails the build's tests rather than hiding from [`all`].
 pub fn load_all() -> Result<Vec<Profile>> {
-    let mut out = Vec::new();
-    for (path, file) in profile_files(APPS) {
-        let text = file
-            .contents_utf8()
-            .ok_or_else(|| Error::defect(format!("profiles/{path} is not UTF-8")))?;
-        out.push(parse(&path, text)?);
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    profile::load(profile::APPS)?
+        .into_iter()
+        .map(check)
+        .collect()
 }
 
 /// Every profile of the catalog, sorted by name.
@@ -191,4 +166,12 @@ pub fn local_class(cfg: &Config) -> &str {
         .local_class
         .as_deref()
         .unwrap_or(&cfg.storage.storage_class)
+}
+
+pub use crate::text::is_dns_name;
+
+/// A DNS-1123 label, as Kubernetes wants for namespaces: the one rule of
+/// [`crate::config::validate::field::dns_label`].
+pub fn is_dns_label(name: &str) -> bool {
+    crate::config::validate::field::dns_label(name).is_ok()
 }

@@ -7,30 +7,38 @@
 
 use serde::Serialize;
 
-use crate::component::{Component, ComponentId};
+use crate::component::ComponentId;
 use crate::config::{Challenge, Config, Provisioner};
 
 /// How long a controller's Flux Kustomization may take to apply and become healthy.
 const CONTROLLER_TIMEOUT: &str = "15m";
 
+/// The templates every component's and app's folder is rendered from (see
+/// `render::release`): one set for both.
+pub mod template {
+    pub const NAMESPACE: &str = "component/namespace.yaml";
+    pub const SOURCE: &str = "partials/chart-source.yaml";
+    pub const HELMRELEASE: &str = "component/helmrelease.yaml";
+    pub const KUSTOMIZATION: &str = "component/kustomization.yaml";
+}
+
 /// The StorageClass provisioner name of each NFS provisioner.
 pub fn storage_provisioner_name(p: Provisioner) -> &'static str {
     p.component()
-        .component()
+        .infrastructure()
         .storage_provisioner
+        .as_deref()
         .expect("every storage component names its provisioner (checked by the component tests)")
 }
 
 /// The controllers this configuration installs, in the order they are listed.
-pub fn controllers(cfg: &Config) -> Vec<&'static Component> {
-    [
+pub fn controllers(cfg: &Config) -> Vec<ComponentId> {
+    vec![
         ComponentId::Metallb,
         ComponentId::CertManager,
         cfg.ingress.controller.component(),
         cfg.storage.provisioner.component(),
     ]
-    .map(ComponentId::component)
-    .to_vec()
 }
 
 /// A Flux Kustomization of the infrastructure: one per component, so one failing component
@@ -55,24 +63,26 @@ pub fn layers(cfg: &Config) -> Vec<Layer> {
     let controllers = controllers(cfg);
     let mut out: Vec<Layer> = controllers
         .iter()
-        .map(|c| Layer {
-            name: c.layer,
-            path: format!("infrastructure/controllers/{}", c.name),
+        .map(|&id| Layer {
+            name: id.kustomization(),
+            path: format!("infrastructure/controllers/{}", id.name()),
             depends_on: Vec::new(),
             timeout: CONTROLLER_TIMEOUT,
-            about: c.about,
+            about: id.about(),
         })
         .collect();
-    for c in &controllers {
-        let Some(configs) = &c.configs else { continue };
-        let mut depends_on = vec![c.layer];
-        depends_on.extend(configs.needs.iter().map(|n| n.component().layer));
+    for &id in &controllers {
+        let Some(configs) = &id.infrastructure().configs else {
+            continue;
+        };
+        let mut depends_on = vec![id.kustomization()];
+        depends_on.extend(id.configs_need().iter().map(|n| n.kustomization()));
         out.push(Layer {
-            name: configs.layer,
-            path: format!("infrastructure/configs/{}", c.name),
+            name: &configs.kustomization,
+            path: format!("infrastructure/configs/{}", id.name()),
             depends_on,
-            timeout: configs.timeout,
-            about: configs.about,
+            timeout: &configs.timeout,
+            about: &configs.about,
         });
     }
     out
@@ -83,48 +93,52 @@ pub fn layers(cfg: &Config) -> Vec<Layer> {
 /// need no volume from deploying; an app's volume waits for its claim to bind on its own.
 pub fn apps_depend_on(cfg: &Config) -> Vec<&'static str> {
     controllers(cfg)
-        .iter()
-        .filter(|c| c.apps_need_it)
-        .map(|c| c.layer)
+        .into_iter()
+        .filter(|id| id.infrastructure().apps_need_it)
+        .map(ComponentId::kustomization)
         .collect()
 }
 
-/// One file of the repository: its path and the template that renders it, plus the controller
-/// it belongs to (for the per-controller templates).
+/// One file of the repository: its path and the template that renders it, plus the
+/// component whose folder it is in (rendered with that component's release context).
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub path: String,
     pub template: &'static str,
-    pub component: Option<&'static Component>,
+    pub component: Option<ComponentId>,
     /// The files a `kustomization.yaml` lists (empty for other files).
     pub resources: Vec<&'static str>,
+    /// The Flux Kustomization that applies the folder, for a folder's `kustomization.yaml`.
+    pub layer: Option<&'static str>,
 }
 
 /// The files of a controller's folder with their templates, in the order its
-/// kustomization.yaml lists them.
-pub fn controller_files(c: &Component) -> Vec<(&'static str, &'static str)> {
+/// kustomization.yaml lists them: the shared set, then the profile's own files.
+pub fn controller_files(id: ComponentId) -> Vec<(&'static str, &'static str)> {
     let mut files = vec![
-        (
-            "namespace.yaml",
-            "repo/infrastructure/controllers/namespace.yaml",
-        ),
-        ("source.yaml", "partials/chart-source.yaml"),
-        ("release.yaml", c.release_template),
+        ("namespace.yaml", template::NAMESPACE),
+        ("source.yaml", template::SOURCE),
+        ("release.yaml", template::HELMRELEASE),
     ];
-    files.extend_from_slice(c.extra_files);
+    files.extend(
+        id.infrastructure()
+            .files
+            .iter()
+            .map(|f| (f.file.as_str(), f.template.as_str())),
+    );
     files
 }
 
 /// Every templated file of the repository for `cfg` (homelab.yaml is serialized, not templated).
 pub fn entries(cfg: &Config) -> Vec<Entry> {
     let cluster = format!("clusters/{}", cfg.cluster.name);
-    let file =
-        |path: String, template: &'static str, component: Option<&'static Component>| Entry {
-            path,
-            template,
-            component,
-            resources: Vec::new(),
-        };
+    let file = |path: String, template: &'static str, component: Option<ComponentId>| Entry {
+        path,
+        template,
+        component,
+        resources: Vec::new(),
+        layer: None,
+    };
     let mut out = vec![
         file("README.md".into(), "repo/README.md", None),
         file(".gitignore".into(), "repo/gitignore", None),
@@ -145,31 +159,34 @@ pub fn entries(cfg: &Config) -> Vec<Entry> {
         out.push(file(format!("{cluster}/{name}"), template, None));
     }
     let controllers = controllers(cfg);
-    for &c in &controllers {
-        let dir = format!("infrastructure/controllers/{}", c.name);
-        let files = controller_files(c);
+    for &id in &controllers {
+        let dir = format!("infrastructure/controllers/{}", id.name());
+        let files = controller_files(id);
         for &(name, template) in &files {
-            out.push(file(format!("{dir}/{name}"), template, Some(c)));
+            out.push(file(format!("{dir}/{name}"), template, Some(id)));
         }
         out.push(Entry {
             resources: files.iter().map(|(name, _)| *name).collect(),
+            layer: Some(id.kustomization()),
             ..file(
                 format!("{dir}/kustomization.yaml"),
-                "repo/infrastructure/controllers/kustomization.yaml",
-                Some(c),
+                template::KUSTOMIZATION,
+                Some(id),
             )
         });
     }
-    for c in &controllers {
-        let Some(configs) = &c.configs else { continue };
-        let dir = format!("infrastructure/configs/{}", c.name);
+    for &id in &controllers {
+        let Some(configs) = &id.infrastructure().configs else {
+            continue;
+        };
+        let dir = format!("infrastructure/configs/{}", id.name());
         out.push(file(
             format!("{dir}/{}", configs.file),
-            configs.template,
+            &configs.template,
             None,
         ));
         out.push(Entry {
-            resources: vec![configs.file],
+            resources: vec![&configs.file],
             ..file(
                 format!("{dir}/kustomization.yaml"),
                 "repo/infrastructure/configs/kustomization.yaml",
@@ -206,7 +223,7 @@ mod tests {
                 let mut cfg = example();
                 cfg.ingress.controller = ingress_choice;
                 cfg.storage.provisioner = provisioner;
-                let ids: Vec<_> = controllers(&cfg).iter().map(|c| c.id).collect();
+                let ids = controllers(&cfg);
                 assert_eq!(
                     ids,
                     [

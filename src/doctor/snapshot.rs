@@ -301,7 +301,7 @@ async fn dns_secret(client: &Client, cfg: &Config) -> SecretKeys {
         return SecretKeys::NotNeeded;
     }
     let name = cfg.certificates.dns_provider.secret_name();
-    let api: Api<Secret> = Api::namespaced(client.clone(), CERT_MANAGER_NAMESPACE);
+    let api: Api<Secret> = Api::namespaced(client.clone(), cert_manager_namespace());
     match api.get_opt(name).await {
         Ok(Some(secret)) => {
             let mut keys: Vec<String> = secret.data.unwrap_or_default().into_keys().collect();
@@ -314,7 +314,9 @@ async fn dns_secret(client: &Client, cfg: &Config) -> SecretKeys {
 }
 
 /// Where cert-manager runs and where its DNS provider Secret lives.
-pub const CERT_MANAGER_NAMESPACE: &str = crate::component::ComponentId::CertManager.namespace();
+pub fn cert_manager_namespace() -> &'static str {
+    crate::component::ComponentId::CertManager.namespace()
+}
 
 impl Snapshot {
     /// A cluster with nothing in it and every kind installed: the base of unit tests.

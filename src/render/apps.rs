@@ -1,173 +1,32 @@
 //! From a profile and an installed app to the files under `apps/<name>/`.
 //!
-//! Object skeletons come from `templates/apps/` and `templates/partials/` (the chart source
-//! and release policy shared with the infrastructure; strict, JSON-escaped); HelmRelease values
-//! come from the profile as structured data, with `{{ … }}` expressions in string leaves
-//! evaluated one leaf at a time and the result serialized as JSON, so no answer can
-//! change the shape of the YAML.
+//! The namespace, chart source, HelmRelease and `kustomization.yaml` come from the template
+//! set infrastructure components use ([`super::release`]), the values from
+//! [`super::values`]; what only apps have (the ownership labels of their namespace, the
+//! Ingress or HTTPRoute, the encrypted Secret, fixed LoadBalancer addresses) is here.
 
 use std::collections::BTreeMap;
 
-use minijinja::{Environment, UndefinedBehavior, context};
+use minijinja::context;
 use serde_json::Value;
 
-use super::{GATEWAY_NAME, GATEWAY_NAMESPACE, GATEWAY_SECTION, cluster_issuer_name};
-use crate::catalog::{self, Profile, effective_settings, has_secrets, local_class, matches};
-use crate::config::{App, Choice, Config, IngressController};
+use super::release::{self, Release};
+use super::values::{self as profile_values, eval_str, expression_env};
+use super::{GATEWAY_NAME, GATEWAY_SECTION, cluster_issuer_name, gateway_namespace};
+use crate::catalog::{self, Profile, effective_settings, has_secrets, matches};
+use crate::config::{App, Config, IngressController};
 use crate::error::{Context as _, Error, Result};
 
-/// serde_json → minijinja, without minijinja's serde feature.
-fn to_mj(v: &Value) -> minijinja::Value {
-    match v {
-        Value::Null => minijinja::Value::from(()),
-        Value::Bool(b) => minijinja::Value::from(*b),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => minijinja::Value::from(i),
-            (_, Some(u), _) => minijinja::Value::from(u),
-            (_, _, f) => minijinja::Value::from(f.unwrap_or_default()),
-        },
-        Value::String(s) => minijinja::Value::from(s.clone()),
-        Value::Array(items) => items.iter().map(to_mj).collect(),
-        Value::Object(map) => minijinja::Value::from_object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), to_mj(v)))
-                .collect::<BTreeMap<String, minijinja::Value>>(),
-        ),
-    }
-}
-
-/// minijinja → serde_json, for expressions whose type is kept.
-fn from_mj(v: &minijinja::Value) -> Result<Value> {
-    use minijinja::value::ValueKind;
-    Ok(match v.kind() {
-        ValueKind::Undefined | ValueKind::None => Value::Null,
-        ValueKind::Bool => Value::Bool(v.is_true()),
-        ValueKind::Number => match v.as_i64() {
-            Some(i) => Value::from(i),
-            None => {
-                let f = f64::try_from(v.clone())?;
-                serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
-            }
-        },
-        ValueKind::String => Value::String(v.as_str().unwrap_or_default().to_owned()),
-        ValueKind::Seq | ValueKind::Iterable => Value::Array(
-            v.try_iter()?
-                .map(|item| from_mj(&item))
-                .collect::<Result<_>>()?,
-        ),
-        ValueKind::Map => {
-            let mut out = serde_json::Map::new();
-            for key in v.try_iter()? {
-                out.insert(key.to_string(), from_mj(&v.get_item(&key)?)?);
-            }
-            Value::Object(out)
-        }
-        _ => Value::String(v.to_string()),
-    })
-}
-
-fn expression_env() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env
-}
-
-/// The context `{{ … }}` in profile values and secret values sees.
-fn value_context(cfg: &Config, app: &App, settings: &BTreeMap<String, String>) -> minijinja::Value {
-    context! {
-        app => context! { name => &app.name, namespace => &app.namespace, host => &app.host },
-        settings => to_mj(&serde_json::to_value(settings).unwrap_or_default()),
-        domain => &cfg.cluster.domain,
-        storage_class => &cfg.storage.storage_class,
-        local_class => local_class(cfg),
-        issuer => cluster_issuer_name(cfg),
-        secret_name => catalog::secret_name(app),
-        tls_secret => format!("{}-tls", app.name),
-        ingress_controller => cfg.ingress.controller.as_str(),
-    }
-}
-
-/// Evaluate the expressions in every string leaf. A leaf that is exactly one `{{ expr }}`
-/// keeps the expression's type (number, bool, list), so `"{{ settings.port | int }}"`
-/// renders as a number.
-fn eval_tree(
-    env: &Environment<'_>,
-    ctx: &minijinja::Value,
-    v: &Value,
-    path: &str,
-) -> Result<Value> {
-    Ok(match v {
-        Value::Object(map) => {
-            let mut out = serde_json::Map::new();
-            for (k, item) in map {
-                out.insert(
-                    k.clone(),
-                    eval_tree(env, ctx, item, &format!("{path}.{k}"))?,
-                );
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| eval_tree(env, ctx, item, &format!("{path}[{i}]")))
-                .collect::<Result<_>>()?,
-        ),
-        Value::String(s) if s.contains("{{") || s.contains("{%") => {
-            eval_str(env, ctx, s).with_context(|| format!("values{path}"))?
-        }
-        other => other.clone(),
-    })
-}
-
-fn eval_str(env: &Environment<'_>, ctx: &minijinja::Value, s: &str) -> Result<Value> {
-    let trimmed = s.trim();
-    if let Some(inner) = trimmed
-        .strip_prefix("{{")
-        .and_then(|r| r.strip_suffix("}}"))
-        .filter(|inner| !inner.contains("{{") && !inner.contains("}}"))
-    {
-        let expr = env.compile_expression(inner.trim())?;
-        let value = expr.eval(ctx)?;
-        if value.is_undefined() {
-            return Err(Error::failed(format!("{inner} is undefined")));
-        }
-        return from_mj(&value);
-    }
-    Ok(Value::String(env.render_str(s, ctx)?))
-}
-
-/// Merge `over` into `base`: mappings merge key by key, anything else replaces.
-fn deep_merge(base: &mut Value, over: &Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                match b.get_mut(k) {
-                    Some(existing) => deep_merge(existing, v),
-                    None => {
-                        b.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (b, o) => *b = o.clone(),
-    }
-}
+/// The label every app's namespace carries, with the app's name: how `remove-app`, doctor
+/// and status tell an app's namespace from others.
+pub const APP_LABEL: &str = "homelab.dev/app";
 
 /// The HelmRelease values of an app: the profile's values, matching overlays merged over
-/// them, expressions evaluated.
+/// them, expressions evaluated, fixed LoadBalancer addresses annotated.
 pub fn values(cfg: &Config, profile: &Profile, app: &App) -> Result<Value> {
     let settings = effective_settings(profile, app);
-    let mut merged = profile.values.clone();
-    for overlay in &profile.overlays {
-        if matches(&overlay.when, &settings) {
-            deep_merge(&mut merged, &overlay.values);
-        }
-    }
-    let env = expression_env();
-    let ctx = value_context(cfg, app, &settings);
-    let mut values = eval_tree(&env, &ctx, &merged, "")?;
+    let ctx = profile_values::context(cfg, Some(app), &settings);
+    let mut values = profile_values::values(profile, &settings, &ctx)?;
     add_loadbalancer_annotations(profile, &settings, &mut values)?;
     Ok(values)
 }
@@ -259,70 +118,67 @@ fn profile_defect(profile: &Profile, err: Error) -> Error {
 fn profile_files(cfg: &Config, profile: &Profile, app: &App) -> Result<BTreeMap<String, String>> {
     let dir = catalog::app_dir(&app.name);
     let settings = effective_settings(profile, app);
-    let env = expression_env();
-    let vctx = value_context(cfg, app, &settings);
-    let service = match eval_str(&env, &vctx, &profile.expose.service)? {
+    let expose = profile.expose();
+    let service = match eval_str(
+        &expression_env(),
+        &profile_values::context(cfg, Some(app), &settings),
+        &expose.service,
+    )? {
         Value::String(s) => s,
         other => other.to_string(),
     };
-    let values = values(cfg, profile, app)?;
-    let base = context! {
-        name => &app.name,
-        namespace => &app.namespace,
+    let release = Release {
+        profile,
+        name: &app.name,
+        namespace: &app.namespace,
+        labels: BTreeMap::from([
+            ("app.kubernetes.io/managed-by", "homelab".to_owned()),
+            (APP_LABEL, app.name.clone()),
+        ]),
+        values: values(cfg, profile, app)?,
+    }
+    .context(cfg);
+    let env = super::templates::environment()?;
+    let exposure_ctx = context! {
         host => &app.host,
-        chart => to_mj(&serde_json::to_value(&profile.chart)?),
-        version => &profile.chart.version,
-        oci => profile.chart.oci.is_some(),
-        source => to_mj(&serde_json::to_value(super::mirror::app_source(cfg, &profile.chart))?),
         issuer => cluster_issuer_name(cfg),
         tls_secret => format!("{}-tls", app.name),
         service => service,
-        port => profile.expose.port,
-        timeout => &profile.timeout,
-        privileged => profile.privileged,
-        gateway => context! { name => GATEWAY_NAME, namespace => GATEWAY_NAMESPACE, section => GATEWAY_SECTION },
-        values => to_mj(&values),
+        port => expose.port,
+        gateway => context! { name => GATEWAY_NAME, namespace => gateway_namespace(), section => GATEWAY_SECTION },
     };
-    let mut files = BTreeMap::new();
-    let mut resources = vec!["namespace.yaml".to_owned()];
-    files.insert(
-        format!("{dir}/namespace.yaml"),
-        render_template("apps/namespace.yaml", base.clone())?,
-    );
     let source = if profile.chart.oci.is_some() {
         "ocirepository.yaml"
     } else {
         "helmrepository.yaml"
     };
-    files.insert(
-        format!("{dir}/{source}"),
-        render_template("partials/chart-source.yaml", base.clone())?,
-    );
-    resources.push(source.to_owned());
-    if has_secrets(profile, app) {
-        resources.push("secret.sops.yaml".to_owned());
-    }
-    files.insert(
-        format!("{dir}/helmrelease.yaml"),
-        render_template("apps/helmrelease.yaml", base.clone())?,
-    );
-    resources.push("helmrelease.yaml".to_owned());
     let exposure = match cfg.ingress.controller {
         IngressController::Traefik => "ingress.yaml",
         IngressController::EnvoyGateway => "httproute.yaml",
     };
-    files.insert(
-        format!("{dir}/{exposure}"),
-        render_template(&format!("apps/{exposure}"), base)?,
-    );
-    resources.push(exposure.to_owned());
-    files.insert(
-        format!("{dir}/kustomization.yaml"),
-        render_template(
-            "apps/kustomization.yaml",
-            context! { resources => resources },
-        )?,
-    );
+    let mut resources = vec!["namespace.yaml", source];
+    if has_secrets(profile, app) {
+        resources.push("secret.sops.yaml");
+    }
+    resources.extend(["helmrelease.yaml", exposure]);
+    let exposure_template = format!("apps/{exposure}");
+    let mut files = BTreeMap::new();
+    for (file, template, extra) in [
+        ("namespace.yaml", release::NAMESPACE, context! {}),
+        (source, release::SOURCE, context! {}),
+        ("helmrelease.yaml", release::HELMRELEASE, context! {}),
+        (exposure, exposure_template.as_str(), exposure_ctx),
+        (
+            "kustomization.yaml",
+            release::KUSTOMIZATION,
+            context! { resources => &resources, layer => () },
+        ),
+    ] {
+        files.insert(
+            format!("{dir}/{file}"),
+            release::render(&env, template, &release, extra)?,
+        );
+    }
     Ok(files)
 }
 
@@ -346,7 +202,7 @@ pub fn plain_secret(
 ) -> Result<Option<String>> {
     let settings = effective_settings(profile, app);
     let env = expression_env();
-    let ctx = value_context(cfg, app, &settings);
+    let ctx = profile_values::context(cfg, Some(app), &settings);
     let mut data = BTreeMap::new();
     for key in profile
         .secrets
@@ -382,7 +238,7 @@ pub fn plain_secret(
         context! {
             secret_name => catalog::secret_name(app),
             namespace => &app.namespace,
-            data => to_mj(&data),
+            data => minijinja::Value::from(minijinja::value::Serde(&data)),
         },
     )
     .map(Some)

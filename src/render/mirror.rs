@@ -80,8 +80,8 @@ pub fn oci_repository(cfg: &Config, upstream: &str) -> Source {
     }
 }
 
-/// The source of an app's chart from the catalog.
-pub fn app_source(cfg: &Config, chart: &crate::catalog::Chart) -> Source {
+/// The source of a profile's chart (a component's or an app's), upstream or on the mirror.
+pub fn source(cfg: &Config, chart: &crate::profile::Chart) -> Source {
     match (&chart.oci, &chart.repository) {
         (Some(oci), _) => oci_repository(cfg, oci),
         (None, repository) => helm_repository(cfg, repository.as_deref().unwrap_or_default()),

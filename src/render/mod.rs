@@ -11,7 +11,7 @@ use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
 use crate::catalog::plan;
-use crate::component::{Component, ComponentId, SourceKind};
+use crate::component::ComponentId;
 use crate::config::{AcmeServer, Challenge, Config};
 use crate::error::{Error, Result};
 
@@ -19,9 +19,11 @@ pub mod apps;
 pub mod change;
 pub mod lock;
 pub mod mirror;
+pub mod release;
 pub mod renovate;
 pub mod state;
 pub mod templates;
+pub mod values;
 pub mod write;
 
 /// The ACME directory of Let's Encrypt production.
@@ -32,11 +34,13 @@ pub const ACME_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/dir
 /// The shared Gateway (envoy-gateway only) apps attach their HTTPRoutes to.
 pub const GATEWAY_NAME: &str = "homelab";
 /// The namespace of the shared Gateway: Envoy Gateway's own.
-pub const GATEWAY_NAMESPACE: &str = ComponentId::EnvoyGateway.namespace();
+pub fn gateway_namespace() -> &'static str {
+    ComponentId::EnvoyGateway.namespace()
+}
 /// The Gateway's HTTPS listener, which serves the wildcard `*.<domain>` certificate and which
 /// app HTTPRoutes name as their `sectionName`.
 pub const GATEWAY_SECTION: &str = "https";
-/// The Secret (in [`GATEWAY_NAMESPACE`]) holding the wildcard certificate of the Gateway.
+/// The Secret (in [`gateway_namespace`]) holding the wildcard certificate of the Gateway.
 pub const WILDCARD_SECRET: &str = "wildcard-tls";
 /// Renovate's configuration, at the repository root.
 pub const RENOVATE_FILE: &str = "renovate.json";
@@ -77,6 +81,7 @@ fn embedded_templates() -> Result<Environment<'static>> {
 fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> Result<Rendered> {
     check_path_names(cfg)?;
     let base = base_context(cfg);
+    let releases = component_releases(cfg)?;
     let mut files = BTreeMap::new();
     for entry in plan::entries(cfg) {
         let tmpl = env.get_template(entry.template).map_err(|e| {
@@ -87,18 +92,13 @@ fn render_without_flux_with(env: &Environment<'_>, cfg: &Config) -> Result<Rende
             ))
         })?;
         let ctx = match entry.component {
-            Some(component) => context! {
-                chart => Value::from(Serde(component)),
-                // What the chart source template shares with apps.
-                name => component.name,
-                namespace => component.namespace,
-                version => component.version,
-                oci => component.source == SourceKind::Oci,
-                source => Value::from(Serde(chart_source(cfg, component))),
-                layer => component.layer,
-                resources => entry.resources,
-                ..base.clone()
-            },
+            // Entry facts first, then the component's release, then the shared context:
+            // `merge_maps` lets the first source that has a key win.
+            Some(id) => minijinja::value::merge_maps([
+                context! { resources => entry.resources, layer => entry.layer },
+                releases[&id].clone(),
+                base.clone(),
+            ]),
             None => context! { resources => entry.resources, ..base.clone() },
         };
         let text = tmpl.render(ctx).map_err(|e| {
@@ -187,12 +187,31 @@ pub fn config_yaml(cfg: &Config) -> String {
 /// `https://` URLs here since v1.13): two operators, addressed by IP so no lookup is needed.
 pub const DNS01_RESOLVERS: &str = "https://1.1.1.1/dns-query,https://8.8.8.8/dns-query";
 
-/// The source of a component's chart, upstream or on the mirror.
-pub fn chart_source(cfg: &Config, component: &Component) -> mirror::Source {
-    match component.source {
-        SourceKind::Oci => mirror::oci_repository(cfg, component.url),
-        SourceKind::Helm => mirror::helm_repository(cfg, component.url),
-    }
+/// The release context (see [`release::Release`]) of every component `cfg` installs. A
+/// component profile whose values do not evaluate is a defect.
+fn component_releases(cfg: &Config) -> Result<BTreeMap<ComponentId, Value>> {
+    let no_settings = BTreeMap::new();
+    let ctx = values::context(cfg, None, &no_settings);
+    plan::controllers(cfg)
+        .into_iter()
+        .map(|id| {
+            let profile = id.profile();
+            let values = values::values(profile, &no_settings, &ctx).map_err(|e| {
+                Error::defect(format!(
+                    "the component profile {} does not render: {}",
+                    profile.name, e.message
+                ))
+            })?;
+            let release = release::Release {
+                profile,
+                name: id.name(),
+                namespace: id.namespace(),
+                labels: BTreeMap::new(),
+                values,
+            };
+            Ok((id, release.context(cfg)))
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -228,11 +247,13 @@ fn base_context(cfg: &Config) -> Value {
         dns => Value::from(Serde(&dns)),
         gateway => context! {
             name => GATEWAY_NAME,
-            namespace => GATEWAY_NAMESPACE,
+            namespace => gateway_namespace(),
             secret => WILDCARD_SECRET,
         },
         ingress_class => INGRESS_CLASS,
-        controllers => Value::from(Serde(plan::controllers(cfg))),
+        controllers => Value::from(Serde(
+            plan::controllers(cfg).into_iter().map(ComponentId::profile).collect::<Vec<_>>(),
+        )),
         layers => Value::from(Serde(plan::layers(cfg))),
         apps_depend_on => plan::apps_depend_on(cfg),
         dns01_resolvers => DNS01_RESOLVERS,
@@ -243,7 +264,7 @@ fn base_context(cfg: &Config) -> Value {
         // Every component by id (`charts.cert_manager.namespace`), installed or not.
         charts => Value::from(Serde(
             ComponentId::ALL
-                .map(|id| (id, id.component()))
+                .map(|id| (id, id.profile()))
                 .into_iter()
                 .collect::<BTreeMap<_, _>>(),
         )),
@@ -322,6 +343,46 @@ mod tests {
         serde_saphyr::from_multiple(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
     }
 
+    /// Components and apps are one model: the same templates write both, so a component's
+    /// release differs from an app's only in what its profile says.
+    #[test]
+    fn components_and_apps_render_through_the_same_release_templates() {
+        let cfg = variants().pop().expect("the variant with an app");
+        let env = templates::environment().unwrap();
+        let rendered = render_with(&env, &cfg, &flux_install()).unwrap();
+        let one = |path: &str| {
+            let text = rendered
+                .files
+                .get(path)
+                .unwrap_or_else(|| panic!("{path} missing"));
+            docs(text).remove(0)
+        };
+        let keys = |v: &serde_json::Value| -> BTreeSet<String> {
+            v.as_object().unwrap().keys().cloned().collect()
+        };
+        let component = one("infrastructure/controllers/metallb/release.yaml");
+        let app = one("apps/nextcloud/helmrelease.yaml");
+        assert_eq!(keys(&component), keys(&app));
+        assert_eq!(keys(&component["spec"]), keys(&app["spec"]));
+        for policy in ["install", "upgrade", "driftDetection"] {
+            assert_eq!(component["spec"][policy], app["spec"][policy], "{policy}");
+        }
+        for (component, app) in [
+            (
+                "infrastructure/controllers/metallb/namespace.yaml",
+                "apps/nextcloud/namespace.yaml",
+            ),
+            (
+                "infrastructure/controllers/metallb/source.yaml",
+                "apps/nextcloud/helmrepository.yaml",
+            ),
+        ] {
+            let (component, app) = (one(component), one(app));
+            assert_eq!(component["kind"], app["kind"]);
+            assert_eq!(keys(&component["metadata"]), keys(&app["metadata"]));
+        }
+    }
+
     #[test]
     fn every_embedded_template_is_rendered_by_some_configuration() {
         let install = flux_install();
@@ -343,11 +404,14 @@ mod tests {
             }
         }
         // Partials (`_name`) are rendered through their includers; `partials/` are shared
-        // with the apps.
+        // with the apps; `component/` is the one release template set of both.
         let all: BTreeSet<String> = templates::sources()
             .into_iter()
             .map(|(name, _)| name)
-            .filter(|n| n.starts_with("repo/") && !n.rsplit('/').next().unwrap().starts_with('_'))
+            .filter(|n| {
+                (n.starts_with("repo/") || n.starts_with("component/"))
+                    && !n.rsplit('/').next().unwrap().starts_with('_')
+            })
             .collect();
         used.retain(|n| !n.starts_with("partials/"));
         assert_eq!(all, used);
@@ -413,7 +477,7 @@ mod tests {
         let parent =
             &issuer["spec"]["acme"]["solvers"][0]["http01"]["gatewayHTTPRoute"]["parentRefs"][0];
         assert_eq!(parent["name"], GATEWAY_NAME);
-        assert_eq!(parent["namespace"], GATEWAY_NAMESPACE);
+        assert_eq!(parent["namespace"], gateway_namespace());
         // No wildcard certificate can come from HTTP-01.
         let gateway = docs(&r.files["infrastructure/configs/envoy-gateway/gateway.yaml"]);
         assert!(gateway.iter().all(|d| d["kind"] != "Certificate"));
@@ -526,7 +590,7 @@ mod tests {
         assert_eq!(source["kind"], "OCIRepository");
         assert_eq!(
             source["spec"]["ref"]["tag"],
-            ComponentId::Traefik.component().version
+            ComponentId::Traefik.profile().chart.version
         );
         assert_eq!(release["spec"]["chartRef"]["name"], "traefik");
     }

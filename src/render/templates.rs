@@ -12,6 +12,8 @@
 //! `toyaml` filter ([`to_block_yaml`]), which follows the same rules. Other files (the
 //! repository's README) get the same characters escaped, and line breaks too.
 
+use std::collections::BTreeMap;
+
 use include_dir::{Dir, include_dir};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{
@@ -101,15 +103,32 @@ fn to_json(value: &Value) -> Result<String, Error> {
     })
 }
 
-/// The `toyaml(indent)` filter: a value as block YAML, every line indented by `indent`
-/// spaces, for a template to place under a key (`values:` then `{{ v | toyaml(4) }}`).
-fn toyaml(value: &Value, indent: Option<usize>) -> Result<Value, Error> {
-    let json: serde_json::Value = serde_json::from_str(&to_json(value)?).map_err(|e| {
-        Error::new(ErrorKind::BadSerialization, "cannot read the value back").with_source(e)
-    })?;
-    Ok(Value::from_safe_string(to_block_yaml(
+/// The `toyaml(indent, comments)` filter: a value as block YAML, every line indented by
+/// `indent` spaces, for a template to place under a key (`values:` then
+/// `{{ v | toyaml(4) }}`). `comments` maps dot paths of keys (`speaker.frr`) to comments
+/// written above them.
+fn toyaml(value: &Value, indent: Option<usize>, comments: Option<Value>) -> Result<Value, Error> {
+    let read_back = |v: &Value| {
+        serde_json::from_str(&to_json(v)?).map_err(|e| {
+            Error::new(ErrorKind::BadSerialization, "cannot read the value back").with_source(e)
+        })
+    };
+    let json: serde_json::Value = read_back(value)?;
+    let comments: BTreeMap<String, String> = match comments {
+        Some(c) if !c.is_none() && !c.is_undefined() => serde_json::from_value(read_back(&c)?)
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidOperation,
+                    "comments must map paths to text",
+                )
+                .with_source(e)
+            })?,
+        _ => BTreeMap::new(),
+    };
+    Ok(Value::from_safe_string(to_block_yaml_commented(
         &json,
         indent.unwrap_or(0),
+        &comments,
     )))
 }
 
@@ -120,12 +139,28 @@ fn toyaml(value: &Value, indent: Option<usize>) -> Result<Value, Error> {
 /// collections and scalars at the top are written on one line (`{}`), which YAML reads as
 /// the value of the key above.
 pub fn to_block_yaml(value: &serde_json::Value, indent: usize) -> String {
+    to_block_yaml_commented(value, indent, &BTreeMap::new())
+}
+
+/// [`to_block_yaml`] with `comments` (dot path of a key → text) written above their keys,
+/// one `# ` line per line of text, hidden characters escaped.
+pub fn to_block_yaml_commented(
+    value: &serde_json::Value,
+    indent: usize,
+    comments: &BTreeMap<String, String>,
+) -> String {
     let mut out = String::new();
-    block(value, indent, &mut out);
+    block(value, indent, "", comments, &mut out);
     out
 }
 
-fn block(value: &serde_json::Value, indent: usize, out: &mut String) {
+fn block(
+    value: &serde_json::Value,
+    indent: usize,
+    path: &str,
+    comments: &BTreeMap<String, String>,
+    out: &mut String,
+) {
     use serde_json::Value as J;
     let pad = " ".repeat(indent);
     match value {
@@ -134,12 +169,24 @@ fn block(value: &serde_json::Value, indent: usize, out: &mut String) {
                 if i > 0 {
                     out.push('\n');
                 }
+                let path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                if let Some(comment) = comments.get(&path) {
+                    for line in comment.lines() {
+                        out.push_str(&pad);
+                        out.push_str(format!("# {}", escape_hidden(line, &[])).trim_end());
+                        out.push('\n');
+                    }
+                }
                 out.push_str(&pad);
                 out.push_str(&scalar_string(key));
                 out.push(':');
                 if is_nested(item) {
                     out.push('\n');
-                    block(item, indent + 2, out);
+                    block(item, indent + 2, &path, comments, out);
                 } else {
                     out.push(' ');
                     out.push_str(&scalar(item));
@@ -154,10 +201,25 @@ fn block(value: &serde_json::Value, indent: usize, out: &mut String) {
                 if is_nested(item) {
                     // The item's first line takes the dash in place of its indentation.
                     let mut nested = String::new();
-                    block(item, indent + 2, &mut nested);
+                    block(
+                        item,
+                        indent + 2,
+                        &format!("{path}[{i}]"),
+                        comments,
+                        &mut nested,
+                    );
+                    // A comment on the item's first key goes above the dash.
+                    let mut rest = nested.as_str();
+                    while rest[indent + 2..].starts_with('#') {
+                        let (line, tail) =
+                            rest.split_at(rest.find('\n').map_or(rest.len(), |n| n + 1));
+                        out.push_str(&pad);
+                        out.push_str(&line[indent + 2..]);
+                        rest = tail;
+                    }
                     out.push_str(&pad);
                     out.push_str("- ");
-                    out.push_str(&nested[indent + 2..]);
+                    out.push_str(&rest[indent + 2..]);
                 } else {
                     out.push_str(&pad);
                     out.push_str("- ");
@@ -317,5 +379,33 @@ mod tests {
         let empty = format!("values:\n{}\n", to_block_yaml(&serde_json::json!({}), 4));
         let back: serde_json::Value = serde_saphyr::from_str(&empty).unwrap();
         assert_eq!(back["values"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn toyaml_writes_comments_above_their_keys_and_they_read_back_as_comments() {
+        let env = environment().unwrap();
+        let comments = serde_json::json!({
+            "speaker.frr": "No BGP.\nSo no FRR.",
+            "args[0].name": "first \u{2028}item",
+            "missing": "never written",
+        });
+        let out = env
+            .render_str(
+                "values:\n{{ v | toyaml(2, comments) }}\n",
+                minijinja::context! {
+                    v => Value::from(minijinja::value::Serde(
+                        serde_json::json!({"speaker": {"frr": {"enabled": false}}, "args": [{"name": "a"}]}),
+                    )),
+                    comments => Value::from(minijinja::value::Serde(comments)),
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            "values:\n  args:\n    # first \\u2028item\n    - name: a\n  speaker:\n    \
+             # No BGP.\n    # So no FRR.\n    frr:\n      enabled: false\n"
+        );
+        let back: serde_json::Value = serde_saphyr::from_str(&out).unwrap();
+        assert_eq!(back["values"]["speaker"]["frr"]["enabled"], false);
     }
 }

@@ -44,8 +44,9 @@ fn commands_do_not_call_other_commands() {
 /// The top-level modules of `src/`, bottom-up: a module may use only modules of the layers
 /// below its own (docs/ARCHITECTURE.md lists the same layers and says why).
 const LAYERS: &[&[&str]] = &[
-    &["error", "text", "dirs", "feedback", "component"],
-    &["net"],
+    &["error", "text", "dirs", "feedback"],
+    &["net", "profile"],
+    &["component"],
     &["config", "kube"],
     &["git", "flux", "catalog"],
     &["secrets"],

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use homelab::catalog::{self, Profile, StorageNeed};
-use homelab::component::{ComponentId, SourceKind};
+use homelab::component::ComponentId;
 use homelab::config::Config;
 use serde_json::Value;
 
@@ -120,15 +120,15 @@ pub(crate) fn fixture_version<'a>(chart: &str, version: &'a str) -> &'a str {
 fn pins() -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for id in ComponentId::ALL {
-        let chart = id.component();
-        let name = match chart.source {
-            SourceKind::Oci => oci_name(chart.url),
-            SourceKind::Helm => chart.chart.to_owned(),
+        let p = id.profile();
+        let name = match &p.chart.oci {
+            Some(oci) => oci_name(oci),
+            None => p.chart.name.clone(),
         };
         out.push((
-            format!("infrastructure controller {}", chart.name),
+            format!("infrastructure controller {}", p.name),
             name,
-            chart.version.to_owned(),
+            p.chart.version.clone(),
         ));
     }
     for p in catalog::all() {
@@ -602,7 +602,7 @@ fn check_home_assistant(label: &str, objects: &[Value], failures: &mut Vec<Strin
 
 /// AdGuard Home's UI must stay on the exposed port after its setup wizard.
 fn check_adguard(label: &str, profile: &Profile, objects: &[Value], failures: &mut Vec<String>) {
-    let port = profile.expose.port.to_string();
+    let port = profile.expose().port.to_string();
     let container = objects
         .iter()
         .filter(|o| o["kind"] == "Deployment")

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use homelab::component::{ComponentId, SourceKind};
+use homelab::component::ComponentId;
 
 use crate::support;
 
@@ -91,19 +91,17 @@ fn the_list_holds_every_pinned_chart_at_the_source_homelab_renders() {
             missing.push(format!("{who}: {kind} {}", source.join(" ")));
         }
     };
-    for c in ComponentId::ALL.map(ComponentId::component) {
-        let who = format!("infrastructure controller {}", c.name);
-        match c.source {
-            SourceKind::Oci => want(who, "oci", vec![c.url.into(), c.version.into()]),
-            SourceKind::Helm => want(
-                who,
-                "helm",
-                vec![c.url.into(), c.chart.into(), c.version.into()],
-            ),
-        }
-    }
-    for p in homelab::catalog::all() {
-        let (who, chart) = (format!("profile {}", p.name), &p.chart);
+    let components = ComponentId::ALL.iter().map(|id| {
+        (
+            format!("infrastructure controller {}", id.name()),
+            id.profile().clone(),
+        )
+    });
+    let apps = homelab::catalog::all()
+        .into_iter()
+        .map(|p| (format!("profile {}", p.name), p));
+    for (who, p) in components.chain(apps) {
+        let chart = &p.chart;
         match (&chart.oci, &chart.repository) {
             (Some(oci), _) => want(who, "oci", vec![oci.clone(), chart.version.clone()]),
             (None, Some(repo)) => want(

@@ -120,7 +120,7 @@ fn assert_builds(cfg: &Config) -> Rendered {
         "./infrastructure/configs/metallb".to_owned(),
     ];
     for chart in homelab::catalog::plan::controllers(cfg) {
-        expected.push(format!("./infrastructure/controllers/{}", chart.name));
+        expected.push(format!("./infrastructure/controllers/{}", chart.name()));
     }
     if cfg.ingress.controller == IngressController::EnvoyGateway {
         expected.push("./infrastructure/configs/envoy-gateway".to_owned());
@@ -867,16 +867,14 @@ fn renovate_finds_every_pinned_version_and_nothing_else() {
 
         // What homelab pins: the controllers of this configuration and every app's chart.
         let mut expected = BTreeSet::new();
-        for c in homelab::catalog::plan::controllers(&cfg) {
-            expected.insert(match c.source {
-                homelab::component::SourceKind::Oci => (c.url.to_owned(), c.version.to_owned()),
-                homelab::component::SourceKind::Helm => {
-                    (format!("{} {}", c.url, c.chart), c.version.to_owned())
-                }
-            });
-        }
-        for app in &cfg.apps {
-            let chart = homelab::catalog::get(&app.name).unwrap().chart;
+        let components = homelab::catalog::plan::controllers(&cfg)
+            .into_iter()
+            .map(|id| id.profile().chart.clone());
+        let apps = cfg
+            .apps
+            .iter()
+            .map(|app| homelab::catalog::get(&app.name).unwrap().chart);
+        for chart in components.chain(apps) {
             expected.insert(match (&chart.oci, &chart.repository) {
                 (Some(oci), _) => (oci.clone(), chart.version.clone()),
                 (None, Some(repo)) => (format!("{repo} {}", chart.name), chart.version.clone()),

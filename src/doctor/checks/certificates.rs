@@ -7,7 +7,7 @@ use super::{name_of, str_at, unreadable};
 use crate::component::ComponentId;
 use crate::config::{Challenge, Choice, Config};
 use crate::doctor::causes::{Causes, Root};
-use crate::doctor::snapshot::{CERT_MANAGER_NAMESPACE, Listing, SecretKeys, Snapshot};
+use crate::doctor::snapshot::{Listing, SecretKeys, Snapshot, cert_manager_namespace};
 use crate::doctor::{Finding, Section};
 use crate::kube::status::{self, State};
 
@@ -27,7 +27,7 @@ pub fn days_until(rfc3339: &str) -> Option<i64> {
 pub fn certificates(cfg: &Config, snap: &Snapshot, causes: &Causes) -> Section {
     let mut out = Vec::new();
     let cm_hint = "cert-manager is installed by the repository's infrastructure: `homelab status` shows whether its HelmRelease is Ready";
-    let cm_root = causes.for_namespace(CERT_MANAGER_NAMESPACE);
+    let cm_root = causes.for_namespace(cert_manager_namespace());
     // Certificates wait on a failing issuer (or on what the issuers wait on).
     let mut issuer_root: Option<Root> = None;
     match &snap.cluster_issuers {
@@ -50,7 +50,7 @@ pub fn certificates(cfg: &Config, snap: &Snapshot, causes: &Causes) -> Section {
             "the kubeconfig's user needs read access to the whole cluster",
         )),
         Listing::Items(issuers) if issuers.is_empty() => {
-            let root = causes.for_delivered(CERT_MANAGER_NAMESPACE);
+            let root = causes.for_delivered(cert_manager_namespace());
             issuer_root = Some(root.clone().unwrap_or(Root("the ClusterIssuers".into())));
             out.push(Finding::failed_unless(
                 "certs.issuers",
@@ -172,37 +172,50 @@ pub fn certificates(cfg: &Config, snap: &Snapshot, causes: &Causes) -> Section {
     }
 
     if cfg.certificates.challenge == Challenge::Dns01 {
+        let cm_ns = cert_manager_namespace();
         let provider = cfg.certificates.dns_provider;
         let name = provider.secret_name();
         let keys = provider.secret_keys(&cfg.certificates.dns_settings);
         let fix = format!(
-            "run `homelab bootstrap` with the {} credentials in the environment (see docs/configuration.md) to create Secret {CERT_MANAGER_NAMESPACE}/{name}",
+            "run `homelab bootstrap` with the {} credentials in the environment (see docs/configuration.md) to create Secret {cm_ns}/{name}",
             provider.as_str()
         );
         out.push(match &snap.dns_secret {
             SecretKeys::Keys(have) => {
-                let missing: Vec<&str> = keys.iter().copied().filter(|k| !have.iter().any(|h| h == k)).collect();
+                let missing: Vec<&str> = keys
+                    .iter()
+                    .copied()
+                    .filter(|k| !have.iter().any(|h| h == k))
+                    .collect();
                 if missing.is_empty() {
-                    Finding::ok("certs.dns-secret", format!("Secret {CERT_MANAGER_NAMESPACE}/{name} has {}", keys.join(", ")))
+                    Finding::ok(
+                        "certs.dns-secret",
+                        format!("Secret {cm_ns}/{name} has {}", keys.join(", ")),
+                    )
                 } else {
                     Finding::failed(
                         "certs.dns-secret",
-                        format!("Secret {CERT_MANAGER_NAMESPACE}/{name} lacks key {}", missing.join(", ")),
+                        format!("Secret {cm_ns}/{name} lacks key {}", missing.join(", ")),
                         fix,
                     )
                 }
             }
             SecretKeys::Missing => Finding::failed(
                 "certs.dns-secret",
-                format!("Secret {CERT_MANAGER_NAMESPACE}/{name} ({} credentials) does not exist: DNS-01 challenges fail", provider.as_str()),
+                format!(
+                    "Secret {cm_ns}/{name} ({} credentials) does not exist: DNS-01 challenges fail",
+                    provider.as_str()
+                ),
                 fix,
             ),
             SecretKeys::Error(err) => Finding::failed(
                 "certs.dns-secret",
-                format!("cannot read Secret {CERT_MANAGER_NAMESPACE}/{name}: {err}"),
+                format!("cannot read Secret {cm_ns}/{name}: {err}"),
                 "the kubeconfig's user needs to read Secrets in cert-manager",
             ),
-            SecretKeys::NotNeeded => Finding::ok("certs.dns-secret", "no DNS provider Secret needed"),
+            SecretKeys::NotNeeded => {
+                Finding::ok("certs.dns-secret", "no DNS provider Secret needed")
+            }
         });
     }
     Section::new("certificates", "Certificates", out)
