@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::manifests::str_at;
-use crate::bootstrap::cluster_secrets::{GIT_SECRET, provider_namespace};
+use crate::bootstrap::cluster_secrets::GIT_SECRET;
+use crate::component::ComponentId;
 use crate::error::Result;
 use crate::kube::apply::Applier;
 use crate::kube::client::Access;
@@ -59,7 +60,7 @@ pub async fn needed_access(applier: &mut Applier, docs: &[Value]) -> Result<BTre
             });
         }
     }
-    for ns in [GIT_SECRET.0, provider_namespace()] {
+    for ns in [GIT_SECRET.0, ComponentId::CertManager.namespace()] {
         needed.insert(Access {
             verb: "get".to_owned(),
             group: String::new(),

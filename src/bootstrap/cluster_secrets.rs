@@ -15,6 +15,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
 
+use crate::component::ComponentId;
 use crate::config::git_url::{FORMS, GitUrl, Problem, redact};
 use crate::config::{Choice, Config};
 use crate::error::{Error, Result};
@@ -24,9 +25,9 @@ use crate::git::hostkeys::{self, HostKeyPolicy, Trust};
 pub const GIT_SECRET: (&str, &str) = ("flux-system", "flux-system");
 /// The Secret the Kustomizations decrypt SOPS files with.
 pub const SOPS_SECRET: (&str, &str) = ("flux-system", "sops-age");
-/// Where cert-manager looks for the DNS provider's credentials.
-pub fn provider_namespace() -> &'static str {
-    crate::component::ComponentId::CertManager.namespace()
+/// cert-manager looks for the DNS provider's credentials in its own namespace.
+fn provider_namespace() -> &'static str {
+    ComponentId::CertManager.namespace()
 }
 
 /// How Flux reaches the git remote.

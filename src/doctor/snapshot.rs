@@ -11,6 +11,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde::de::DeserializeOwned;
 
+use crate::component::ComponentId;
 use crate::config::{Challenge, Config};
 use crate::kube::status::{self, FluxKind};
 
@@ -301,7 +302,7 @@ async fn dns_secret(client: &Client, cfg: &Config) -> SecretKeys {
         return SecretKeys::NotNeeded;
     }
     let name = cfg.certificates.dns_provider.secret_name();
-    let api: Api<Secret> = Api::namespaced(client.clone(), cert_manager_namespace());
+    let api: Api<Secret> = Api::namespaced(client.clone(), ComponentId::CertManager.namespace());
     match api.get_opt(name).await {
         Ok(Some(secret)) => {
             let mut keys: Vec<String> = secret.data.unwrap_or_default().into_keys().collect();
@@ -311,11 +312,6 @@ async fn dns_secret(client: &Client, cfg: &Config) -> SecretKeys {
         Ok(None) => SecretKeys::Missing,
         Err(err) => SecretKeys::Error(describe(err)),
     }
-}
-
-/// Where cert-manager runs and where its DNS provider Secret lives.
-pub fn cert_manager_namespace() -> &'static str {
-    crate::component::ComponentId::CertManager.namespace()
 }
 
 impl Snapshot {

@@ -904,7 +904,7 @@ async fn bootstrap_objects(
     }
     for ns in [
         "flux-system",
-        homelab::bootstrap::cluster_secrets::provider_namespace(),
+        homelab::component::ComponentId::CertManager.namespace(),
     ] {
         let secrets: Api<DynamicObject> = Api::namespaced_with(
             client.clone(),

@@ -7,7 +7,7 @@ use super::{name_of, str_at, unreadable};
 use crate::component::ComponentId;
 use crate::config::{Challenge, Choice, Config};
 use crate::doctor::causes::{Causes, Root};
-use crate::doctor::snapshot::{Listing, SecretKeys, Snapshot, cert_manager_namespace};
+use crate::doctor::snapshot::{Listing, SecretKeys, Snapshot};
 use crate::doctor::{Finding, Section};
 use crate::kube::status::{self, State};
 
@@ -27,7 +27,7 @@ pub fn days_until(rfc3339: &str) -> Option<i64> {
 pub fn certificates(cfg: &Config, snap: &Snapshot, causes: &Causes) -> Section {
     let mut out = Vec::new();
     let cm_hint = "cert-manager is installed by the repository's infrastructure: `homelab status` shows whether its HelmRelease is Ready";
-    let cm_root = causes.for_namespace(cert_manager_namespace());
+    let cm_root = causes.for_namespace(ComponentId::CertManager.namespace());
     // Certificates wait on a failing issuer (or on what the issuers wait on).
     let mut issuer_root: Option<Root> = None;
     match &snap.cluster_issuers {
@@ -50,7 +50,7 @@ pub fn certificates(cfg: &Config, snap: &Snapshot, causes: &Causes) -> Section {
             "the kubeconfig's user needs read access to the whole cluster",
         )),
         Listing::Items(issuers) if issuers.is_empty() => {
-            let root = causes.for_delivered(cert_manager_namespace());
+            let root = causes.for_delivered(ComponentId::CertManager.namespace());
             issuer_root = Some(root.clone().unwrap_or(Root("the ClusterIssuers".into())));
             out.push(Finding::failed_unless(
                 "certs.issuers",
@@ -172,7 +172,7 @@ pub fn certificates(cfg: &Config, snap: &Snapshot, causes: &Causes) -> Section {
     }
 
     if cfg.certificates.challenge == Challenge::Dns01 {
-        let cm_ns = cert_manager_namespace();
+        let cm_ns = ComponentId::CertManager.namespace();
         let provider = cfg.certificates.dns_provider;
         let name = provider.secret_name();
         let keys = provider.secret_keys(&cfg.certificates.dns_settings);
