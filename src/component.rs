@@ -23,7 +23,17 @@ pub const FLUX_NAMESPACE: &str = "flux-system";
 
 /// An infrastructure component; its name (`cert-manager`) is its profile's file name.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, strum::IntoStaticStr,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "kebab-case")]
@@ -55,7 +65,7 @@ impl ComponentId {
 
     /// The component with this name.
     pub fn from_name(name: &str) -> Option<ComponentId> {
-        Self::ALL.into_iter().find(|id| id.name() == name)
+        name.parse().ok()
     }
 
     /// Its profile: everything known about it.

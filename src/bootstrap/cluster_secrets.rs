@@ -283,7 +283,7 @@ pub async fn dns_credentials(
         return Err(missing_hint(&not_set(&unset)));
     } else {
         let keys: Vec<&str> = needed.iter().map(|c| c.secret_key).collect();
-        let existing = existing_secret(client, provider_namespace(), spec.secret).await?;
+        let existing = existing_secret(client, ns, spec.secret).await?;
         if has_keys(&existing, &keys) {
             return Ok(DnsCredentials {
                 docs: Vec::new(),
@@ -315,9 +315,9 @@ pub async fn dns_credentials(
             json!({
                 "apiVersion": "v1",
                 "kind": "Namespace",
-                "metadata": {"name": provider_namespace()},
+                "metadata": {"name": ns},
             }),
-            secret(provider_namespace(), spec.secret, &data),
+            secret(ns, spec.secret, &data),
         ],
         note: None,
     })

@@ -21,6 +21,7 @@ pub use crate::profile::{
     Chart, DEFAULT_TIMEOUT, Expose, LoadBalancer, Needs, Overlay, Profile, Question, SecretKey,
     StorageNeed, Validation, When, matches, shared_key,
 };
+pub use crate::text::is_dns_name;
 pub use rules::{app_problems, check_host, config_problems, next_free_address, sharing_key};
 pub use validate::{check_new_app, load_config, parse_config, rules, validate_config};
 
@@ -167,8 +168,6 @@ pub fn local_class(cfg: &Config) -> &str {
         .as_deref()
         .unwrap_or(&cfg.storage.storage_class)
 }
-
-pub use crate::text::is_dns_name;
 
 /// A DNS-1123 label, as Kubernetes wants for namespaces: the one rule of
 /// [`crate::config::validate::field::dns_label`].

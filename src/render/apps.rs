@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::release::{self, Release};
 use super::values::{self as profile_values, eval_str, expression_env};
 use super::{GATEWAY_NAME, GATEWAY_SECTION, cluster_issuer_name, gateway_namespace};
+use crate::catalog::plan::template;
 use crate::catalog::{self, Profile, effective_settings, has_secrets, matches};
 use crate::config::{App, Config, IngressController};
 use crate::error::{Context as _, Error, Result};
@@ -26,8 +27,17 @@ pub const APP_LABEL: &str = "homelab.dev/app";
 pub fn values(cfg: &Config, profile: &Profile, app: &App) -> Result<Value> {
     let settings = effective_settings(profile, app);
     let ctx = profile_values::context(cfg, Some(app), &settings);
-    let mut values = profile_values::values(profile, &settings, &ctx)?;
-    add_loadbalancer_annotations(profile, &settings, &mut values)?;
+    values_in(profile, &settings, &ctx)
+}
+
+/// [`values`] with the app's answers and expression context already at hand.
+fn values_in(
+    profile: &Profile,
+    settings: &BTreeMap<String, String>,
+    ctx: &minijinja::Value,
+) -> Result<Value> {
+    let mut values = profile_values::values(profile, settings, ctx)?;
+    add_loadbalancer_annotations(profile, settings, &mut values)?;
     Ok(values)
 }
 
@@ -118,12 +128,9 @@ fn profile_defect(profile: &Profile, err: Error) -> Error {
 fn profile_files(cfg: &Config, profile: &Profile, app: &App) -> Result<BTreeMap<String, String>> {
     let dir = catalog::app_dir(&app.name);
     let settings = effective_settings(profile, app);
+    let ctx = profile_values::context(cfg, Some(app), &settings);
     let expose = profile.expose();
-    let service = match eval_str(
-        &expression_env(),
-        &profile_values::context(cfg, Some(app), &settings),
-        &expose.service,
-    )? {
+    let service = match eval_str(&expression_env(), &ctx, &expose.service)? {
         Value::String(s) => s,
         other => other.to_string(),
     };
@@ -135,7 +142,7 @@ fn profile_files(cfg: &Config, profile: &Profile, app: &App) -> Result<BTreeMap<
             ("app.kubernetes.io/managed-by", "homelab".to_owned()),
             (APP_LABEL, app.name.clone()),
         ]),
-        values: values(cfg, profile, app)?,
+        values: values_in(profile, &settings, &ctx)?,
     }
     .context(cfg);
     let env = super::templates::environment()?;
@@ -164,13 +171,13 @@ fn profile_files(cfg: &Config, profile: &Profile, app: &App) -> Result<BTreeMap<
     let exposure_template = format!("apps/{exposure}");
     let mut files = BTreeMap::new();
     for (file, template, extra) in [
-        ("namespace.yaml", release::NAMESPACE, context! {}),
-        (source, release::SOURCE, context! {}),
-        ("helmrelease.yaml", release::HELMRELEASE, context! {}),
+        ("namespace.yaml", template::NAMESPACE, context! {}),
+        (source, template::SOURCE, context! {}),
+        ("helmrelease.yaml", template::HELMRELEASE, context! {}),
         (exposure, exposure_template.as_str(), exposure_ctx),
         (
             "kustomization.yaml",
-            release::KUSTOMIZATION,
+            template::KUSTOMIZATION,
             context! { resources => &resources, layer => () },
         ),
     ] {

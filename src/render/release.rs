@@ -11,11 +11,9 @@ use minijinja::{Environment, context};
 use serde_json::Value;
 
 use super::mirror;
-use crate::catalog::Profile;
 use crate::config::Config;
 use crate::error::Result;
-
-pub use crate::catalog::plan::template::{HELMRELEASE, KUSTOMIZATION, NAMESPACE, SOURCE};
+use crate::profile::Profile;
 
 /// One profile as installed: where, with which labels and values.
 #[derive(Debug)]

@@ -15,26 +15,6 @@ use crate::catalog::{self, Profile, When, local_class, matches};
 use crate::config::{App, Config};
 use crate::error::{Context as _, Error, Result};
 
-/// serde_json → minijinja, without minijinja's serde feature.
-fn to_mj(v: &Value) -> minijinja::Value {
-    match v {
-        Value::Null => minijinja::Value::from(()),
-        Value::Bool(b) => minijinja::Value::from(*b),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => minijinja::Value::from(i),
-            (_, Some(u), _) => minijinja::Value::from(u),
-            (_, _, f) => minijinja::Value::from(f.unwrap_or_default()),
-        },
-        Value::String(s) => minijinja::Value::from(s.clone()),
-        Value::Array(items) => items.iter().map(to_mj).collect(),
-        Value::Object(map) => minijinja::Value::from_object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), to_mj(v)))
-                .collect::<BTreeMap<String, minijinja::Value>>(),
-        ),
-    }
-}
-
 /// minijinja → serde_json, for expressions whose type is kept.
 fn from_mj(v: &minijinja::Value) -> Result<Value> {
     use minijinja::value::ValueKind;
@@ -81,7 +61,7 @@ pub(crate) fn context(
 ) -> minijinja::Value {
     let base = context! {
         cfg => minijinja::Value::from(Serde(cfg)),
-        settings => to_mj(&serde_json::to_value(settings).unwrap_or_default()),
+        settings => minijinja::Value::from(Serde(settings)),
         domain => &cfg.cluster.domain,
         storage_class => &cfg.storage.storage_class,
         local_class => local_class(cfg),
